@@ -1,0 +1,62 @@
+"""The tenant application tables the local target provisions, as SQLAlchemy Core metadata.
+
+The same tables exist in every topology: in a silo tenant's own database, in a bridge tenant's schema,
+and shared in the ``pooled`` schema. Every table carries ``tenant_id`` even where isolation is physical,
+so moving a tenant between topologies is a row copy, never a reshape. Foreign keys include ``tenant_id``
+so a pooled tenant cannot point a row at another tenant's row (FK checks bypass row-level security).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+TENANT_COLUMN = "tenant_id"
+
+metadata = MetaData()
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(TENANT_COLUMN, Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint(TENANT_COLUMN, "id", name="customers_tenant_id_id_key"),
+    Index("customers_tenant_id_idx", TENANT_COLUMN),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(TENANT_COLUMN, Text, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False, server_default="USD"),
+    Column("status", Text, nullable=False, server_default="open"),
+    ForeignKeyConstraint(
+        [TENANT_COLUMN, "customer_id"],
+        ["customers.tenant_id", "customers.id"],
+        name="invoices_customer_fkey",
+        ondelete="CASCADE",
+    ),
+    CheckConstraint("amount_cents >= 0", name="invoices_amount_nonnegative"),
+    Index("invoices_tenant_id_idx", TENANT_COLUMN),
+)
+
+TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)
+"""Tables in dependency order (parents first): create in this order, delete rows in reverse."""

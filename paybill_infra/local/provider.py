@@ -1,0 +1,471 @@
+"""Dynamic providers that manage the local target's PostgreSQL objects.
+
+Each provider implements the full lifecycle the engine drives: ``create``, ``read`` (refresh: it inspects
+PostgreSQL's own catalogs and reports every deviation as ``drift``), ``diff`` (names force a
+delete-before-replace; drift or changed settings force an update), ``update`` (converges back to the
+declaration) and ``delete`` (removes everything the resource created, data included).
+
+The providers run inside the engine's ``pulumi-python`` dynamic-provider process, so they import only this
+package, psycopg and the server module; they never import the Pulumi program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import sql
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from paybill_infra.local import sql as q
+from paybill_infra.local.app_schema import TABLES
+from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
+from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
+
+Props = dict[str, Any]
+IGNORED_IN_DIFF = frozenset({"server", "drift", "host", "port", "password", "verifier", "__provider"})
+
+
+def _spec(props: Mapping[str, Any]) -> ServerSpec:
+    server = props["server"]
+    return ServerSpec(url=server.get("url") or None, embedded_dir=server.get("embedded_dir") or None)
+
+
+def _endpoint(admin: AdminConnection) -> Props:
+    return {"host": admin.host, "port": admin.port}
+
+
+@contextmanager
+def _connect(admin: AdminConnection, dbname: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(admin.conninfo(dbname), autocommit=autocommit, connect_timeout=30) as conn:
+        yield conn
+
+
+def _run(conn: psycopg.Connection[Any], statements: q.Statements) -> None:
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _exists(conn: psycopg.Connection[Any], query: str, *params: object) -> bool:
+    return conn.execute(query, params).fetchone() is not None
+
+
+class PostgresProvider(ResourceProvider):
+    """Shared lifecycle: subclasses declare which inputs force replacement and implement the SQL."""
+
+    replace_on: ClassVar[tuple[str, ...]] = ()
+    secret_outputs: ClassVar[tuple[str, ...]] = ()
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        raise NotImplementedError
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        """Deviations from the declaration (empty when in sync), or ``None`` when the object is gone."""
+        raise NotImplementedError
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        raise NotImplementedError
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        raise NotImplementedError
+
+    def _id(self, props: Props) -> str:
+        raise NotImplementedError
+
+    def create(self, props: Props) -> CreateResult:
+        admin = admin_connection(_spec(props))
+        extra = self._create(admin, props)
+        return CreateResult(id_=self._id(props), outs={**props, **extra, **_endpoint(admin), "drift": []})
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        admin = admin_connection(_spec(props))
+        drift = self._inspect(admin, props)
+        if drift is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, **_endpoint(admin), "drift": drift})
+
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
+        replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
+        changed = sorted(
+            k for k in set(olds) | set(news) if k not in IGNORED_IN_DIFF and olds.get(k) != news.get(k)
+        )
+        if olds.get("drift"):
+            changed.append("drift")
+        return DiffResult(
+            changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces)
+        )
+
+    def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
+        admin = admin_connection(_spec(news))
+        extra = self._converge(admin, olds, news)
+        kept = {k: olds[k] for k in self.secret_outputs if k in olds}
+        return UpdateResult(outs={**news, **kept, **extra, **_endpoint(admin), "drift": []})
+
+    def delete(self, _id: str, props: Props) -> None:
+        self._delete(admin_connection(_spec(props)), props)
+
+
+class LoginRoleProvider(PostgresProvider):
+    """A tenant's login role. The password is generated once and kept; drift in attributes or password
+    (someone ran ``ALTER ROLE`` by hand) is detected on refresh and reverted on update."""
+
+    replace_on = ("role",)
+    secret_outputs = ("password", "verifier")
+
+    def _id(self, props: Props) -> str:
+        return str(props["role"])
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        password = generate_password()
+        verifier = scram_sha256_verifier(password)
+        with _connect(admin, "postgres") as conn:
+            _run(
+                conn,
+                q.create_login_role(
+                    props["role"],
+                    verifier,
+                    connection_limit=int(props["connection_limit"]),
+                    statement_timeout_ms=int(props["statement_timeout_ms"]),
+                ),
+            )
+            if not props.get("login", True):
+                _run(conn, q.alter_login_role(props["role"], verifier, login=False,
+                                              connection_limit=int(props["connection_limit"])))
+        return {"password": password, "verifier": verifier}
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        with _connect(admin, "postgres") as conn:
+            row = conn.execute(
+                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, "
+                "rolbypassrls, rolconnlimit, rolpassword FROM pg_authid WHERE rolname = %s",
+                (props["role"],),
+            ).fetchone()
+        if row is None:
+            return None
+        login, superuser, createdb, createrole, inherit, replication, bypassrls, connlimit, verifier = row
+        drift = [
+            name
+            for name, bad in (
+                ("login", login != bool(props.get("login", True))),
+                ("superuser", superuser),
+                ("createdb", createdb),
+                ("createrole", createrole),
+                ("inherit", inherit),
+                ("replication", replication),
+                ("bypassrls", bypassrls),
+                ("connection_limit", connlimit != int(props["connection_limit"])),
+                ("password", verifier != props.get("verifier")),
+            )
+            if bad
+        ]
+        return drift
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        verifier = olds["verifier"]
+        with _connect(admin, "postgres") as conn:
+            _run(
+                conn,
+                q.alter_login_role(
+                    news["role"], verifier, login=bool(news.get("login", True)),
+                    connection_limit=int(news["connection_limit"]),
+                ),
+            )
+            conn.execute(
+                sql.SQL("ALTER ROLE {role} SET statement_timeout = {ms}").format(
+                    role=sql.Identifier(news["role"]), ms=sql.Literal(f"{int(news['statement_timeout_ms'])}ms")
+                )
+            )
+        return {}
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        role = props["role"]
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            databases = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid "
+                    "JOIN pg_roles r ON r.oid = s.refobjid WHERE r.rolname = %s AND d.datallowconn",
+                    (role,),
+                )
+            ]
+        for database in databases:
+            with _connect(admin, database) as conn:
+                _run(conn, q.drop_owned(role))
+        with _connect(admin, "postgres") as conn:
+            if _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", role):
+                _run(conn, q.drop_owned(role))
+                _run(conn, q.drop_role(role))
+
+
+class SharedPlatformProvider(PostgresProvider):
+    """The shared database: owner role, control schema (tenant-role mapping) and pooled tables with
+    ENABLE + FORCE row-level security."""
+
+    replace_on = ("database", "owner")
+
+    def _id(self, props: Props) -> str:
+        return str(props["database"])
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            if not _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", props["owner"]):
+                _run(conn, q.create_owner_role(props["owner"]))
+            _run(conn, q.create_database(props["database"], props["owner"]))
+        try:
+            with _connect(admin, props["database"]) as conn:
+                _run(conn, q.lock_public_schema())
+                _run(conn, q.create_control_schema(props["owner"]))
+                _run(conn, q.create_schema(q.POOLED_SCHEMA, props["owner"]))
+                _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"]))
+                conn.execute("RESET ROLE")
+                _run(conn, q.enable_pooled_rls())
+        except psycopg.Error:
+            self._delete(admin, props)  # CREATE DATABASE cannot share a transaction: undo it by hand
+            raise
+        return {}
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        with _connect(admin, "postgres") as conn:
+            if not _exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", props["database"]):
+                return None
+            public_connect = _exists(
+                conn,
+                "SELECT 1 FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = %s AND a.grantee = 0",
+                props["database"],
+            )
+        drift = ["public_connect"] if public_connect else []
+        with _connect(admin, props["database"]) as conn:
+            drift += _pooled_rls_drift(conn)
+            if not _exists(
+                conn,
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND c.relrowsecurity AND c.relforcerowsecurity",
+                q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE,
+            ):
+                drift.append("control_schema")
+        return drift
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        with _connect(admin, news["database"]) as conn:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=sql.Identifier(news["database"])))
+            missing = set(_pooled_rls_drift(conn))
+            for table in TABLES:
+                name = sql.Identifier(q.POOLED_SCHEMA, table.name)
+                if f"rls:{table.name}" in missing:
+                    conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=name))
+                    conn.execute(sql.SQL("ALTER TABLE {t} FORCE ROW LEVEL SECURITY").format(t=name))
+                if f"policy:{table.name}" in missing:
+                    conn.execute(
+                        sql.SQL("DROP POLICY IF EXISTS {p} ON {t}").format(p=sql.Identifier(q.POOLED_POLICY), t=name)
+                    )
+                    _run(conn, q.enable_pooled_rls([table])[2:])
+        return {}
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            _run(conn, q.drop_database(props["database"]))
+            if _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", props["owner"]):
+                _run(conn, q.drop_owned(props["owner"]))
+                _run(conn, q.drop_role(props["owner"]))
+
+
+def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
+    drift: list[str] = []
+    for table in TABLES:
+        row = conn.execute(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (q.POOLED_SCHEMA, table.name),
+        ).fetchone()
+        if row is None:
+            drift.append(f"table:{table.name}")
+            continue
+        if not (row[0] and row[1]):
+            drift.append(f"rls:{table.name}")
+        if not _exists(
+            conn,
+            "SELECT 1 FROM pg_policies WHERE schemaname = %s AND tablename = %s AND policyname = %s",
+            q.POOLED_SCHEMA, table.name, q.POOLED_POLICY,
+        ):
+            drift.append(f"policy:{table.name}")
+    return drift
+
+
+def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str) -> list[str]:
+    drift: list[str] = []
+    if not _exists(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema):
+        return ["schema"]
+    for table in TABLES:
+        row = conn.execute(
+            "SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (schema, table.name),
+        ).fetchone()
+        if row is None:
+            drift.append(f"table:{table.name}")
+        elif row[0] != owner:
+            drift.append(f"owner:{table.name}")
+    return drift
+
+
+def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: str) -> None:
+    drift = set(_table_drift(conn, schema, owner))
+    if "schema" in drift:
+        _run(conn, q.create_schema(schema, owner))
+    missing = [t for t in TABLES if f"table:{t.name}" in drift or "schema" in drift]
+    if missing:
+        _run(conn, q.create_tables(schema, owner, missing))
+        conn.execute("RESET ROLE")
+    for table in TABLES:
+        if f"owner:{table.name}" in drift:
+            conn.execute(
+                sql.SQL("ALTER TABLE {t} OWNER TO {o}").format(
+                    t=sql.Identifier(schema, table.name), o=sql.Identifier(owner)
+                )
+            )
+    _run(conn, q.grant_schema_tables(schema, owner))
+
+
+class SiloDatabaseProvider(PostgresProvider):
+    """A silo tenant's own database, owned by its role, with the application tables in schema ``app``."""
+
+    replace_on = ("database", "owner")
+
+    def _id(self, props: Props) -> str:
+        return str(props["database"])
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            _run(conn, q.create_database(props["database"], props["owner"]))
+            _run(conn, q.grant_connect(props["database"], props["owner"]))
+        try:
+            with _connect(admin, props["database"]) as conn:
+                _run(conn, q.lock_public_schema())
+                _create_missing_tables(conn, q.SILO_SCHEMA, props["owner"])
+        except psycopg.Error:
+            self._delete(admin, props)
+            raise
+        return {}
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        with _connect(admin, "postgres") as conn:
+            row = conn.execute(
+                "SELECT pg_get_userbyid(datdba), EXISTS (SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = 0) "
+                "FROM pg_database WHERE datname = %s",
+                (props["database"],),
+            ).fetchone()
+        if row is None:
+            return None
+        drift = [] if row[0] == props["owner"] else ["owner"]
+        if row[1]:
+            drift.append("public_connect")
+        with _connect(admin, props["database"]) as conn:
+            drift += _table_drift(conn, q.SILO_SCHEMA, props["owner"])
+        return drift
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        db = sql.Identifier(news["database"])
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=db))
+        with _connect(admin, news["database"]) as conn:
+            _create_missing_tables(conn, q.SILO_SCHEMA, news["owner"])
+        return {}
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        with _connect(admin, "postgres", autocommit=True) as conn:
+            _run(conn, q.drop_database(props["database"]))
+
+
+class BridgeSchemaProvider(PostgresProvider):
+    """A bridge tenant's own schema (owned by its role) in the shared database."""
+
+    replace_on = ("database", "schema", "owner")
+
+    def _id(self, props: Props) -> str:
+        return f"{props['database']}/{props['schema']}"
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        with _connect(admin, props["database"]) as conn:
+            _run(conn, q.grant_connect(props["database"], props["owner"]))
+            _create_missing_tables(conn, props["schema"], props["owner"])
+        return {}
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        with _connect(admin, props["database"]) as conn:
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = %s", (props["schema"],)
+            ).fetchone()
+            if owner is None:
+                return None
+            drift = [] if owner[0] == props["owner"] else ["owner"]
+            return drift + _table_drift(conn, props["schema"], props["owner"])
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        with _connect(admin, news["database"]) as conn:
+            conn.execute(
+                sql.SQL("ALTER SCHEMA {s} OWNER TO {o}").format(
+                    s=sql.Identifier(news["schema"]), o=sql.Identifier(news["owner"])
+                )
+            )
+            _create_missing_tables(conn, news["schema"], news["owner"])
+        return {}
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        with _connect(admin, props["database"]) as conn:
+            _run(conn, q.drop_schema(props["schema"]))
+            _run(conn, q.revoke_connect(props["database"], props["owner"]))
+
+
+class PooledMembershipProvider(PostgresProvider):
+    """A pooled tenant's place in the shared tables: its role ↔ tenant mapping and DML grants.
+
+    Deleting it deletes the tenant's rows from every pooled table: offboarding leaves nothing behind.
+    """
+
+    replace_on = ("database", "role", "tenant")
+
+    def _id(self, props: Props) -> str:
+        return f"{props['database']}/{props['tenant']}"
+
+    def _create(self, admin: AdminConnection, props: Props) -> Props:
+        with _connect(admin, props["database"]) as conn:
+            _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"]))
+        return {}
+
+    def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
+        with _connect(admin, props["database"]) as conn:
+            mapped = conn.execute(
+                sql.SQL("SELECT tenant_id FROM {t} WHERE role_name = %s").format(
+                    t=sql.Identifier(q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE)
+                ),
+                (props["role"],),
+            ).fetchone()
+            if mapped is None:
+                return None
+            drift = [] if mapped[0] == props["tenant"] else ["mapping"]
+            for table in TABLES:
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+                    row = conn.execute(
+                        "SELECT has_table_privilege(%s, %s, %s)",
+                        (props["role"], f"{q.POOLED_SCHEMA}.{table.name}", privilege),
+                    ).fetchone()
+                    if row is None or not row[0]:
+                        drift.append(f"grant:{table.name}:{privilege.lower()}")
+            return drift
+
+    def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        with _connect(admin, news["database"]) as conn:
+            conn.execute(
+                sql.SQL("DELETE FROM {t} WHERE role_name = %s").format(
+                    t=sql.Identifier(q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE)
+                ),
+                (news["role"],),
+            )
+            _run(conn, q.bind_pooled_tenant(news["role"], news["tenant"]))
+        return {}
+
+    def _delete(self, admin: AdminConnection, props: Props) -> None:
+        with _connect(admin, props["database"]) as conn:
+            _run(conn, q.unbind_pooled_tenant(props["role"], props["tenant"]))

