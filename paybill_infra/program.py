@@ -75,14 +75,15 @@ def fleet_program(root: Path | None = None) -> None:
     pulumi.export(
         "tenants",
         {
-            slug: {
-                "isolation": tenant.isolation,
-                "plan": tenant.plan,
-                "database": tenant.db_name,
-                "schema": tenant.db_schema,
-                "user": tenant.db_user,
-                "password": tenant.db_password,
+            t.tenant: {
+                "isolation": tenants[t.tenant].isolation,
+                "plan": t.plan,
+                "database": tenants[t.tenant].db_name,
+                "schema": tenants[t.tenant].db_schema,
+                "user": tenants[t.tenant].db_user,
+                "fingerprint": t.fingerprint,
             }
-            for slug, tenant in tenants.items()
+            for t in topologies
         },
     )
+    pulumi.export("credentials", pulumi.Output.secret({slug: tenant.db_password for slug, tenant in tenants.items()}))

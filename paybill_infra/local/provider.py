@@ -43,6 +43,19 @@ def _connect(admin: AdminConnection, dbname: str, *, autocommit: bool = False) -
         yield conn
 
 
+ACL_LOCK = "paybill:shared-acl"
+
+
+def _lock_shared_acls(conn: psycopg.Connection[Any]) -> None:
+    """Serialise ACL changes on shared objects (the shared database, its schemas and pooled tables).
+
+    PostgreSQL rewrites an object's ACL in place, so two concurrent GRANTs on one object fail with
+    "tuple concurrently updated"; the engine runs tenant resources in parallel, so they take turns here.
+    Transaction-scoped: released at commit or rollback.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (ACL_LOCK,))
+
+
 def _run(conn: psycopg.Connection[Any], statements: q.Statements) -> None:
     for statement in statements:
         conn.execute(statement)
@@ -192,8 +205,10 @@ class LoginRoleProvider(PostgresProvider):
             ]
         for database in databases:
             with _connect(admin, database) as conn:
+                _lock_shared_acls(conn)
                 _run(conn, q.drop_owned(role))
         with _connect(admin, "postgres") as conn:
+            _lock_shared_acls(conn)
             if _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", role):
                 _run(conn, q.drop_owned(role))
                 _run(conn, q.drop_role(role))
@@ -388,6 +403,7 @@ class BridgeSchemaProvider(PostgresProvider):
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with _connect(admin, props["database"]) as conn:
+            _lock_shared_acls(conn)
             _run(conn, q.grant_connect(props["database"], props["owner"]))
             _create_missing_tables(conn, props["schema"], props["owner"])
         return {}
@@ -404,6 +420,7 @@ class BridgeSchemaProvider(PostgresProvider):
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
         with _connect(admin, news["database"]) as conn:
+            _lock_shared_acls(conn)
             conn.execute(
                 sql.SQL("ALTER SCHEMA {s} OWNER TO {o}").format(
                     s=sql.Identifier(news["schema"]), o=sql.Identifier(news["owner"])
@@ -414,6 +431,7 @@ class BridgeSchemaProvider(PostgresProvider):
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
         with _connect(admin, props["database"]) as conn:
+            _lock_shared_acls(conn)
             _run(conn, q.drop_schema(props["schema"]))
             _run(conn, q.revoke_connect(props["database"], props["owner"]))
 
@@ -431,6 +449,7 @@ class PooledMembershipProvider(PostgresProvider):
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with _connect(admin, props["database"]) as conn:
+            _lock_shared_acls(conn)
             _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"]))
         return {}
 
@@ -457,6 +476,7 @@ class PooledMembershipProvider(PostgresProvider):
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
         with _connect(admin, news["database"]) as conn:
+            _lock_shared_acls(conn)
             conn.execute(
                 sql.SQL("DELETE FROM {t} WHERE role_name = %s").format(
                     t=sql.Identifier(q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE)
@@ -468,4 +488,5 @@ class PooledMembershipProvider(PostgresProvider):
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
         with _connect(admin, props["database"]) as conn:
+            _lock_shared_acls(conn)
             _run(conn, q.unbind_pooled_tenant(props["role"], props["tenant"]))

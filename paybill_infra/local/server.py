@@ -16,13 +16,12 @@ import secrets
 import stat
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
-
-import warnings
 
 import psycopg
 

@@ -222,9 +222,10 @@ def create_tables(schema: str, owner: str, tables: Sequence[Table] = TABLES) -> 
 
     dialect = postgresql.dialect()
     target = MetaData()
+    copies = {table.name: table.to_metadata(target, schema=schema) for table in TABLES}
     out: Statements = list(set_local_role(owner))
     for table in tables:
-        copy = table.to_metadata(target, schema=schema)
+        copy = copies[table.name]
         out.append(sql.SQL(str(CreateTable(copy).compile(dialect=dialect)).strip()))
         out += [sql.SQL(str(CreateIndex(index).compile(dialect=dialect))) for index in sorted(copy.indexes, key=str)]
     return out

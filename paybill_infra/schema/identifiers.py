@@ -72,4 +72,4 @@ def is_valid_slug(value: str) -> bool:
         _not_reserved(value)
     except ValueError:
         return False
-    return SLUG_MIN <= len(value) <= SLUG_MAX and _SLUG_RE.match(value) is not None
+    return SLUG_MIN <= len(value) <= SLUG_MAX and _SLUG_RE.fullmatch(value) is not None

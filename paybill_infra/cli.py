@@ -1,0 +1,190 @@
+"""The ``paybill`` command line (typer + rich).
+
+Exit codes: 0 success; 2 invalid input (nothing was touched); 3 engine failure; 4 database server failure;
+5 no usable Pulumi CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paybill_infra.catalog import catalog_json_schema, load_catalog
+from paybill_infra.errors import (
+    DatabaseServerError,
+    EngineError,
+    EngineNotFoundError,
+    InvalidInputError,
+    PaybillError,
+    UnknownPlanError,
+)
+
+app = typer.Typer(help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True)
+plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True)
+local_app = typer.Typer(help="The embedded PostgreSQL of the local target.", no_args_is_help=True)
+fleet_app = typer.Typer(help="The tenant fleet of a stack, on the real Pulumi engine.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+app.add_typer(local_app, name="local")
+app.add_typer(fleet_app, name="fleet")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog file.")]
+RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds Pulumi.yaml and .paybill/).")]
+StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (stacks/Pulumi.<stack>.yaml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
+    (InvalidInputError, 2),
+    (UnknownPlanError, 2),
+    (EngineError, 3),
+    (DatabaseServerError, 4),
+    (EngineNotFoundError, 5),
+)
+
+
+def _guard(call: Callable[[], T]) -> T:
+    """Run ``call``; print a PaybillError in one readable block and exit with its code."""
+    try:
+        return call()
+    except PaybillError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
+        raise typer.Exit(code) from None
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+@plans_app.command("list")
+def plans_list(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = False) -> None:
+    """List the plans of the catalog, lowest tier first."""
+    plans = _guard(lambda: load_catalog(catalog))
+    if as_json:
+        _emit_json([p.model_dump(mode="json") for p in plans])
+        return
+    table = Table("plan", "tier", "isolation", "price", "seats", "storage", "db size", "features")
+    for p in plans:
+        table.add_row(
+            p.name, str(p.tier), p.isolation.value, f"{p.price.amount} {p.price.currency}/{p.price.interval.value}",
+            str(p.limits.seats or "unlimited"), f"{p.limits.storage_gb} GB", p.limits.database_size.value,
+            ", ".join(p.features),
+        )
+    out.print(table)
+
+
+@plans_app.command("validate")
+def plans_validate(catalog: CatalogOpt = Path("plans.yaml")) -> None:
+    """Validate the catalog; exit 2 with the file, entry and field of the first problem."""
+    plans = _guard(lambda: load_catalog(catalog))
+    out.print(f"{catalog}: {len(plans)} plans OK")
+
+
+@plans_app.command("schema")
+def plans_schema() -> None:
+    """Print the JSON Schema of the catalog file."""
+    _emit_json(catalog_json_schema())
+
+
+def _server(root: Path) -> Any:
+    from paybill_infra.local.server import EmbeddedServer
+
+    return EmbeddedServer(root / ".paybill" / "postgres")
+
+
+@local_app.command("start")
+def local_start(root: RootOpt = Path(".")) -> None:
+    """Start the embedded PostgreSQL (initialising it on first use). Idempotent."""
+    conn = _guard(lambda: _server(root).ensure_running())
+    out.print(f"PostgreSQL running: socket {conn.host} port {conn.port}")
+
+
+@local_app.command("stop")
+def local_stop(root: RootOpt = Path(".")) -> None:
+    """Stop the embedded PostgreSQL. Its data stays under .paybill/postgres."""
+    was = _guard(lambda: _server(root).stop())
+    out.print("stopped" if was else "not running")
+
+
+@local_app.command("status")
+def local_status(root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Whether the embedded PostgreSQL runs. Exit 0 when running, 1 when not."""
+    server = _server(root)
+    running = server.is_running()
+    if as_json:
+        _emit_json({"running": running, "data_dir": str(server.data_dir)})
+    else:
+        out.print(f"{'running' if running else 'stopped'} ({server.data_dir})")
+    raise typer.Exit(0 if running else 1)
+
+
+@local_app.command("env")
+def local_env(root: RootOpt = Path(".")) -> None:
+    """Print sourceable exports so plain `pulumi` commands work against the local backend."""
+    from paybill_infra.engine.settings import DEV_PASSPHRASE, EngineSettings
+
+    settings = _guard(lambda: EngineSettings.for_project(root))
+    env = settings.env({"PATH": "$PATH", "PULUMI_CONFIG_PASSPHRASE": "-"})
+    lines = ["# Generated by `paybill local env`: source it to run plain `pulumi` commands here."]
+    for key in ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_PYTHON_CMD"):
+        lines.append(f"export {key}={shlex.quote(env[key])}")
+    lines.append(f'export PATH={shlex.quote(str(settings.pulumi_bin))}:{shlex.quote(str(Path(sys.executable).parent))}:"$PATH"')
+    lines.append(f'export PULUMI_CONFIG_PASSPHRASE="${{PULUMI_CONFIG_PASSPHRASE:-{DEV_PASSPHRASE}}}"')
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _fleet(root: Path, stack: str) -> Any:
+    from paybill_infra.engine.fleet_stack import fleet_stack
+
+    return fleet_stack(root.resolve(), stack)
+
+
+def _report(summary: Any, as_json: bool) -> None:
+    if as_json:
+        _emit_json({"operation": summary.operation, "stack": summary.stack, "changes": summary.changes,
+                    "outputs": summary.outputs})
+    else:
+        changes = ", ".join(f"{k} {v}" for k, v in sorted(summary.changes.items())) or "nothing"
+        out.print(f"{summary.operation} on '{summary.stack}': {changes}")
+
+
+def _stream(as_json: bool) -> Callable[[str], None] | None:
+    return None if as_json else (lambda line: err.print(line.rstrip(), markup=False, highlight=False))
+
+
+@fleet_app.command("up")
+def fleet_up(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+    """Provision the stack's tenants (validates the whole fleet first)."""
+    _report(_guard(lambda: _fleet(root, stack).up(on_output=_stream(as_json))), as_json)
+
+
+@fleet_app.command("preview")
+def fleet_preview(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+    """Show what `up` would change."""
+    _report(_guard(lambda: _fleet(root, stack).preview(on_output=_stream(as_json))), as_json)
+
+
+@fleet_app.command("drift")
+def fleet_drift(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+    """Refresh the stack from the real databases; exit 6 when anything drifted."""
+    summary = _guard(lambda: _fleet(root, stack).refresh(on_output=_stream(as_json)))
+    _report(summary, as_json)
+    raise typer.Exit(6 if summary.changed else 0)
+
+
+@fleet_app.command("destroy")
+def fleet_destroy(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+    """Remove every tenant and the platform of the stack."""
+    _report(_guard(lambda: _fleet(root, stack).destroy(on_output=_stream(as_json))), as_json)

@@ -1,0 +1,22 @@
+"""Lazy loading of cloud SDKs: a cloud's Pulumi SDK is imported only when its components are used."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from paybill_infra.clouds.errors import CloudSdkMissingError
+from paybill_infra.schema.enums import Cloud
+
+EXTRAS: dict[Cloud, str] = {Cloud.AWS: "aws", Cloud.AZURE: "azure", Cloud.GCP: "gcp", Cloud.OCI: "oci", Cloud.IBM: "ibm"}
+
+
+def require_sdk(cloud: Cloud, *modules: str) -> tuple[ModuleType, ...]:
+    """Import ``modules`` or raise :class:`CloudSdkMissingError` naming the pip extra that installs them."""
+    loaded = []
+    for module in modules:
+        try:
+            loaded.append(importlib.import_module(module))
+        except ImportError as err:
+            raise CloudSdkMissingError(str(cloud), module, EXTRAS[cloud]) from err
+    return tuple(loaded)
