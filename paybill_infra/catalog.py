@@ -82,7 +82,9 @@ def load_catalog(path: str | Path) -> PlanCatalog:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise CatalogError(str(path), [FieldProblem(where, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+        raise CatalogError(
+            str(path), [FieldProblem(where, f"not valid YAML: {getattr(err, 'problem', err)}")]
+        ) from None
     return parse_catalog(document, str(path))
 
 

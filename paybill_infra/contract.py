@@ -12,8 +12,18 @@ from typing import Any
 import pulumi
 
 TENANT_OUTPUTS = (
-    "tenant_id", "isolation", "plan", "db_host", "db_port", "db_name", "db_user", "db_password",
-    "identity", "network_id", "key_id", "tags",
+    "tenant_id",
+    "isolation",
+    "plan",
+    "db_host",
+    "db_port",
+    "db_name",
+    "db_user",
+    "db_password",
+    "identity",
+    "network_id",
+    "key_id",
+    "tags",
 )
 
 

@@ -35,11 +35,19 @@ def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple
     lists/dicts) before any resource is declared. Raises :class:`FleetConfigError` or :class:`CatalogError`."""
     source = f"stack config of '{stack}'"
     catalog = load_catalog(root / str(config.get("catalog") or "plans.yaml"))
-    settings = parse_settings({k: config[k] for k in ("cloud", "region", "regions") if config.get(k) is not None}, source)
+    settings = parse_settings(
+        {k: config[k] for k in ("cloud", "region", "regions") if config.get(k) is not None}, source
+    )
     if settings.cloud is not Cloud.LOCAL:
         raise FleetConfigError(
-            source, [FieldProblem("cloud", f"the fleet program runs the local target; '{settings.cloud}' stacks "
-                                           "compose paybill_infra.clouds components (see examples/)")]
+            source,
+            [
+                FieldProblem(
+                    "cloud",
+                    f"the fleet program runs the local target; '{settings.cloud}' stacks "
+                    "compose paybill_infra.clouds components (see examples/)",
+                )
+            ],
         )
     return resolve_fleet(parse_tenants(config.get("tenants") or [], source), catalog, settings, source)
 

@@ -8,7 +8,8 @@ from types import ModuleType
 from paybill_infra.clouds.errors import CloudSdkMissingError
 from paybill_infra.schema.enums import Cloud
 
-EXTRAS: dict[Cloud, str] = {Cloud.AWS: "aws", Cloud.AZURE: "azure", Cloud.GCP: "gcp", Cloud.OCI: "oci", Cloud.IBM: "ibm"}
+EXTRAS: dict[Cloud, str] = {cloud: cloud.value for cloud in Cloud if cloud is not Cloud.LOCAL}
+"""The pip extra of each cloud (``pip install 'paybill-infra[aws]'``)."""
 
 
 def require_sdk(cloud: Cloud, *modules: str) -> tuple[ModuleType, ...]:

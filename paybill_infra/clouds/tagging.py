@@ -28,8 +28,9 @@ TAGGABLE: dict[Cloud, dict[str, PropertyPath]] = {
         for t in (
             "aws:kms/key:Key", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup",
             "aws:rds/subnetGroup:SubnetGroup", "aws:rds/clusterParameterGroup:ClusterParameterGroup",
-            "aws:rds/parameterGroup:ParameterGroup", "aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance",
-            "aws:rds/instance:Instance", "aws:iam/role:Role", "aws:secretsmanager/secret:Secret", "aws:s3/bucket:Bucket",
+            "aws:rds/parameterGroup:ParameterGroup", "aws:rds/cluster:Cluster",
+            "aws:rds/clusterInstance:ClusterInstance", "aws:rds/instance:Instance", "aws:iam/role:Role",
+            "aws:secretsmanager/secret:Secret", "aws:s3/bucket:Bucket",
         )
     },
     Cloud.AZURE: {

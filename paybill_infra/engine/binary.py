@@ -39,7 +39,9 @@ def pulumi_bin_dir() -> Path:
         binary = directory / "pulumi"
         if not binary.is_file():
             continue
-        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(  # noqa: S603 - a candidate pulumi binary, no shell
+            [str(binary), "version"], capture_output=True, text=True, check=False
+        ).stdout
         if out and _version_tuple(out) >= _version_tuple(PULUMI_VERSION):
             return directory
     raise EngineNotFoundError(PULUMI_VERSION, [str(c) for c in candidates])

@@ -29,8 +29,13 @@ class EngineSettings:
     pulumi_bin: Path
 
     @classmethod
-    def for_project(cls, root: Path, *, backend_url: str | None = None, environ: Mapping[str, str] | None = None,
-                    ) -> EngineSettings:
+    def for_project(
+        cls,
+        root: Path,
+        *,
+        backend_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> EngineSettings:
         env = os.environ if environ is None else environ
         root = root.resolve()
         url = backend_url or env.get("PULUMI_BACKEND_URL") or (root / ".paybill" / "state").as_uri()

@@ -25,38 +25,48 @@ from sqlalchemy import (
 
 TENANT_COLUMN = "tenant_id"
 
+
+def define_tables(metadata: MetaData, schema: str | None = None) -> tuple[Table, ...]:
+    """Declare the tables in ``metadata`` under ``schema``, parents first.
+
+    A factory rather than ``Table.to_metadata`` copies: copies take their constraints from a set, so their
+    DDL order would change from run to run, and generated SQL must be byte-identical.
+    """
+    customers = Table(
+        "customers",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column(TENANT_COLUMN, Text, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("email", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        UniqueConstraint(TENANT_COLUMN, "id", name="customers_tenant_id_id_key"),
+        Index("customers_tenant_id_idx", TENANT_COLUMN),
+        schema=schema,
+    )
+    parent = f"{schema}.customers" if schema else "customers"
+    invoices = Table(
+        "invoices",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column(TENANT_COLUMN, Text, nullable=False),
+        Column("customer_id", BigInteger, nullable=False),
+        Column("amount_cents", BigInteger, nullable=False),
+        Column("currency", Text, nullable=False, server_default="USD"),
+        Column("status", Text, nullable=False, server_default="open"),
+        ForeignKeyConstraint(
+            [TENANT_COLUMN, "customer_id"],
+            [f"{parent}.{TENANT_COLUMN}", f"{parent}.id"],
+            name="invoices_customer_fkey",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("amount_cents >= 0", name="invoices_amount_nonnegative"),
+        Index("invoices_tenant_id_idx", TENANT_COLUMN),
+        schema=schema,
+    )
+    return customers, invoices
+
+
 metadata = MetaData()
-
-customers = Table(
-    "customers",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column(TENANT_COLUMN, Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("email", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint(TENANT_COLUMN, "id", name="customers_tenant_id_id_key"),
-    Index("customers_tenant_id_idx", TENANT_COLUMN),
-)
-
-invoices = Table(
-    "invoices",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column(TENANT_COLUMN, Text, nullable=False),
-    Column("customer_id", BigInteger, nullable=False),
-    Column("amount_cents", BigInteger, nullable=False),
-    Column("currency", Text, nullable=False, server_default="USD"),
-    Column("status", Text, nullable=False, server_default="open"),
-    ForeignKeyConstraint(
-        [TENANT_COLUMN, "customer_id"],
-        ["customers.tenant_id", "customers.id"],
-        name="invoices_customer_fkey",
-        ondelete="CASCADE",
-    ),
-    CheckConstraint("amount_cents >= 0", name="invoices_amount_nonnegative"),
-    Index("invoices_tenant_id_idx", TENANT_COLUMN),
-)
-
-TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)
+TABLES: tuple[Table, ...] = define_tables(metadata)
 """Tables in dependency order (parents first): create in this order, delete rows in reverse."""

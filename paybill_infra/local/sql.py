@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from psycopg import sql
 from sqlalchemy import Table
 
-from paybill_infra.local.app_schema import TABLES, TENANT_COLUMN
+from paybill_infra.local.app_schema import TABLES, TENANT_COLUMN, define_tables
 
 OWNER_ROLE = "paybill_owner"
 SHARED_DATABASE = "paybill"
@@ -29,7 +29,8 @@ POOLED_POLICY = "tenant_isolation"
 MAPPING_POLICY = "own_mapping_only"
 DML = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 
-Statements = list[sql.Composable]
+Statement = sql.SQL | sql.Composed
+Statements = list[Statement]
 
 
 def _id(*parts: str) -> sql.Identifier:
@@ -153,13 +154,15 @@ def enable_pooled_rls(tables: Sequence[Table] = TABLES) -> Statements:
     return out
 
 
-def bind_pooled_tenant(role: str, tenant: str, tables: Sequence[Table] = TABLES) -> Statements:
+def bind_pooled_tenant(
+    role: str, tenant: str, tables: Sequence[Table] = TABLES, *, database: str = SHARED_DATABASE
+) -> Statements:
     """Map ``role`` to ``tenant`` and grant it DML on the pooled tables (rows filtered by the policy)."""
     out: Statements = [
         sql.SQL("INSERT INTO {t} (role_name, tenant_id) VALUES ({r}, {tenant})").format(
             t=_id(CONTROL_SCHEMA, TENANT_ROLES_TABLE), r=sql.Literal(role), tenant=sql.Literal(tenant)
         ),
-        *grant_connect(SHARED_DATABASE, role),
+        *grant_connect(database, role),
         sql.SQL("GRANT USAGE ON SCHEMA {a}, {b} TO {role}").format(
             a=_id(CONTROL_SCHEMA), b=_id(POOLED_SCHEMA), role=_id(role)
         ),
@@ -195,11 +198,10 @@ def unbind_pooled_tenant(role: str, tenant: str, tables: Sequence[Table] = TABLE
 def grant_schema_tables(schema: str, role: str, tables: Sequence[Table] = TABLES) -> Statements:
     """Silo/bridge: the tenant role owns its schema and tables; owners hold every privilege already,
     so this only makes sure no one else (PUBLIC) does."""
-    return [
-        sql.SQL("REVOKE ALL ON {t} FROM PUBLIC").format(t=_id(schema, table.name)) for table in tables
-    ] + [sql.SQL("REVOKE ALL ON SCHEMA {s} FROM PUBLIC").format(s=_id(schema))] + [
-        sql.SQL("GRANT USAGE ON SCHEMA {s} TO {role}").format(s=_id(schema), role=_id(role))
-    ]
+    out: Statements = [sql.SQL("REVOKE ALL ON {t} FROM PUBLIC").format(t=_id(schema, table.name)) for table in tables]
+    out.append(sql.SQL("REVOKE ALL ON SCHEMA {s} FROM PUBLIC").format(s=_id(schema)))
+    out.append(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {role}").format(s=_id(schema), role=_id(role)))
+    return out
 
 
 def set_local_role(role: str) -> Statements:
@@ -212,20 +214,21 @@ def render(statements: Statements) -> str:
 
 
 def create_tables(schema: str, owner: str, tables: Sequence[Table] = TABLES) -> Statements:
-    """The application tables in ``schema``, created as ``owner`` (run inside a transaction).
+    """The application tables in ``schema``, created as ``owner`` (inside a transaction; the role is reset
+    at the end).
 
     Table DDL is compiled from the SQLAlchemy metadata, so the schema is declared once.
     """
     from sqlalchemy import MetaData
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.base import PGDialect
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    dialect = postgresql.dialect()
-    target = MetaData()
-    copies = {table.name: table.to_metadata(target, schema=schema) for table in TABLES}
+    dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves this __init__ unannotated
+    copies = {table.name: table for table in define_tables(MetaData(), schema)}
     out: Statements = list(set_local_role(owner))
     for table in tables:
         copy = copies[table.name]
         out.append(sql.SQL(str(CreateTable(copy).compile(dialect=dialect)).strip()))
         out += [sql.SQL(str(CreateIndex(index).compile(dialect=dialect))) for index in sorted(copy.indexes, key=str)]
+    out.append(sql.SQL("RESET ROLE"))
     return out

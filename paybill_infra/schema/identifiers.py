@@ -19,8 +19,20 @@ SLUG_PATTERN = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
 
 RESERVED_SLUGS = frozenset(
     {
-        "admin", "api", "default", "paybill", "pooled", "postgres", "public", "pulumi", "root",
-        "shared", "system", "template0", "template1", "www",
+        "admin",
+        "api",
+        "default",
+        "paybill",
+        "pooled",
+        "postgres",
+        "public",
+        "pulumi",
+        "root",
+        "shared",
+        "system",
+        "template0",
+        "template1",
+        "www",
     }
 )
 """Slugs that would collide with platform objects or be confusing in URLs and catalogs."""

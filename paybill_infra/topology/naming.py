@@ -77,7 +77,7 @@ class NameKind(StrEnum):
     IDENTITY = "identity"
     BUCKET = "bucket"
     GROUP = "group"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - the name kind of a secret-store entry, not a secret
 
 
 _POSTGRES = NameRule(63, Alphabet.SQL)
@@ -183,7 +183,4 @@ _SUFFIXES: dict[NameKind, str] = {NameKind.DB_USER: "app", NameKind.IDENTITY: "t
 def names_for(cloud: Cloud, slug: str) -> dict[NameKind, str]:
     """Every logical name of tenant ``slug`` on ``cloud``, each within that cloud's rule for its kind."""
     rules = RULES[cloud]
-    return {
-        kind: make_name(rules[kind], _PREFIXES[kind], slug, _SUFFIXES.get(kind, ""))
-        for kind in NameKind
-    }
+    return {kind: make_name(rules[kind], _PREFIXES[kind], slug, _SUFFIXES.get(kind, "")) for kind in NameKind}

@@ -32,8 +32,12 @@ INSTANCE_CLASSES: MappingProxyType[Cloud, MappingProxyType[DatabaseSize, str]] =
             Cloud.AWS: ("db.t4g.medium", "db.r7g.large", "db.r7g.2xlarge", "db.r7g.8xlarge"),
             Cloud.AZURE: ("Standard_B2s", "Standard_D4ds_v5", "Standard_D8ds_v5", "Standard_D32ds_v5"),
             Cloud.GCP: ("db-custom-2-7680", "db-custom-4-15360", "db-custom-8-30720", "db-custom-32-122880"),
-            Cloud.OCI: ("PostgreSQL.VM.Standard.E5.Flex.2.32GB", "PostgreSQL.VM.Standard.E5.Flex.4.64GB",
-                        "PostgreSQL.VM.Standard.E5.Flex.8.128GB", "PostgreSQL.VM.Standard.E5.Flex.32.512GB"),
+            Cloud.OCI: (
+                "PostgreSQL.VM.Standard.E5.Flex.2.32GB",
+                "PostgreSQL.VM.Standard.E5.Flex.4.64GB",
+                "PostgreSQL.VM.Standard.E5.Flex.8.128GB",
+                "PostgreSQL.VM.Standard.E5.Flex.32.512GB",
+            ),
             Cloud.IBM: ("b3c.4x16.encrypted", "b3c.8x32.encrypted", "m3c.16x128.encrypted", "m3c.30x240.encrypted"),
         }.items()
     }

@@ -25,10 +25,18 @@ TENANTS = [
 
 def tenant_objects(project: Project) -> dict[str, list[str]]:
     return {
-        "databases": [r[0] for r in project.query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%' OR datname = 'paybill' ORDER BY 1")],
-        "roles": [r[0] for r in project.query(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_%' OR rolname = 'paybill_owner' ORDER BY 1")],
+        "databases": [
+            r[0]
+            for r in project.query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%' OR datname = 'paybill' ORDER BY 1"
+            )
+        ],
+        "roles": [
+            r[0]
+            for r in project.query(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_%' OR rolname = 'paybill_owner' ORDER BY 1"
+            )
+        ],
     }
 
 
@@ -42,9 +50,7 @@ def project(make_project_module: Callable[[list[dict[str, Any]]], Project]) -> P
 
 
 @pytest.fixture(scope="module")
-def make_project_module(
-    tmp_path_factory: pytest.TempPathFactory, repo_root: Any, engine_available: None
-) -> Any:
+def make_project_module(tmp_path_factory: pytest.TempPathFactory, repo_root: Any, engine_available: None) -> Any:
     made: list[Project] = []
 
     def make(tenants: list[dict[str, Any]]) -> Project:
@@ -64,19 +70,22 @@ def test_up_provisions_every_topology(project: Project) -> None:
     objects = tenant_objects(project)
     assert objects["databases"] == ["paybill", "t_acme"]
     assert objects["roles"] == ["paybill_owner", "t_acme_app", "t_globex_app", "t_initech_app", "t_umbrella_app"]
-    assert shared(project, "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 't_globex'") == [
-        ("t_globex", "t_globex_app")
-    ]
+    assert shared(
+        project, "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 't_globex'"
+    ) == [("t_globex", "t_globex_app")]
     assert shared(project, "SELECT tablename, policyname FROM pg_policies WHERE schemaname = 'pooled' ORDER BY 1") == [
-        ("customers", "tenant_isolation"), ("invoices", "tenant_isolation")
+        ("customers", "tenant_isolation"),
+        ("invoices", "tenant_isolation"),
     ]
-    assert shared(project, "SELECT relname FROM pg_class WHERE relnamespace = 'pooled'::regnamespace AND "
-                           "relkind = 'r' AND relrowsecurity AND relforcerowsecurity ORDER BY 1") == [
-        ("customers",), ("invoices",)
-    ]
+    assert shared(
+        project,
+        "SELECT relname FROM pg_class WHERE relnamespace = 'pooled'::regnamespace AND "
+        "relkind = 'r' AND relrowsecurity AND relforcerowsecurity ORDER BY 1",
+    ) == [("customers",), ("invoices",)]
     assert shared(project, "SELECT tenant_id FROM paybill.tenant_roles ORDER BY 1") == [("initech",), ("umbrella",)]
-    assert project.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'",
-                         dbname="t_acme") == [(2,)]
+    assert project.query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'", dbname="t_acme"
+    ) == [(2,)]
 
 
 def test_second_up_changes_nothing(project: Project) -> None:
@@ -117,8 +126,9 @@ def test_adding_a_tenant_creates_only_its_resources(project: Project) -> None:
 def test_removing_a_tenant_deletes_only_its_resources_and_rows(project: Project) -> None:
     for tenant in ("initech", "umbrella"):
         shared(project, "INSERT INTO pooled.customers (tenant_id, name) VALUES (%s, 'c')", tenant)
-    project.configure([t for t in TENANTS if t["slug"] != "umbrella"]
-                      + [{"slug": "hooli", "name": "Hooli", "plan": "growth"}])
+    project.configure(
+        [t for t in TENANTS if t["slug"] != "umbrella"] + [{"slug": "hooli", "name": "Hooli", "plan": "growth"}]
+    )
     preview = project.fleet.preview()
     assert preview.changes.get("delete") == 3 and set(preview.changes) <= {"delete", "same"}
     project.fleet.up()

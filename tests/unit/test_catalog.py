@@ -13,10 +13,20 @@ from paybill_infra.errors import CatalogError, UnknownPlanError
 
 GOOD = {
     "plans": [
-        {"name": "basic", "tier": 1, "isolation": "pooled", "price": {"amount": "5", "currency": "USD"},
-         "billing_id": "b"},
-        {"name": "pro", "tier": 2, "isolation": "silo", "price": {"amount": "50", "currency": "USD"},
-         "billing_id": "p"},
+        {
+            "name": "basic",
+            "tier": 1,
+            "isolation": "pooled",
+            "price": {"amount": "5", "currency": "USD"},
+            "billing_id": "b",
+        },
+        {
+            "name": "pro",
+            "tier": 2,
+            "isolation": "silo",
+            "price": {"amount": "50", "currency": "USD"},
+            "billing_id": "p",
+        },
     ]
 }
 

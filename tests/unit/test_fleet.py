@@ -24,7 +24,9 @@ def topologies(repo_root: Path, **config: object) -> tuple[object, ...]:
 def test_each_topology_is_resolved(repo_root: Path) -> None:
     result = topologies(repo_root)
     assert [(t.tenant, t.isolation.value) for t in result] == [  # type: ignore[attr-defined]
-        ("acme", "silo"), ("globex", "bridge"), ("initech", "pooled")
+        ("acme", "silo"),
+        ("globex", "bridge"),
+        ("initech", "pooled"),
     ]
 
 
@@ -34,16 +36,14 @@ def test_each_topology_is_resolved(repo_root: Path) -> None:
         ([{"slug": "Bad Slug", "name": "x", "plan": "starter"}], "tenants[0] 'Bad Slug'", "slug"),
         ([{"slug": "x'; drop role postgres; --", "name": "x", "plan": "starter"}], "tenants[0]", "slug"),
         ([{"slug": "acme", "name": "x", "plan": "platinum"}], "tenants[0] 'acme'", "unknown plan 'platinum'"),
-        (TENANTS + [{"slug": "acme", "name": "again", "plan": "starter"}], "tenants[3] 'acme'", "duplicate tenant"),
+        ([*TENANTS, {"slug": "acme", "name": "again", "plan": "starter"}], "tenants[3] 'acme'", "duplicate tenant"),
         ([{"slug": "acme", "plan": "starter"}], "tenants[0] 'acme'", "display_name"),
         ([{"slug": "acme", "name": "A", "plan": "starter", "region": "mars-1"}], "tenants[0] 'acme'", "unknown region"),
         ([{"slug": "acme", "name": "A", "plan": "starter", "cloud": "aws"}], "tenants[0] 'acme'", "this stack runs"),
         ("not-a-list", "", "expected a list"),
     ],
 )
-def test_bad_tenants_fail_before_any_resource(
-    repo_root: Path, tenants: object, entry: str, needle: str
-) -> None:
+def test_bad_tenants_fail_before_any_resource(repo_root: Path, tenants: object, entry: str, needle: str) -> None:
     with pytest.raises(FleetConfigError) as info:
         fleet_topologies({"tenants": tenants}, repo_root, "test")
     assert info.value.entry.startswith(entry)

@@ -26,8 +26,14 @@ ALPHABETS = {
 
 def plan(isolation: str = "silo", **kw: object) -> Plan:
     return Plan.model_validate(
-        {"name": "pro", "tier": 3, "isolation": isolation, "price": {"amount": "1", "currency": "USD"},
-         "billing_id": "x", **kw}
+        {
+            "name": "pro",
+            "tier": 3,
+            "isolation": isolation,
+            "price": {"amount": "1", "currency": "USD"},
+            "billing_id": "x",
+            **kw,
+        }
     )
 
 
@@ -59,8 +65,10 @@ def test_longest_slug_is_shortened_with_a_hash(cloud: Cloud) -> None:
         assert len(a[NameKind.BUCKET]) == 24 and a[NameKind.BUCKET].isalnum()
 
 
-@given(st.lists(st.text(alphabet="abcxyz-_019", min_size=1, max_size=80), min_size=1, max_size=4),
-       st.integers(min_value=12, max_value=80))
+@given(
+    st.lists(st.text(alphabet="abcxyz-_019", min_size=1, max_size=80), min_size=1, max_size=4),
+    st.integers(min_value=12, max_value=80),
+)
 def test_make_name_is_deterministic_and_bounded(parts: list[str], limit: int) -> None:
     rule = NameRule(limit, Alphabet.DNS)
     assert make_name(rule, *parts) == make_name(rule, *parts)
@@ -93,7 +101,10 @@ def test_sizing_follows_plan_and_overrides() -> None:
     topo = resolve_topology(plan(limits={"database_size": "large"}), tenant, defaults())
     assert topo.sizing.instance_class == "db.r7g.2xlarge" and topo.sizing.dedicated_server
     custom = defaults(instance_classes={"large": "db.m7g.large"})
-    assert resolve_topology(plan(limits={"database_size": "large"}), tenant, custom).sizing.instance_class == "db.m7g.large"
+    assert (
+        resolve_topology(plan(limits={"database_size": "large"}), tenant, custom).sizing.instance_class
+        == "db.m7g.large"
+    )
     assert not resolve_topology(plan("bridge"), tenant, defaults()).sizing.dedicated_server
     assert resolve_topology(plan("bridge", dedicated_server=True), tenant, defaults()).sizing.dedicated_server
 
@@ -117,4 +128,7 @@ def test_unresolvable_combinations(
 
 def test_topology_package_does_not_import_pulumi() -> None:
     code = "import sys, paybill_infra.topology, paybill_infra.catalog; print('pulumi' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

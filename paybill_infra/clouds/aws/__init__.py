@@ -10,10 +10,10 @@ from paybill_infra.schema.enums import Cloud
 require_sdk(Cloud.AWS, "pulumi_aws", "pulumi_random")
 
 from paybill_infra.clouds.aws.bridge import AwsBridgeTenant  # noqa: E402
-from paybill_infra.clouds.aws.platform import AwsPlatform, AwsPlatformArgs, AwsPool  # noqa: E402
+from paybill_infra.clouds.aws.platform import AwsPlatform, AwsPlatformArgs, AwsPool, AwsTenantArgs  # noqa: E402
 from paybill_infra.clouds.aws.pooled import AwsPooledTenant  # noqa: E402
 from paybill_infra.clouds.aws.silo import AwsSiloTenant  # noqa: E402
-from paybill_infra.clouds.aws.tenant import AwsTenant, AwsTenantArgs  # noqa: E402
+from paybill_infra.clouds.aws.tenant import AwsTenant  # noqa: E402
 
 __all__ = [
     "AwsBridgeTenant",

@@ -35,6 +35,7 @@ class AwsBridgeTenant(TenantComponent):
         db_name = topo.name(NameKind.DATABASE)
         db_host: pulumi.Input[str]
         db_port: pulumi.Input[int]
+        resource_id: pulumi.Input[str]
         if topo.sizing.dedicated_server:
             instance = aws.rds.Instance(
                 f"{name}-db",

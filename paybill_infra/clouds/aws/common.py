@@ -113,9 +113,9 @@ def tenant_access(owner: pulumi.Resource, name: str, topology: Topology, region:
     aws.secretsmanager.SecretVersion(
         f"{name}-credentials",
         secret_id=secret.id,
-        secret_string=pulumi.Output.secret(pulumi.Output.json_dumps(
+        secret_string=pulumi.Output.json_dumps(
             {"username": db_user, "password": password.result, "host": db_host, "port": db_port, "dbname": db_name}
-        )),
+        ),
         opts=child,
     )
     account = account_of(key_arn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -53,7 +54,7 @@ class AwsPool:
     isolations: tuple[Isolation, ...]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
-    subnet_ids: pulumi.Input[list[str]]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     db_subnet_group: pulumi.Input[str]
     db_security_group_id: pulumi.Input[str]
     cluster_resource_id: pulumi.Input[str]
@@ -103,7 +104,8 @@ class AwsPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         zones = _validated(args)
-        super().__init__("paybill:aws:Platform", name, None, with_tags(opts, Cloud.AWS, pool_tags(args.name, args.tags)))
+        tags = pool_tags(args.name, args.tags)
+        super().__init__("paybill:aws:Platform", name, None, with_tags(opts, Cloud.AWS, tags))
         child = pulumi.ResourceOptions(parent=self)
         names = names_for(Cloud.AWS, args.name)
         key = kms_key(self, name, names[NameKind.KEY], f"Paybill pool {args.name}: database and tenant secrets")
@@ -143,7 +145,7 @@ class AwsPlatform(pulumi.ComponentResource):
             aws.rds.ClusterInstance(
                 f"{name}-instance-{index}",
                 cluster_identifier=cluster.id,
-                engine="aurora-postgresql",
+                engine=aws.rds.EngineType.AURORA_POSTGRESQL,
                 engine_version=args.engine_version,
                 instance_class=args.instance_class,
                 availability_zone=zones[index % len(zones)],

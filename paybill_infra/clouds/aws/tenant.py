@@ -14,8 +14,6 @@ from paybill_infra.schema.enums import Cloud, Isolation
 
 BUILDERS = {Isolation.SILO: AwsSiloTenant, Isolation.POOLED: AwsPooledTenant, Isolation.BRIDGE: AwsBridgeTenant}
 
-__all__ = ["AwsTenant", "AwsTenantArgs"]
-
 
 class AwsTenant(TenantComponent):
     """Builds :class:`AwsSiloTenant`, :class:`AwsPooledTenant` or :class:`AwsBridgeTenant` as its child, per

@@ -1,0 +1,59 @@
+"""``paybill:azure:SiloTenant``: a resource group of the tenant's own and everything in it: VNet, private DNS,
+Key Vault and key, Flexible Server, identity. Vault, key and server are protected and retained on delete."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure
+
+from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, key_vault, private_network, tenant_identity
+from paybill_infra.clouds.azure.platform import AzureTenantArgs
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.topology.naming import NameKind
+
+BACKUP_DAYS = 35
+
+
+class AzureSiloTenant(TenantComponent):
+    """Silo isolation on Azure. Uses only the pool's location, subscription and Entra tenant (plain config):
+    no pool resource is referenced."""
+
+    def __init__(self, name: str, args: AzureTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        topo, pool = args.topology, args.pool
+        check_tenant(topo, Cloud.AZURE, pool.location, Isolation.SILO)
+        super().__init__("paybill:azure:SiloTenant", name, None, with_tags(opts, Cloud.AZURE, topo.tags))
+        child = pulumi.ResourceOptions(parent=self)
+        group = azure.resources.ResourceGroup(f"{name}-rg", resource_group_name=topo.name(NameKind.GROUP),
+                                              location=pool.location, opts=child)
+        server_name = topo.name(NameKind.SERVER)
+        network = private_network(self, name, group.name, pool.location, topo.name(NameKind.NETWORK),
+                                  args.silo_vnet_cidr, f"{server_name}.private.postgres.database.azure.com")
+        vault = key_vault(self, name, group.name, pool.location, topo.name(NameKind.KEY), pool.entra_tenant_id,
+                          data_options(self, topo))
+        server = encrypted_server(
+            self, name, resource_group=group.name, location=pool.location, server_name=server_name,
+            instance_class=topo.sizing.instance_class, storage_gb=topo.sizing.storage_gb,
+            db_subnet_id=network.db_subnet_id, dns_zone_id=network.dns_zone.id, vault_id=vault.vault.id,
+            key_uri=vault.key.key_uri_with_version, subscription_id=pool.subscription_id,
+            admin_password=tenant_password(self, f"{name}-admin").result, backup_days=BACKUP_DAYS,
+            opts=data_options(self, topo),
+        )
+        database = azure.dbforpostgresql.Database(
+            f"{name}-database", database_name=topo.name(NameKind.DATABASE), server_name=server.name,
+            resource_group_name=group.name, charset="UTF8", opts=data_options(self, topo),
+        )
+        password = tenant_password(self, name).result
+        access = tenant_identity(
+            self, name, resource_group=group.name, location=pool.location,
+            identity_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
+            vault=vault.vault.name, vault_id=vault.vault.id, password=password, subscription_id=pool.subscription_id,
+        )
+        self.publish(TenantContract(
+            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan,
+            db_host=server.fully_qualified_domain_name, db_port=PG_PORT, db_name=database.name,
+            db_user=topo.name(NameKind.DB_USER), db_password=password, identity=access.identity.client_id,
+            network_id=network.vnet.id, key_id=vault.key.id, tags=topo.tags,
+        ))

@@ -1,0 +1,41 @@
+"""``paybill:oci:BridgeTenant``: a DB system of the tenant's own in the pool's VCN (OCI has no API for databases
+inside a DB system, so a bridge tenant on OCI is always on its own server), encrypted with the pool's key."""
+
+from __future__ import annotations
+
+import pulumi
+
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, tenant_access
+from paybill_infra.clouds.oci.platform import OciTenantArgs
+from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.topology.naming import NameKind
+
+
+class OciBridgeTenant(TenantComponent):
+    """Bridge isolation on Oracle Cloud: shares the VCN and subnet, never the database."""
+
+    def __init__(self, name: str, args: OciTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        topo, pool = args.topology, args.pool
+        check_tenant(topo, Cloud.OCI, pool.region, Isolation.BRIDGE)
+        super().__init__("paybill:oci:BridgeTenant", name, None, with_tags(opts, Cloud.OCI, topo.tags))
+        system = db_system(
+            self, name, compartment=pool.compartment_id, display_name=topo.name(NameKind.SERVER),
+            instance_class=topo.sizing.instance_class, subnet_id=pool.subnet_id, nsg_id=pool.nsg_id,
+            key_id=pool.key_id, password=tenant_password(self, f"{name}-admin").result, instances=1,
+            opts=data_options(self, topo),
+        )
+        password = tenant_password(self, name).result
+        access = tenant_access(
+            self, name, tenancy=pool.tenancy_ocid, compartment=pool.compartment_id, tag_namespace=pool.tag_namespace,
+            tenant=topo.tenant, group_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
+            vault_id=pool.vault_id, key_id=pool.key_id, password=password,
+        )
+        self.publish(TenantContract(
+            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=endpoint(system),
+            db_port=PG_PORT, db_name=topo.name(NameKind.DATABASE), db_user=topo.name(NameKind.DB_USER),
+            db_password=password, identity=access.group.id, network_id=pool.vcn_id, key_id=pool.key_id,
+            tags=topo.tags,
+        ))

@@ -1,0 +1,3 @@
+CREATE DATABASE "t_acme" OWNER "t_acme_app" ENCODING 'UTF8' TEMPLATE template0;
+REVOKE ALL ON DATABASE "t_acme" FROM PUBLIC;
+GRANT CONNECT ON DATABASE "t_acme" TO "t_acme_app";
