@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,16 @@ def engine_available() -> None:
         pytest.skip(f"no Pulumi CLI: run `make engine` first ({err})")
 
 
-@pytest.fixture
-def make_project(
-    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, engine_available: None
-) -> Iterator[Callable[[list[dict[str, Any]]], Project]]:
+ProjectFactory = Callable[[list[dict[str, Any]]], Project]
+
+
+@contextmanager
+def project_factory(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Iterator[ProjectFactory]:
+    """Make projects on demand; stop their embedded servers when the scope ends."""
     made: list[Project] = []
 
     def make(tenants: list[dict[str, Any]]) -> Project:
-        project = Project(tmp_path_factory.mktemp("project"), repo_root)
+        project = Project(tmp_path_factory.mktemp("project"), repo)
         project.configure(tenants)
         made.append(project)
         return project
@@ -78,3 +81,19 @@ def make_project(
     yield make
     for project in made:
         project.server.stop()
+
+
+@pytest.fixture
+def make_project(
+    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, engine_available: None
+) -> Iterator[ProjectFactory]:
+    with project_factory(tmp_path_factory, repo_root) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def make_module_project(
+    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, engine_available: None
+) -> Iterator[ProjectFactory]:
+    with project_factory(tmp_path_factory, repo_root) as make:
+        yield make

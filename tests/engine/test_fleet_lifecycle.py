@@ -5,13 +5,12 @@ Every assertion reads PostgreSQL's own catalogs, not the engine's word.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from paybill_infra.errors import EngineError, FleetConfigError
-from tests.engine.conftest import Project
+from tests.engine.conftest import Project, ProjectFactory
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -45,23 +44,8 @@ def shared(project: Project, sql: str, *params: object) -> list[tuple[Any, ...]]
 
 
 @pytest.fixture(scope="module")
-def project(make_project_module: Callable[[list[dict[str, Any]]], Project]) -> Project:
-    return make_project_module(TENANTS)
-
-
-@pytest.fixture(scope="module")
-def make_project_module(tmp_path_factory: pytest.TempPathFactory, repo_root: Any, engine_available: None) -> Any:
-    made: list[Project] = []
-
-    def make(tenants: list[dict[str, Any]]) -> Project:
-        p = Project(tmp_path_factory.mktemp("lifecycle"), repo_root)
-        p.configure(tenants)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.server.stop()
+def project(make_module_project: ProjectFactory) -> Project:
+    return make_module_project(TENANTS)
 
 
 def test_up_provisions_every_topology(project: Project) -> None:

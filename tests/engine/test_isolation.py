@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tests.engine.conftest import Project
+from tests.engine.conftest import Project, ProjectFactory
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -38,9 +38,8 @@ DENIED = (errors.InsufficientPrivilege, errors.InvalidAuthorizationSpecification
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory, repo_root: Any, engine_available: None) -> Iterator[Project]:
-    project = Project(tmp_path_factory.mktemp("isolation"), repo_root)
-    project.configure(TENANTS)
+def fleet(make_module_project: ProjectFactory) -> Iterator[Project]:
+    project = make_module_project(TENANTS)
     project.fleet.up()
     for slug, (db, schema) in WHERE.items():
         project.query(
@@ -52,7 +51,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, repo_root: Any, engine_avail
         )
     yield project
     project.fleet.destroy()
-    project.server.stop()
 
 
 def connect(fleet: Project, slug: str, dbname: str | None = None) -> psycopg.Connection[Any]:
