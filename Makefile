@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 EXTRAS ?= dev,policy,all
 STACK ?= local
 
-.PHONY: demo test venv engine env lint typecheck unit stop clean help
+.PHONY: demo test venv engine env lint typecheck langhost-test stop clean help
 
 help:
 	@sed -n '2,3p' Makefile
@@ -46,7 +46,12 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy --strict paybill_infra agent_acl
 
-test: venv engine lint typecheck
+langhost-test:
+	@if command -v go >/dev/null; then cd scripts/pulumi-engine && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+	  go vet ./langhost && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go test ./langhost; \
+	else echo "==> no Go: skipping the language host's own tests (the engine came from PATH)"; fi
+
+test: venv engine lint typecheck langhost-test
 	@source <($(VENV)/bin/paybill local env) && $(VENV)/bin/pytest -q
 
 stop: venv

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent_acl.cli import app as acl_app
 from paybill_infra.catalog import catalog_json_schema, load_catalog
 from paybill_infra.errors import (
     DatabaseServerError,
@@ -35,6 +36,16 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(local_app, name="local")
 app.add_typer(fleet_app, name="fleet")
 
+
+def _mount_tenants() -> None:
+    from paybill_infra.controlplane.cli import tenants_app
+
+    app.add_typer(tenants_app, name="tenants")
+
+
+_mount_tenants()
+app.add_typer(acl_app, name="acl", help="Agent ACL: access matrix, generated SQL, tenant-closure check.")
+
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -43,6 +54,13 @@ CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds Pulumi.yaml and .paybill/).")]
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (stacks/Pulumi.<stack>.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RegistryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--control-plane", help="Act on the control plane's stacks (the tenant registry), not the root stack."
+    ),
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel engine runs (--control-plane).")]
 
 EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
     (InvalidInputError, 2),
@@ -183,20 +201,46 @@ def _stream(as_json: bool) -> Callable[[str], None] | None:
 
 
 @fleet_app.command("up")
-def fleet_up(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
-    """Provision the stack's tenants (validates the whole fleet first)."""
+def fleet_up(
+    root: RootOpt = Path("."),
+    stack: StackOpt = "local",
+    as_json: JsonOpt = False,
+    control_plane: RegistryOpt = False,
+    workers: WorkersOpt = 4,
+) -> None:
+    """Provision the stack's tenants (validates the whole fleet first); with --control-plane, converge
+    every stack of the tenant registry."""
+    if control_plane:
+        from paybill_infra.controlplane.cli import registry_up
+
+        registry_up(root, workers, as_json)
+        return
     _report(_guard(lambda: _fleet(root, stack).up(on_output=_stream(as_json))), as_json)
 
 
 @fleet_app.command("preview")
-def fleet_preview(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+def fleet_preview(
+    root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False, control_plane: RegistryOpt = False
+) -> None:
     """Show what `up` would change."""
+    if control_plane:
+        from paybill_infra.controlplane.cli import registry_preview
+
+        registry_preview(root, as_json)
+        return
     _report(_guard(lambda: _fleet(root, stack).preview(on_output=_stream(as_json))), as_json)
 
 
 @fleet_app.command("drift")
-def fleet_drift(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
+def fleet_drift(
+    root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False, control_plane: RegistryOpt = False
+) -> None:
     """Refresh the stack from the real databases; exit 6 when anything drifted."""
+    if control_plane:
+        from paybill_infra.controlplane.cli import registry_drift
+
+        registry_drift(root, as_json)
+        return
     summary = _guard(lambda: _fleet(root, stack).refresh(on_output=_stream(as_json)))
     _report(summary, as_json)
     raise typer.Exit(6 if summary.changed else 0)
@@ -206,3 +250,11 @@ def fleet_drift(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: J
 def fleet_destroy(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
     """Remove every tenant and the platform of the stack."""
     _report(_guard(lambda: _fleet(root, stack).destroy(on_output=_stream(as_json))), as_json)
+
+
+@fleet_app.command("status")
+def fleet_status(root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """The control plane's fleet: tenants per state, pools and their occupancy, stacks, running operations."""
+    from paybill_infra.controlplane.cli import registry_status
+
+    registry_status(root, as_json)

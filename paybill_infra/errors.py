@@ -132,3 +132,181 @@ class DatabaseServerError(PaybillError):
 
     def __str__(self) -> str:
         return f"local PostgreSQL at {self.data_dir}: {self.reason}"
+
+
+# --- control plane -------------------------------------------------------------------------------------------
+
+
+class ControlPlaneError(PaybillError):
+    """Base of the control plane's refusals and failures (``paybill_infra.controlplane``)."""
+
+
+@dataclass
+class UnknownTenantError(ControlPlaneError):
+    """The registry has no such tenant (or it was offboarded)."""
+
+    tenant: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"unknown tenant '{self.tenant}'"
+
+
+@dataclass
+class TenantExistsError(ControlPlaneError):
+    """Onboarding a tenant that already exists with a different request (same request: the first result)."""
+
+    tenant: str
+    state: str
+    plan: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"tenant '{self.tenant}' already exists ({self.state}, plan '{self.plan}')"
+
+
+@dataclass
+class IllegalTransitionError(ControlPlaneError):
+    """The tenant's lifecycle state does not allow ``action`` (e.g. resuming a tenant never suspended)."""
+
+    tenant: str
+    action: str
+    state: str
+    allowed_from: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        allowed = f"; allowed from: {', '.join(self.allowed_from)}" if self.allowed_from else ""
+        return f"cannot {self.action} tenant '{self.tenant}' while it is {self.state}{allowed}"
+
+
+@dataclass
+class BillingGateError(ControlPlaneError):
+    """The tenant's subscription does not allow ``action`` (provisioning and upgrades need trialing/active)."""
+
+    tenant: str
+    action: str
+    status: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cannot {self.action} tenant '{self.tenant}': subscription is {self.status}"
+
+
+@dataclass
+class IllegalSubscriptionTransitionError(ControlPlaneError):
+    """A billing event asks for a subscription transition the state machine forbids."""
+
+    tenant: str
+    current: str
+    requested: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"subscription of '{self.tenant}' cannot go from {self.current} to {self.requested}"
+
+
+@dataclass
+class PlanLimitError(ControlPlaneError):
+    """The tenant's recorded usage exceeds the limits of the plan it would move to."""
+
+    tenant: str
+    plan: str
+    problems: Sequence[FieldProblem]
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"tenant '{self.tenant}' does not fit plan '{self.plan}':\n{lines}"
+
+
+@dataclass
+class WebhookSignatureError(ControlPlaneError):
+    """A billing webhook failed verification (bad or missing signature, stale timestamp)."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"billing webhook rejected: {self.reason}"
+
+
+@dataclass
+class IdempotencyConflictError(ControlPlaneError):
+    """An idempotency key was reused for a different request."""
+
+    key: str
+    operation_id: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"idempotency key '{self.key}' already belongs to another request (operation {self.operation_id})"
+
+
+@dataclass
+class LockTimeoutError(ControlPlaneError):
+    """Another operation held ``lock`` (a tenant or a stack) for longer than the caller would wait."""
+
+    lock: str
+    holder: str
+    waited_s: float
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"'{self.lock}' is held by operation {self.holder}; gave up after {self.waited_s:.0f}s"
+
+
+@dataclass
+class MigrationError(ControlPlaneError):
+    """A topology migration failed in ``phase``; ``rolled_back`` tells whether the source was kept intact."""
+
+    tenant: str
+    source: str
+    target: str
+    phase: str
+    reason: str
+    rolled_back: bool
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        outcome = "rolled back to the source, no data lost" if self.rolled_back else "NOT rolled back"
+        return (
+            f"migration of '{self.tenant}' {self.source} -> {self.target} failed in {self.phase} "
+            f"({outcome}): {self.reason}"
+        )
+
+
+@dataclass
+class OperationFailedError(ControlPlaneError):
+    """A recorded operation ended in failure; ``operation_id`` finds its journal entry and error."""
+
+    operation_id: str
+    kind: str
+    tenant: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.kind} of '{self.tenant}' failed (operation {self.operation_id}): {self.reason}"

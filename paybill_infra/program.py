@@ -9,6 +9,8 @@ Stack config (``stacks/Pulumi.<stack>.yaml``):
 ``paybill:postgresUrl``  (secret, optional) an external PostgreSQL instead of the embedded server;
     the environment variable ``PAYBILL_PG_URL`` does the same
 ``paybill:dataDir``  where the embedded server keeps its data (default ``.paybill/postgres``)
+``paybill:aclPolicy``  (optional) an ``agent_acl`` policy file: every tenant also gets its agent roles,
+    grants and policies
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import pulumi
 
+from agent_acl import AclError, AclPolicy, load_policy
 from paybill_infra.catalog import load_catalog
 from paybill_infra.errors import FieldProblem, FleetConfigError
 from paybill_infra.fleet import parse_settings, parse_tenants, resolve_fleet
@@ -49,7 +52,17 @@ def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple
                 )
             ],
         )
+    if config.get("aclPolicy"):
+        load_acl_policy(root / str(config["aclPolicy"]), source)
     return resolve_fleet(parse_tenants(config.get("tenants") or [], source), catalog, settings, source)
+
+
+def load_acl_policy(path: Path, source: str) -> AclPolicy:
+    """Load the agent ACL policy; its typed errors become a :class:`FleetConfigError` naming the file."""
+    try:
+        return load_policy(path)
+    except AclError as err:
+        raise FleetConfigError(source, [FieldProblem("aclPolicy", f"{path}: {err}")]) from None
 
 
 def _program_config(config: pulumi.Config) -> dict[str, Any]:
@@ -59,6 +72,7 @@ def _program_config(config: pulumi.Config) -> dict[str, Any]:
         "region": config.get("region"),
         "regions": config.get_object("regions"),
         "tenants": config.get_object("tenants"),
+        "aclPolicy": config.get("aclPolicy"),
     }
 
 
@@ -74,9 +88,16 @@ def fleet_program(root: Path | None = None) -> None:
     url = config.get_secret("postgresUrl") or (
         pulumi.Output.secret(os.environ[PG_URL_ENV]) if os.environ.get(PG_URL_ENV) else None
     )
+    acl_path = config.get("aclPolicy")
     platform = LocalPlatform(
         "platform",
-        LocalPlatformArgs(embedded_dir=str(root / (config.get("dataDir") or ".paybill/postgres")), url=url),
+        LocalPlatformArgs(
+            embedded_dir=str(root / (config.get("dataDir") or ".paybill/postgres")),
+            url=url,
+            acl_policy=load_acl_policy(root / acl_path, f"stack config of '{pulumi.get_stack()}'")
+            if acl_path
+            else None,
+        ),
     )
     tenants = {t.tenant: LocalTenant(t.tenant, LocalTenantArgs(topology=t, platform=platform)) for t in topologies}
     pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
@@ -95,3 +116,8 @@ def fleet_program(root: Path | None = None) -> None:
         },
     )
     pulumi.export("credentials", pulumi.Output.secret({slug: tenant.db_password for slug, tenant in tenants.items()}))
+    if platform.acl is not None:
+        pulumi.export(
+            "agent_acl",
+            pulumi.Output.secret({"app_role": platform.acl.app_role, "app_password": platform.acl.app_password}),
+        )

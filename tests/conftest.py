@@ -6,6 +6,8 @@ In CI (``CI=true``) nothing here is ever skipped: a missing server or engine is 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +19,26 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
-def pg_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminConnection]:
-    """Superuser connection to a real PostgreSQL 18 (embedded, in a session temp dir)."""
+def server_scratch() -> Iterator[Path]:
+    """A session directory for embedded servers, outside pytest's own temp root.
+
+    As root, PostgreSQL runs as a separate system user that must traverse to its data directory; pytest
+    (re)sets ``/tmp/pytest-of-<user>`` to mode 0700 whenever a session starts, which would lock a running
+    server out of its files.
+    """
+    base = Path(tempfile.mkdtemp(prefix="paybill-tests-"))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin(server_scratch: Path) -> Iterator[AdminConnection]:
+    """Superuser connection to a real PostgreSQL 18 (embedded, in a session server_scratch dir)."""
     url = os.environ.get("PAYBILL_PG_URL")
     if url:
         yield admin_connection(ServerSpec(url=url))
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg"))
+    server = EmbeddedServer(server_scratch / "pg")
     yield server.ensure_running()
     server.stop()
 

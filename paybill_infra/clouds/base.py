@@ -1,4 +1,5 @@
-"""What every cloud's components share: pool tags, tenant checks, silo data protection, the tenant dispatch.
+"""What every cloud's components share: pool tags, tenant checks, silo data protection, the tenant contract, the
+tenant dispatch.
 
 Imported only by the cloud packages (it needs ``pulumi_random``, which every cloud extra installs).
 """
@@ -16,6 +17,7 @@ from paybill_infra.clouds.errors import IsolationNotOfferedError, TopologyMismat
 from paybill_infra.contract import TenantComponent, TenantContract
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
 from paybill_infra.topology.resolve import MANAGED_BY
 
 SHARED = "shared"
@@ -69,6 +71,35 @@ def tenant_password(owner: pulumi.Resource, name: str) -> random.RandomPassword:
         min_upper=4,
         min_numeric=4,
         opts=pulumi.ResourceOptions(parent=owner),
+    )
+
+
+def tenant_contract(
+    topology: Topology,
+    *,
+    db_host: pulumi.Input[str],
+    db_port: pulumi.Input[int],
+    db_name: pulumi.Input[str],
+    db_password: pulumi.Input[str],
+    identity: pulumi.Input[str],
+    network_id: pulumi.Input[str],
+    key_id: pulumi.Input[str],
+) -> TenantContract:
+    """The contract a tenant component publishes. Tenant id, isolation, plan, database user and tags are the
+    topology's on every cloud and isolation; the rest is where the component put the tenant."""
+    return TenantContract(
+        tenant_id=topology.tenant,
+        isolation=topology.isolation.value,
+        plan=topology.plan,
+        db_host=db_host,
+        db_port=db_port,
+        db_name=db_name,
+        db_user=topology.name(NameKind.DB_USER),
+        db_password=db_password,
+        identity=identity,
+        network_id=network_id,
+        key_id=key_id,
+        tags=topology.tags,
     )
 
 

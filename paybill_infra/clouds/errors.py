@@ -60,10 +60,7 @@ class IsolationNotOfferedError(PaybillError):
 
     def __str__(self) -> str:
         who = f"tenant '{self.tenant}': " if self.tenant else ""
-        return (
-            f"{who}{self.cloud} does not offer {self.isolation} isolation here; "
-            f"offered: {', '.join(self.offered)}"
-        )
+        return f"{who}{self.cloud} does not offer {self.isolation} isolation here; offered: {', '.join(self.offered)}"
 
 
 @dataclass

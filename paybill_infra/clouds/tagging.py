@@ -26,20 +26,33 @@ TAGGABLE: dict[Cloud, dict[str, PropertyPath]] = {
     Cloud.AWS: {
         t: ("tags",)
         for t in (
-            "aws:kms/key:Key", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup",
-            "aws:rds/subnetGroup:SubnetGroup", "aws:rds/clusterParameterGroup:ClusterParameterGroup",
-            "aws:rds/parameterGroup:ParameterGroup", "aws:rds/cluster:Cluster",
-            "aws:rds/clusterInstance:ClusterInstance", "aws:rds/instance:Instance", "aws:iam/role:Role",
-            "aws:secretsmanager/secret:Secret", "aws:s3/bucket:Bucket",
+            "aws:kms/key:Key",
+            "aws:ec2/vpc:Vpc",
+            "aws:ec2/subnet:Subnet",
+            "aws:ec2/securityGroup:SecurityGroup",
+            "aws:rds/subnetGroup:SubnetGroup",
+            "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+            "aws:rds/parameterGroup:ParameterGroup",
+            "aws:rds/cluster:Cluster",
+            "aws:rds/clusterInstance:ClusterInstance",
+            "aws:rds/instance:Instance",
+            "aws:iam/role:Role",
+            "aws:secretsmanager/secret:Secret",
+            "aws:s3/bucket:Bucket",
         )
     },
     Cloud.AZURE: {
         t: ("tags",)
         for t in (
-            "azure-native:resources:ResourceGroup", "azure-native:network:VirtualNetwork",
-            "azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink",
-            "azure-native:keyvault:Vault", "azure-native:keyvault:Key", "azure-native:keyvault:Secret",
-            "azure-native:managedidentity:UserAssignedIdentity", "azure-native:dbforpostgresql:Server",
+            "azure-native:resources:ResourceGroup",
+            "azure-native:network:VirtualNetwork",
+            "azure-native:privatedns:PrivateZone",
+            "azure-native:privatedns:VirtualNetworkLink",
+            "azure-native:keyvault:Vault",
+            "azure-native:keyvault:Key",
+            "azure-native:keyvault:Secret",
+            "azure-native:managedidentity:UserAssignedIdentity",
+            "azure-native:dbforpostgresql:Server",
         )
     },
     Cloud.GCP: {
@@ -52,18 +65,30 @@ TAGGABLE: dict[Cloud, dict[str, PropertyPath]] = {
     Cloud.OCI: {
         t: ("freeform_tags",)
         for t in (
-            "oci:Identity/compartment:Compartment", "oci:Core/vcn:Vcn", "oci:Core/subnet:Subnet",
-            "oci:Core/networkSecurityGroup:NetworkSecurityGroup", "oci:Kms/vault:Vault", "oci:Kms/key:Key",
-            "oci:Psql/dbSystem:DbSystem", "oci:Identity/dynamicGroup:DynamicGroup", "oci:Identity/policy:Policy",
-            "oci:Vault/secret:Secret", "oci:Limits/quota:Quota", "oci:Identity/tagNamespace:TagNamespace",
+            "oci:Identity/compartment:Compartment",
+            "oci:Core/vcn:Vcn",
+            "oci:Core/subnet:Subnet",
+            "oci:Core/networkSecurityGroup:NetworkSecurityGroup",
+            "oci:Kms/vault:Vault",
+            "oci:Kms/key:Key",
+            "oci:Psql/dbSystem:DbSystem",
+            "oci:Identity/dynamicGroup:DynamicGroup",
+            "oci:Identity/policy:Policy",
+            "oci:Vault/secret:Secret",
+            "oci:Limits/quota:Quota",
+            "oci:Identity/tagNamespace:TagNamespace",
         )
     },
     Cloud.IBM: {
         t: ("tags",)
         for t in (
-            "ibm:index/resourceGroup:ResourceGroup", "ibm:index/isVpc:IsVpc", "ibm:index/isSubnet:IsSubnet",
-            "ibm:index/resourceInstance:ResourceInstance", "ibm:index/database:Database",
-            "ibm:index/isVirtualEndpointGateway:IsVirtualEndpointGateway", "ibm:index/iamAccessGroup:IamAccessGroup",
+            "ibm:index/resourceGroup:ResourceGroup",
+            "ibm:index/isVpc:IsVpc",
+            "ibm:index/isSubnet:IsSubnet",
+            "ibm:index/resourceInstance:ResourceInstance",
+            "ibm:index/database:Database",
+            "ibm:index/isVirtualEndpointGateway:IsVirtualEndpointGateway",
+            "ibm:index/iamAccessGroup:IamAccessGroup",
             "ibm:index/isSecurityGroup:IsSecurityGroup",
         )
     },

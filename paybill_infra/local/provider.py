@@ -70,6 +70,9 @@ class PostgresProvider(ResourceProvider):
 
     replace_on: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
+    replace_on_drift: ClassVar[bool] = False
+    computed: ClassVar[tuple[str, ...]] = ()
+    """Outputs the provider computes (inputs carry ``None`` placeholders for them): never a diff."""
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         raise NotImplementedError
@@ -101,9 +104,12 @@ class PostgresProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
-        changed = sorted(k for k in set(olds) | set(news) if k not in IGNORED_IN_DIFF and olds.get(k) != news.get(k))
+        ignored = IGNORED_IN_DIFF | set(self.secret_outputs) | set(self.computed)
+        changed = sorted(k for k in set(olds) | set(news) if k not in ignored and olds.get(k) != news.get(k))
         if olds.get("drift"):
             changed.append("drift")
+            if self.replace_on_drift:
+                replaces.append("drift")
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from paybill_infra.local.agent_access import AclSharedProvider, AclTenantProvider
 from paybill_infra.local.provider import (
     BridgeSchemaProvider,
     LoginRoleProvider,
@@ -130,3 +131,39 @@ class PooledMembership(Resource, module="postgres", name="PooledMembership"):
     ) -> None:
         props = {"server": server, "database": database, "role": role, "tenant": tenant, **_OUTPUTS}
         super().__init__(PooledMembershipProvider(), resource_name, props, opts)
+
+
+class AclShared(Resource, module="agentacl", name="SharedDeployment"):
+    """The agent ACL's cluster roles and shared database; the backend's app role gets a generated login."""
+
+    app_role: pulumi.Output[str]
+    app_password: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        policy: dict[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"server": server, "policy": policy, "app_role": None, "app_password": None, **_OUTPUTS}
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["app_password"])
+        super().__init__(AclSharedProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret))
+
+
+class AclTenant(Resource, module="agentacl", name="TenantDeployment"):
+    """One tenant's agent ACL objects: its role, one role per agent with column grants, its data."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        server: ServerInput,
+        policy: dict[str, Any],
+        isolation: str,
+        tenant: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"server": server, "policy": policy, "isolation": isolation, "tenant": tenant, **_OUTPUTS}
+        super().__init__(AclTenantProvider(), resource_name, props, opts)

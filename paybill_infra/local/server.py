@@ -80,8 +80,16 @@ class EmbeddedServer:
         self._run_as = SYSTEM_USER_WHEN_ROOT if platform.system() != "Windows" and os.geteuid() == 0 else None
 
     def is_running(self) -> bool:
-        info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
-        return info is not None and info.is_running()
+        """Running and ready: a server still starting (or a half-written pid file) counts as not running;
+        the caller then takes the lock, which the starting process holds until the server is ready."""
+        info = self._postmaster()
+        return info is not None and info.is_running() and info.status == "ready"
+
+    def _postmaster(self) -> PostmasterInfo | None:
+        try:
+            return PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        except (AssertionError, ValueError, OSError):  # the wheel asserts on a pid file still being written
+            return None
 
     def ensure_running(self, *, isolated: bool = False) -> AdminConnection:
         """Initialise the cluster if needed, start it if stopped, and return its admin connection.
@@ -96,8 +104,7 @@ class EmbeddedServer:
         with self._lock():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
-            info = PostmasterInfo.read_from_pgdata(self.pgdata)
-            if info is None or not info.is_running():
+            if not self.is_running():
                 self._start()
             return self._connection()
 
@@ -112,7 +119,7 @@ class EmbeddedServer:
             return True
 
     def _connection(self) -> AdminConnection:
-        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        info = self._postmaster()
         if info is None or info.socket_dir is None:
             raise DatabaseServerError(str(self.data_dir), "server is running but its socket is unknown")
         return AdminConnection(

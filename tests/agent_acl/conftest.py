@@ -89,24 +89,42 @@ class Deployment:
 
 
 def seed(dep: Deployment) -> None:
-    """Two customers and three invoices per tenant, written as the administrator."""
-    for tenant in TENANTS:
+    """Two customers and three invoices per tenant, written as the administrator.
+
+    Ids are explicit and distinct across tenants (1001+ for acme, 2001+ for globex) in every model, so "acme's
+    agent touches globex's invoice 2003" means the same thing in silo, bridge and pooled; the identity
+    sequences stay below them for rows the agents create.
+    """
+    for index, tenant in enumerate(TENANTS):
+        next_id = [1000 * (index + 1)]
         schema = dep.schema(tenant)
         with dep.admin_connect(dep.database(tenant)) as conn:
             cur = sql.Identifier(schema, "currencies")
-            conn.execute(sql.SQL("INSERT INTO {t} VALUES ('USD', 'US dollar'), ('EUR', 'Euro') ON CONFLICT DO NOTHING").format(t=cur))
+            conn.execute(
+                sql.SQL("INSERT INTO {t} VALUES ('USD', 'US dollar'), ('EUR', 'Euro') ON CONFLICT DO NOTHING").format(
+                    t=cur
+                )
+            )
             customers = sql.Identifier(schema, "customers")
             invoices = sql.Identifier(schema, "invoices")
             for name in ("alice", "bob"):
+                next_id[0] += 1
                 row = conn.execute(
-                    sql.SQL("INSERT INTO {t} (tenant_id, name, email, api_token) VALUES (%s, %s, %s, %s) RETURNING id").format(t=customers),
-                    (tenant, f"{name}-{tenant}", f"{name}@{tenant}.example", f"tok-{tenant}-{name}"),
+                    sql.SQL(
+                        "INSERT INTO {t} (id, tenant_id, name, email, api_token)"
+                        " VALUES (%s, %s, %s, %s, %s) RETURNING id"
+                    ).format(t=customers),
+                    (next_id[0], tenant, f"{name}-{tenant}", f"{name}@{tenant}.example", f"tok-{tenant}-{name}"),
                 ).fetchone()
                 assert row is not None
                 for amount in (1000, 5000) if name == "alice" else (9000,):
+                    next_id[0] += 1
                     conn.execute(
-                        sql.SQL("INSERT INTO {t} (tenant_id, customer_id, amount_cents, note) VALUES (%s, %s, %s, %s)").format(t=invoices),
-                        (tenant, row[0], amount, f"note for {tenant}"),
+                        sql.SQL(
+                            "INSERT INTO {t} (id, tenant_id, customer_id, amount_cents, note)"
+                            " VALUES (%s, %s, %s, %s, %s)"
+                        ).format(t=invoices),
+                        (next_id[0], tenant, row[0], amount, f"note for {tenant}"),
                     )
 
 
@@ -121,7 +139,9 @@ def leftovers(admin: AdminConnection, prefix: str) -> tuple[list[str], list[str]
 def deployment(request: pytest.FixtureRequest, pg_admin: AdminConnection, policy: AclPolicy) -> Iterator[Deployment]:
     isolation = Isolation(request.param)
     named = policy.model_copy(update={"name": f"t{isolation.value}"})
-    dep = Deployment(pg_admin, named, isolation, Names(named.name), secrets.token_urlsafe(16), secrets.token_urlsafe(16))
+    dep = Deployment(
+        pg_admin, named, isolation, Names(named.name), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    )
     apply_batches(pg_admin, teardown(named, isolation, TENANTS), skip_missing=True)  # a crashed run
     apply_batches(pg_admin, migration(named, isolation, TENANTS))
     with dep.admin_connect("postgres") as conn:
@@ -138,3 +158,57 @@ def deployment(request: pytest.FixtureRequest, pg_admin: AdminConnection, policy
     apply_batches(pg_admin, teardown(named, isolation, TENANTS))
     roles, dbs = leftovers(pg_admin, named.name + "__")
     assert (roles, dbs) == ([], []), f"teardown left {roles} {dbs}"
+
+
+PRIVILEGES_OF_ROLE = """
+SELECT n.nspname, c.relname, NULL::text, a.privilege_type
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+WHERE a.grantee = %(role)s::regrole AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT n.nspname, c.relname, att.attname::text, a.privilege_type
+FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
+     aclexplode(att.attacl) a
+WHERE a.grantee = %(role)s::regrole AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT n.nspname, NULL, NULL, 'SCHEMA ' || a.privilege_type
+FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee = %(role)s::regrole
+UNION ALL
+SELECT n.nspname, p.proname, NULL, 'FUNCTION ' || a.privilege_type
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a
+WHERE a.grantee = %(role)s::regrole
+UNION ALL
+SELECT d.datname, NULL, NULL, 'DATABASE ' || a.privilege_type
+FROM pg_database d, aclexplode(d.datacl) a WHERE a.grantee = %(role)s::regrole
+UNION ALL
+SELECT NULL, m.roleid::regrole::text, NULL, 'MEMBER OF'
+FROM pg_auth_members m WHERE m.member = %(role)s::regrole
+"""
+
+
+def actual_privileges(conn: psycopg.Connection, role: str) -> set[tuple[str | None, str | None, str | None, str]]:
+    """Every privilege ``role`` holds in the current database, on shared objects, and its memberships."""
+    return {tuple(row) for row in conn.execute(PRIVILEGES_OF_ROLE, {"role": role}).fetchall()}  # type: ignore[misc]
+
+
+def expected_privileges(
+    policy: AclPolicy, isolation: Isolation, tenant: str, agent: str
+) -> set[tuple[str | None, str | None, str | None, str]]:
+    """What the declaration says the agent's role holds: the matrix, plus connect/usage (and the mapping, pooled)."""
+    from agent_acl import Privilege, explain_access
+
+    names = Names(policy.name)
+    schema = names.data_schema(isolation, tenant)
+    out: set[tuple[str | None, str | None, str | None, str]] = {
+        (schema, None, None, "SCHEMA USAGE"),
+        (names.database(isolation, tenant), None, None, "DATABASE CONNECT"),
+    }
+    for entry in explain_access(policy, agent).entries:
+        column = None if entry.privilege is Privilege.DELETE else entry.column
+        out.add((schema, entry.table, column, entry.privilege.value))
+    if isolation is Isolation.POOLED:
+        out |= {
+            ("acl", None, None, "SCHEMA USAGE"),
+            ("acl", "tenant_roles", None, "SELECT"),
+            ("acl", "current_tenant", None, "FUNCTION EXECUTE"),
+        }
+    return out

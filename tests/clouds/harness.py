@@ -24,6 +24,9 @@ class Registered:
     custom: bool
     inputs: dict[str, Any]
     parent_types: tuple[str, ...]
+    protect: bool
+    retain_on_delete: bool
+    dependencies: tuple[str, ...]
 
     @property
     def chain(self) -> tuple[str, ...]:
@@ -55,7 +58,23 @@ def _fake_outputs(args: MockResourceArgs) -> dict[str, Any]:
         "projectId": f"proj-{args.name}",
         "number": "424242",
         "fullyQualifiedDomainName": f"{args.name}.postgres.database.azure.com",
+        "clientId": f"client-{args.name}",
+        "connectionstrings": [{"hosts": [{"hostname": f"{args.name}.private.databases.appdomain.cloud"}]}],
+        "primaryDbEndpointPrivateIp": "10.70.0.5",
     }
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also keeping the options mocks do not pass on (protect, retainOnDelete, dependencies)."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[str, tuple[bool, bool, tuple[str, ...]]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        self.options[response.urn] = (bool(request.protect), bool(request.retainOnDelete), tuple(request.dependencies))
+        return response
 
 
 class RecordingMocks(Mocks):
@@ -66,7 +85,10 @@ class RecordingMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.custom[(args.typ, args.name)] = bool(args.custom)
         self.inputs[(args.typ, args.name)] = dict(args.inputs)
-        return f"{args.name}-id", {**_fake_outputs(args), **args.inputs}
+        state = {**_fake_outputs(args), **args.inputs}
+        if isinstance(state.get("networkDetails"), dict):
+            state["networkDetails"] = {**state["networkDetails"], "primaryDbEndpointPrivateIp": "10.70.0.5"}
+        return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -97,7 +119,7 @@ def _parse(urn: str) -> tuple[tuple[str, ...], str, str]:
 def run_program(program: Callable[[], Mapping[str, pulumi.Input[Any]]], *, stack: str = "test") -> Run:
     """Run ``program`` under fresh mocks; it returns the outputs to resolve (secret-ness is recorded too)."""
     mocks = RecordingMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="paybill", stack=stack, preview=False, monitor=monitor)
     resolved: dict[str, Any] = {}
     secret: dict[str, bool] = {}
@@ -114,6 +136,18 @@ def run_program(program: Callable[[], Mapping[str, pulumi.Input[Any]]], *, stack
     resources = []
     for urn in monitor.get_registered_resources():
         parents, typ, name = _parse(urn)
-        resources.append(Registered(urn, typ, name, mocks.custom.get((typ, name), False),
-                                    mocks.inputs.get((typ, name), {}), parents))
+        protect, retain, deps = monitor.options.get(urn, (False, False, ()))
+        resources.append(
+            Registered(
+                urn,
+                typ,
+                name,
+                mocks.custom.get((typ, name), False),
+                mocks.inputs.get((typ, name), {}),
+                parents,
+                protect,
+                retain,
+                deps,
+            )
+        )
     return Run(resources, resolved, secret)

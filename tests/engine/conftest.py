@@ -4,6 +4,7 @@ PostgreSQL, driven by the real Pulumi CLI."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,10 +36,14 @@ class Project:
         self.settings = EngineSettings(root=root, backend_url=(root / "state").as_uri(), pulumi_bin=pulumi_bin_dir())
         self.fleet = FleetStack(self.settings, stack)
 
-    def configure(self, tenants: list[dict[str, Any]]) -> None:
+    def configure(self, tenants: list[dict[str, Any]], **extra: str) -> None:
         path = self.root / "stacks" / f"Pulumi.{self.stack_name}.yaml"
         current = yaml.safe_load(path.read_text()) if path.exists() else {}
-        current["config"] = {"paybill:cloud": "local", "paybill:tenants": tenants}
+        current["config"] = {
+            "paybill:cloud": "local",
+            "paybill:tenants": tenants,
+            **{f"paybill:{key}": value for key, value in extra.items()},
+        }
         path.write_text(yaml.safe_dump(current))
 
     def admin(self) -> AdminConnection:
@@ -68,12 +73,12 @@ ProjectFactory = Callable[[list[dict[str, Any]]], Project]
 
 
 @contextmanager
-def project_factory(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Iterator[ProjectFactory]:
+def project_factory(server_scratch: Path, repo: Path) -> Iterator[ProjectFactory]:
     """Make projects on demand; stop their embedded servers when the scope ends."""
     made: list[Project] = []
 
     def make(tenants: list[dict[str, Any]]) -> Project:
-        project = Project(tmp_path_factory.mktemp("project"), repo)
+        project = Project(Path(tempfile.mkdtemp(prefix="project-", dir=server_scratch)), repo)
         project.configure(tenants)
         made.append(project)
         return project
@@ -84,16 +89,12 @@ def project_factory(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Ite
 
 
 @pytest.fixture
-def make_project(
-    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, engine_available: None
-) -> Iterator[ProjectFactory]:
-    with project_factory(tmp_path_factory, repo_root) as make:
+def make_project(server_scratch: Path, repo_root: Path, engine_available: None) -> Iterator[ProjectFactory]:
+    with project_factory(server_scratch, repo_root) as make:
         yield make
 
 
 @pytest.fixture(scope="module")
-def make_module_project(
-    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, engine_available: None
-) -> Iterator[ProjectFactory]:
-    with project_factory(tmp_path_factory, repo_root) as make:
+def make_module_project(server_scratch: Path, repo_root: Path, engine_available: None) -> Iterator[ProjectFactory]:
+    with project_factory(server_scratch, repo_root) as make:
         yield make

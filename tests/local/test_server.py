@@ -12,8 +12,8 @@ from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSp
 pytestmark = pytest.mark.postgres
 
 
-def test_start_reuse_stop_restart(tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "pg")
+def test_start_reuse_stop_restart(server_scratch: Path) -> None:
+    server = EmbeddedServer(server_scratch / "restart")
     assert not server.is_running()
     first = server.ensure_running(isolated=True)
     assert server.is_running()

@@ -30,8 +30,9 @@ class AwsBridgeTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.AWS, pool.region, Isolation.BRIDGE)
         super().__init__("paybill:aws:BridgeTenant", name, None, with_tags(opts, Cloud.AWS, topo.tags))
-        key = kms_key(self, name, topo.name(NameKind.KEY), f"Paybill bridge tenant {topo.tenant}",
-                      opts=data_options(self, topo))
+        key = kms_key(
+            self, name, topo.name(NameKind.KEY), f"Paybill bridge tenant {topo.tenant}", opts=data_options(self, topo)
+        )
         db_name = topo.name(NameKind.DATABASE)
         db_host: pulumi.Input[str]
         db_port: pulumi.Input[int]
@@ -72,9 +73,17 @@ class AwsBridgeTenant(TenantComponent):
         access = tenant_access(self, name, topo, pool.region, key.arn, resource_id, db_host, db_port, db_name)
         self.publish(
             TenantContract(
-                tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan,
-                db_host=db_host, db_port=db_port, db_name=db_name, db_user=topo.name(NameKind.DB_USER),
-                db_password=access.password, identity=access.role.arn, network_id=pool.vpc_id,
-                key_id=key.arn, tags=topo.tags,
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=db_host,
+                db_port=db_port,
+                db_name=db_name,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=access.password,
+                identity=access.role.arn,
+                network_id=pool.vpc_id,
+                key_id=key.arn,
+                tags=topo.tags,
             )
         )

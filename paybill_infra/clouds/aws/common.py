@@ -21,8 +21,9 @@ SESSION_TAG = "TenantId"
 """The session tag an application sets when it assumes a tenant role; ABAC conditions compare it."""
 
 
-def kms_key(owner: pulumi.Resource, name: str, alias: str, description: str,
-            opts: pulumi.ResourceOptions | None = None) -> aws.kms.Key:
+def kms_key(
+    owner: pulumi.Resource, name: str, alias: str, description: str, opts: pulumi.ResourceOptions | None = None
+) -> aws.kms.Key:
     """A symmetric customer-managed key with yearly rotation, and an alias naming it."""
     key = aws.kms.Key(
         f"{name}-key",
@@ -31,8 +32,9 @@ def kms_key(owner: pulumi.Resource, name: str, alias: str, description: str,
         deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
         opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=owner), opts),
     )
-    aws.kms.Alias(f"{name}-alias", name=f"alias/{alias}", target_key_id=key.key_id,
-                  opts=pulumi.ResourceOptions(parent=owner))
+    aws.kms.Alias(
+        f"{name}-alias", name=f"alias/{alias}", target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=owner)
+    )
     return key
 
 
@@ -45,31 +47,43 @@ class PrivateNetwork:
     cidr: str
 
 
-def private_network(owner: pulumi.Resource, name: str, group_name: str, cidr: str,
-                    zones: tuple[str, str]) -> PrivateNetwork:
+def private_network(
+    owner: pulumi.Resource, name: str, group_name: str, cidr: str, zones: tuple[str, str]
+) -> PrivateNetwork:
     """A VPC with one private subnet per zone (no internet gateway, no public IPs) and a database security
     group that admits PostgreSQL from inside the VPC only."""
     child = pulumi.ResourceOptions(parent=owner)
     network = ipaddress.ip_network(cidr)
     blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
-    vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=cidr, enable_dns_hostnames=True, enable_dns_support=True,
-                      opts=child)
+    vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=cidr, enable_dns_hostnames=True, enable_dns_support=True, opts=child)
     subnets = [
-        aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=str(block), availability_zone=zone,
-                       map_public_ip_on_launch=False, opts=child)
+        aws.ec2.Subnet(
+            f"{name}-private-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=str(block),
+            availability_zone=zone,
+            map_public_ip_on_launch=False,
+            opts=child,
+        )
         for zone, block in zip(zones, blocks, strict=False)
     ]
     security_group = aws.ec2.SecurityGroup(
         f"{name}-db",
         vpc_id=vpc.id,
         description="PostgreSQL from inside the VPC only",
-        ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=PG_PORT, to_port=PG_PORT,
-                                                  cidr_blocks=[cidr], description="PostgreSQL (TLS) from the VPC")],
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                protocol="tcp",
+                from_port=PG_PORT,
+                to_port=PG_PORT,
+                cidr_blocks=[cidr],
+                description="PostgreSQL (TLS) from the VPC",
+            )
+        ],
         egress=[],
         opts=child,
     )
-    subnet_group = aws.rds.SubnetGroup(f"{name}-db", name=group_name, subnet_ids=[s.id for s in subnets],
-                                       opts=child)
+    subnet_group = aws.rds.SubnetGroup(f"{name}-db", name=group_name, subnet_ids=[s.id for s in subnets], opts=child)
     return PrivateNetwork(vpc, subnets, security_group, subnet_group, cidr)
 
 
@@ -79,8 +93,10 @@ def tls_parameter_group(owner: pulumi.Resource, name: str) -> aws.rds.ParameterG
         f"{name}-tls",
         family=f"postgres{PG_MAJOR}",
         description="Paybill: TLS required",
-        parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
-                    aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1")],
+        parameters=[
+            aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+            aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
+        ],
         opts=pulumi.ResourceOptions(parent=owner),
     )
 
@@ -96,9 +112,17 @@ class TenantAccess:
     password: pulumi.Output[str]
 
 
-def tenant_access(owner: pulumi.Resource, name: str, topology: Topology, region: str, key_arn: pulumi.Input[str],
-                  db_resource_id: pulumi.Input[str], db_host: pulumi.Input[str], db_port: pulumi.Input[int],
-                  db_name: pulumi.Input[str]) -> TenantAccess:
+def tenant_access(
+    owner: pulumi.Resource,
+    name: str,
+    topology: Topology,
+    region: str,
+    key_arn: pulumi.Input[str],
+    db_resource_id: pulumi.Input[str],
+    db_host: pulumi.Input[str],
+    db_port: pulumi.Input[int],
+    db_name: pulumi.Input[str],
+) -> TenantAccess:
     """The tenant's database credentials in Secrets Manager (encrypted with ``key_arn``) and its IAM role.
 
     The role trusts the account only for sessions tagged ``TenantId=<slug>``, and its permissions use ABAC: it
@@ -108,8 +132,13 @@ def tenant_access(owner: pulumi.Resource, name: str, topology: Topology, region:
     child = pulumi.ResourceOptions(parent=owner)
     slug, db_user = topology.tenant, topology.name(NameKind.DB_USER)
     password = tenant_password(owner, name)
-    secret = aws.secretsmanager.Secret(f"{name}-credentials", name=topology.name(NameKind.SECRET), kms_key_id=key_arn,
-                                       recovery_window_in_days=30, opts=child)
+    secret = aws.secretsmanager.Secret(
+        f"{name}-credentials",
+        name=topology.name(NameKind.SECRET),
+        kms_key_id=key_arn,
+        recovery_window_in_days=30,
+        opts=child,
+    )
     aws.secretsmanager.SecretVersion(
         f"{name}-credentials",
         secret_id=secret.id,
@@ -119,43 +148,61 @@ def tenant_access(owner: pulumi.Resource, name: str, topology: Topology, region:
         opts=child,
     )
     account = account_of(key_arn)
-    trust = account.apply(lambda acct: json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Condition": {"StringEquals": {f"aws:RequestTag/{SESSION_TAG}": slug}},
-        }],
-    }))
-    role = aws.iam.Role(f"{name}-role", name=topology.name(NameKind.IDENTITY), assume_role_policy=trust,
-                        max_session_duration=3600, tags={SESSION_TAG: slug}, opts=child)
-    policy = pulumi.Output.all(account, key_arn, db_resource_id).apply(lambda v: json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
+    trust = account.apply(
+        lambda acct: json.dumps(
             {
-                "Sid": "OwnSecretOnly",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {
-                    "secretsmanager:ResourceTag/paybill:tenant": f"${{aws:PrincipalTag/{SESSION_TAG}}}",
-                }},
-            },
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        "Condition": {"StringEquals": {f"aws:RequestTag/{SESSION_TAG}": slug}},
+                    }
+                ],
+            }
+        )
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        name=topology.name(NameKind.IDENTITY),
+        assume_role_policy=trust,
+        max_session_duration=3600,
+        tags={SESSION_TAG: slug},
+        opts=child,
+    )
+    policy = pulumi.Output.all(account, key_arn, db_resource_id).apply(
+        lambda v: json.dumps(
             {
-                "Sid": "DecryptViaSecretsManager",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": v[1],
-                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            },
-            {
-                "Sid": "ConnectAsOwnDatabaseUser",
-                "Effect": "Allow",
-                "Action": "rds-db:connect",
-                "Resource": f"arn:aws:rds-db:{region}:{v[0]}:dbuser:{v[2]}/{db_user}",
-            },
-        ],
-    }))
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "OwnSecretOnly",
+                        "Effect": "Allow",
+                        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {
+                                "secretsmanager:ResourceTag/paybill:tenant": f"${{aws:PrincipalTag/{SESSION_TAG}}}",
+                            }
+                        },
+                    },
+                    {
+                        "Sid": "DecryptViaSecretsManager",
+                        "Effect": "Allow",
+                        "Action": "kms:Decrypt",
+                        "Resource": v[1],
+                        "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+                    },
+                    {
+                        "Sid": "ConnectAsOwnDatabaseUser",
+                        "Effect": "Allow",
+                        "Action": "rds-db:connect",
+                        "Resource": f"arn:aws:rds-db:{region}:{v[0]}:dbuser:{v[2]}/{db_user}",
+                    },
+                ],
+            }
+        )
+    )
     aws.iam.RolePolicy(f"{name}-access", role=role.id, policy=policy, opts=child)
     return TenantAccess(role, secret, password.result)

@@ -114,8 +114,10 @@ class AwsPlatform(pulumi.ComponentResource):
             f"{name}-tls",
             family=f"aurora-postgresql{PG_MAJOR}",
             description="Paybill: TLS required",
-            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
-                        aws.rds.ClusterParameterGroupParameterArgs(name="log_connections", value="1")],
+            parameters=[
+                aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                aws.rds.ClusterParameterGroupParameterArgs(name="log_connections", value="1"),
+            ],
             opts=child,
         )
         cluster = aws.rds.Cluster(
@@ -176,5 +178,12 @@ class AwsPlatform(pulumi.ComponentResource):
         self.db_port = cluster.port
         self.key_arn = key.arn
         self.cluster_arn = cluster.arn
-        self.register_outputs({"vpc_id": self.vpc_id, "db_host": self.db_host, "db_port": self.db_port,
-                               "key_arn": self.key_arn, "cluster_arn": self.cluster_arn})
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "db_host": self.db_host,
+                "db_port": self.db_port,
+                "key_arn": self.key_arn,
+                "cluster_arn": self.cluster_arn,
+            }
+        )

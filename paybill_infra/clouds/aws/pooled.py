@@ -25,14 +25,30 @@ class AwsPooledTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.AWS, pool.region, Isolation.POOLED)
         super().__init__("paybill:aws:PooledTenant", name, None, with_tags(opts, Cloud.AWS, topo.tags))
-        access = tenant_access(self, name, topo, pool.region, pool.key_arn, pool.cluster_resource_id, pool.db_host,
-                               pool.db_port, pool.database)
+        access = tenant_access(
+            self,
+            name,
+            topo,
+            pool.region,
+            pool.key_arn,
+            pool.cluster_resource_id,
+            pool.db_host,
+            pool.db_port,
+            pool.database,
+        )
         self.publish(
             TenantContract(
-                tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan,
-                db_host=pool.db_host, db_port=pool.db_port, db_name=pool.database,
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=pool.db_host,
+                db_port=pool.db_port,
+                db_name=pool.database,
                 db_user=topo.name(NameKind.DB_USER),
-                db_password=access.password, identity=access.role.arn, network_id=pool.vpc_id,
-                key_id=pool.key_arn, tags=topo.tags,
+                db_password=access.password,
+                identity=access.role.arn,
+                network_id=pool.vpc_id,
+                key_id=pool.key_arn,
+                tags=topo.tags,
             )
         )

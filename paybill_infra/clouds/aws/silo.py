@@ -31,8 +31,9 @@ class AwsSiloTenant(TenantComponent):
         check_tenant(topo, Cloud.AWS, pool.region, Isolation.SILO)
         super().__init__("paybill:aws:SiloTenant", name, None, with_tags(opts, Cloud.AWS, topo.tags))
         child = pulumi.ResourceOptions(parent=self)
-        key = kms_key(self, name, topo.name(NameKind.KEY), f"Paybill silo tenant {topo.tenant}",
-                      opts=data_options(self, topo))
+        key = kms_key(
+            self, name, topo.name(NameKind.KEY), f"Paybill silo tenant {topo.tenant}", opts=data_options(self, topo)
+        )
         network = private_network(self, name, topo.name(NameKind.GROUP), args.silo_vpc_cidr, pool.zones)
         instance = aws.rds.Instance(
             f"{name}-db",
@@ -65,28 +66,52 @@ class AwsSiloTenant(TenantComponent):
             opts=data_options(self, topo),
         )
         bucket = self._bucket(name, topo.name(NameKind.BUCKET), key, data_options(self, topo))
-        access = tenant_access(self, name, topo, pool.region, key.arn, instance.resource_id, instance.address,
-                               instance.port, topo.name(NameKind.DATABASE))
+        access = tenant_access(
+            self,
+            name,
+            topo,
+            pool.region,
+            key.arn,
+            instance.resource_id,
+            instance.address,
+            instance.port,
+            topo.name(NameKind.DATABASE),
+        )
         aws.iam.RolePolicy(
             f"{name}-bucket-access",
             role=access.role.id,
-            policy=pulumi.Output.all(bucket.arn, key.arn).apply(lambda v: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                     "Resource": f"{v[0]}/*"},
-                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": v[0]},
-                    {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": v[1]},
-                ],
-            })),
+            policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                "Resource": f"{v[0]}/*",
+                            },
+                            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": v[0]},
+                            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": v[1]},
+                        ],
+                    }
+                )
+            ),
             opts=child,
         )
         self.publish(
             TenantContract(
-                tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan,
-                db_host=instance.address, db_port=instance.port, db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER), db_password=access.password, identity=access.role.arn,
-                network_id=network.vpc.id, key_id=key.arn, tags=topo.tags,
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=instance.address,
+                db_port=instance.port,
+                db_name=topo.name(NameKind.DATABASE),
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=access.password,
+                identity=access.role.arn,
+                network_id=network.vpc.id,
+                key_id=key.arn,
+                tags=topo.tags,
             ),
             bucket=bucket.bucket,
         )
@@ -95,38 +120,60 @@ class AwsSiloTenant(TenantComponent):
         """A private, versioned bucket encrypted with the tenant's key that refuses plain-HTTP requests."""
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False, opts=opts)
-        aws.s3.BucketPublicAccessBlock(f"{name}-bucket", bucket=bucket.id, block_public_acls=True,
-                                       block_public_policy=True, ignore_public_acls=True,
-                                       restrict_public_buckets=True, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
         aws.s3.BucketOwnershipControls(
-            f"{name}-bucket", bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child,
+            f"{name}-bucket",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
         )
         aws.s3.BucketVersioning(
-            f"{name}-bucket", bucket=bucket.id,
+            f"{name}-bucket",
+            bucket=bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-bucket",
             bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=key.arn),
-                bucket_key_enabled=True,
-            )],
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
             opts=child,
         )
         aws.s3.BucketPolicy(
             f"{name}-bucket-tls-only",
             bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                    "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
-            })),
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DenyInsecureTransport",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
             opts=child,
         )
         return bucket

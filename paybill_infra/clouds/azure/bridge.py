@@ -32,25 +32,56 @@ class AzureBridgeTenant(TenantComponent):
         server_name: pulumi.Input[str] = pool.server_name
         if topo.sizing.dedicated_server:
             server = encrypted_server(
-                self, name, resource_group=pool.resource_group, location=pool.location,
-                server_name=topo.name(NameKind.SERVER), instance_class=topo.sizing.instance_class,
-                storage_gb=topo.sizing.storage_gb, db_subnet_id=pool.db_subnet_id, dns_zone_id=pool.dns_zone_id,
-                vault_id=pool.vault_id, key_uri=pool.key_uri, subscription_id=pool.subscription_id,
-                admin_password=tenant_password(self, f"{name}-admin").result, backup_days=BACKUP_DAYS,
+                self,
+                name,
+                resource_group=pool.resource_group,
+                location=pool.location,
+                server_name=topo.name(NameKind.SERVER),
+                instance_class=topo.sizing.instance_class,
+                storage_gb=topo.sizing.storage_gb,
+                db_subnet_id=pool.db_subnet_id,
+                dns_zone_id=pool.dns_zone_id,
+                vault_id=pool.vault_id,
+                key_uri=pool.key_uri,
+                subscription_id=pool.subscription_id,
+                admin_password=tenant_password(self, f"{name}-admin").result,
+                backup_days=BACKUP_DAYS,
                 opts=data_options(self, topo),
             )
             db_host, server_name = server.fully_qualified_domain_name, server.name
         database = azure.dbforpostgresql.Database(
-            f"{name}-database", database_name=topo.name(NameKind.DATABASE), server_name=server_name,
-            resource_group_name=pool.resource_group, charset="UTF8", opts=data_options(self, topo),
+            f"{name}-database",
+            database_name=topo.name(NameKind.DATABASE),
+            server_name=server_name,
+            resource_group_name=pool.resource_group,
+            charset="UTF8",
+            opts=data_options(self, topo),
         )
         access = tenant_identity(
-            self, name, resource_group=pool.resource_group, location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault=pool.vault_name, vault_id=pool.vault_id, password=password, subscription_id=pool.subscription_id,
+            self,
+            name,
+            resource_group=pool.resource_group,
+            location=pool.location,
+            identity_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault=pool.vault_name,
+            vault_id=pool.vault_id,
+            password=password,
+            subscription_id=pool.subscription_id,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=db_host,
-            db_port=PG_PORT, db_name=database.name, db_user=topo.name(NameKind.DB_USER), db_password=password,
-            identity=access.identity.client_id, network_id=pool.vnet_id, key_id=pool.key_id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=db_host,
+                db_port=PG_PORT,
+                db_name=database.id.apply(lambda _: topo.name(NameKind.DATABASE)),
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.identity.client_id,
+                network_id=pool.vnet_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

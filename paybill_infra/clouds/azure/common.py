@@ -43,8 +43,15 @@ class PrivateNetwork:
     dns_zone: azure.privatedns.PrivateZone
 
 
-def private_network(owner: pulumi.Resource, name: str, resource_group: pulumi.Input[str], location: str,
-                    vnet_name: str, cidr: str, zone_name: str) -> PrivateNetwork:
+def private_network(
+    owner: pulumi.Resource,
+    name: str,
+    resource_group: pulumi.Input[str],
+    location: str,
+    vnet_name: str,
+    cidr: str,
+    zone_name: str,
+) -> PrivateNetwork:
     """A VNet with a subnet delegated to Flexible Server and one for workloads, and the private DNS zone the
     servers resolve in. No public IPs, no internet-facing subnet."""
     child = pulumi.ResourceOptions(parent=owner)
@@ -58,16 +65,21 @@ def private_network(owner: pulumi.Resource, name: str, resource_group: pulumi.In
         address_space=azure.network.AddressSpaceArgs(address_prefixes=[cidr]),
         subnets=[
             azure.network.SubnetArgs(
-                name=_DB_SUBNET, address_prefix=str(db_block),
-                delegations=[azure.network.DelegationArgs(
-                    name="flexible-server", service_name="Microsoft.DBforPostgreSQL/flexibleServers")],
+                name=_DB_SUBNET,
+                address_prefix=str(db_block),
+                delegations=[
+                    azure.network.DelegationArgs(
+                        name="flexible-server", service_name="Microsoft.DBforPostgreSQL/flexibleServers"
+                    )
+                ],
             ),
             azure.network.SubnetArgs(name="apps", address_prefix=str(apps_block)),
         ],
         opts=child,
     )
-    zone = azure.privatedns.PrivateZone(f"{name}-dns", private_zone_name=zone_name, resource_group_name=resource_group,
-                                        location="global", opts=child)
+    zone = azure.privatedns.PrivateZone(
+        f"{name}-dns", private_zone_name=zone_name, resource_group_name=resource_group, location="global", opts=child
+    )
     azure.privatedns.VirtualNetworkLink(
         f"{name}-dns-link",
         private_zone_name=zone.name,
@@ -86,8 +98,15 @@ class KeyVault:
     key: azure.keyvault.Key
 
 
-def key_vault(owner: pulumi.Resource, name: str, resource_group: pulumi.Input[str], location: str, vault_name: str,
-              entra_tenant_id: str, opts: pulumi.ResourceOptions) -> KeyVault:
+def key_vault(
+    owner: pulumi.Resource,
+    name: str,
+    resource_group: pulumi.Input[str],
+    location: str,
+    vault_name: str,
+    entra_tenant_id: str,
+    opts: pulumi.ResourceOptions,
+) -> KeyVault:
     """An RBAC-authorised Key Vault, purge-protected and closed to public networks, with an RSA key."""
     vault = azure.keyvault.Vault(
         f"{name}-vault",
@@ -117,17 +136,33 @@ def key_vault(owner: pulumi.Resource, name: str, resource_group: pulumi.Input[st
     return KeyVault(vault, key)
 
 
-def encrypted_server(owner: pulumi.Resource, name: str, *, resource_group: pulumi.Input[str], location: str,
-                     server_name: str, instance_class: str, storage_gb: int, db_subnet_id: pulumi.Input[str],
-                     dns_zone_id: pulumi.Input[str], vault_id: pulumi.Input[str], key_uri: pulumi.Input[str],
-                     subscription_id: str, admin_password: pulumi.Input[str], backup_days: int,
-                     opts: pulumi.ResourceOptions) -> azure.dbforpostgresql.Server:
+def encrypted_server(
+    owner: pulumi.Resource,
+    name: str,
+    *,
+    resource_group: pulumi.Input[str],
+    location: str,
+    server_name: str,
+    instance_class: str,
+    storage_gb: int,
+    db_subnet_id: pulumi.Input[str],
+    dns_zone_id: pulumi.Input[str],
+    vault_id: pulumi.Input[str],
+    key_uri: pulumi.Input[str],
+    subscription_id: str,
+    admin_password: pulumi.Input[str],
+    backup_days: int,
+    opts: pulumi.ResourceOptions,
+) -> azure.dbforpostgresql.Server:
     """A Flexible Server with private access only, data encrypted with the vault key ``key_uri`` through its own
     user-assigned identity, zone-redundant HA where the tier allows it, and TLS 1.2+ required."""
     child = pulumi.ResourceOptions(parent=owner)
     identity = azure.managedidentity.UserAssignedIdentity(
-        f"{name}-server-identity", resource_name_=f"{server_name}-server", resource_group_name=resource_group,
-        location=location, opts=child,
+        f"{name}-server-identity",
+        resource_name_=f"{server_name}-server",
+        resource_group_name=resource_group,
+        location=location,
+        opts=child,
     )
     grant = azure.authorization.RoleAssignment(
         f"{name}-server-key-access",
@@ -156,21 +191,30 @@ def encrypted_server(owner: pulumi.Resource, name: str, *, resource_group: pulum
             public_network_access="Disabled",
         ),
         identity=azure.dbforpostgresql.UserAssignedIdentityArgs(
-            type="UserAssigned", user_assigned_identities={identity.id: azure.dbforpostgresql.UserIdentityArgs()}
+            type="UserAssigned",
+            # Keys of this map are resource ids, known only once the identity exists: build the map in an apply.
+            user_assigned_identities=identity.id.apply(lambda i: {i: azure.dbforpostgresql.UserIdentityArgs()}),
         ),
         data_encryption=azure.dbforpostgresql.DataEncryptionArgs(
-            type="AzureKeyVault", primary_key_uri=key_uri,
+            type="AzureKeyVault",
+            primary_key_uri=key_uri,
             primary_user_assigned_identity_id=identity.id,
         ),
         backup=azure.dbforpostgresql.BackupArgs(backup_retention_days=backup_days, geo_redundant_backup="Disabled"),
         high_availability=azure.dbforpostgresql.HighAvailabilityArgs(
-            mode="Disabled" if tier == "Burstable" else "ZoneRedundant"),
+            mode="Disabled" if tier == "Burstable" else "ZoneRedundant"
+        ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[grant])),
     )
     for setting, value in (("require_secure_transport", "ON"), ("ssl_min_protocol_version", "TLSv1.2")):
         azure.dbforpostgresql.Configuration(
-            f"{name}-{setting.replace('_', '-')}", configuration_name=setting, server_name=server.name,
-            resource_group_name=resource_group, source="user-override", value=value, opts=child,
+            f"{name}-{setting.replace('_', '-')}",
+            configuration_name=setting,
+            server_name=server.name,
+            resource_group_name=resource_group,
+            source="user-override",
+            value=value,
+            opts=child,
         )
     return server
 
@@ -181,18 +225,34 @@ class TenantIdentity:
     secret: azure.keyvault.Secret
 
 
-def tenant_identity(owner: pulumi.Resource, name: str, *, resource_group: pulumi.Input[str], location: str,
-                    identity_name: str, secret_name: str, vault: pulumi.Input[str], vault_id: pulumi.Input[str],
-                    password: pulumi.Input[str], subscription_id: str) -> TenantIdentity:
+def tenant_identity(
+    owner: pulumi.Resource,
+    name: str,
+    *,
+    resource_group: pulumi.Input[str],
+    location: str,
+    identity_name: str,
+    secret_name: str,
+    vault: pulumi.Input[str],
+    vault_id: pulumi.Input[str],
+    password: pulumi.Input[str],
+    subscription_id: str,
+) -> TenantIdentity:
     """The tenant's user-assigned identity, its database password as a Key Vault secret, and a role assignment
     that lets the identity read that one secret and nothing else in the vault."""
     child = pulumi.ResourceOptions(parent=owner)
     identity = azure.managedidentity.UserAssignedIdentity(
-        f"{name}-identity", resource_name_=identity_name, resource_group_name=resource_group, location=location,
+        f"{name}-identity",
+        resource_name_=identity_name,
+        resource_group_name=resource_group,
+        location=location,
         opts=child,
     )
     secret = azure.keyvault.Secret(
-        f"{name}-credentials", secret_name=secret_name, resource_group_name=resource_group, vault_name=vault,
+        f"{name}-credentials",
+        secret_name=secret_name,
+        resource_group_name=resource_group,
+        vault_name=vault,
         properties=azure.keyvault.SecretPropertiesArgs(value=password, content_type="postgresql-password"),
         opts=child,
     )

@@ -72,8 +72,9 @@ class AzureTenantArgs:
 def _validate(args: AzurePlatformArgs) -> None:
     check_region(Cloud.AZURE, args.location)
     if args.backup_retention_days < MIN_BACKUP_DAYS:
-        raise ConflictingOptionsError("paybill:azure:Platform", ["backup_retention_days"],
-                                      f"must be at least {MIN_BACKUP_DAYS}")
+        raise ConflictingOptionsError(
+            "paybill:azure:Platform", ["backup_retention_days"], f"must be at least {MIN_BACKUP_DAYS}"
+        )
     if ipaddress.ip_network(args.vnet_cidr).prefixlen > 24:
         raise ConflictingOptionsError("paybill:azure:Platform", ["vnet_cidr"], "must be /24 or larger")
 
@@ -93,33 +94,74 @@ class AzurePlatform(pulumi.ComponentResource):
         super().__init__("paybill:azure:Platform", name, None, with_tags(opts, Cloud.AZURE, tags))
         child = pulumi.ResourceOptions(parent=self)
         names = names_for(Cloud.AZURE, args.name)
-        group = azure.resources.ResourceGroup(f"{name}-rg", resource_group_name=names[NameKind.GROUP],
-                                              location=args.location, opts=child)
+        group = azure.resources.ResourceGroup(
+            f"{name}-rg", resource_group_name=names[NameKind.GROUP], location=args.location, opts=child
+        )
         server_name = names[NameKind.SERVER]
-        network = private_network(self, name, group.name, args.location, names[NameKind.NETWORK], args.vnet_cidr,
-                                  f"{server_name}.private.postgres.database.azure.com")
+        network = private_network(
+            self,
+            name,
+            group.name,
+            args.location,
+            names[NameKind.NETWORK],
+            args.vnet_cidr,
+            f"{server_name}.private.postgres.database.azure.com",
+        )
         protected = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
         vault = key_vault(self, name, group.name, args.location, names[NameKind.KEY], args.entra_tenant_id, protected)
         server = encrypted_server(
-            self, name, resource_group=group.name, location=args.location, server_name=server_name,
-            instance_class=args.instance_class, storage_gb=args.storage_gb, db_subnet_id=network.db_subnet_id,
-            dns_zone_id=network.dns_zone.id, vault_id=vault.vault.id, key_uri=vault.key.key_uri_with_version,
-            subscription_id=args.subscription_id, admin_password=tenant_password(self, name).result,
-            backup_days=args.backup_retention_days, opts=protected,
+            self,
+            name,
+            resource_group=group.name,
+            location=args.location,
+            server_name=server_name,
+            instance_class=args.instance_class,
+            storage_gb=args.storage_gb,
+            db_subnet_id=network.db_subnet_id,
+            dns_zone_id=network.dns_zone.id,
+            vault_id=vault.vault.id,
+            key_uri=vault.key.key_uri_with_version,
+            subscription_id=args.subscription_id,
+            admin_password=tenant_password(self, name).result,
+            backup_days=args.backup_retention_days,
+            opts=protected,
         )
-        azure.dbforpostgresql.Database(f"{name}-database", database_name=SHARED_DATABASE, server_name=server.name,
-                                       resource_group_name=group.name, charset="UTF8", opts=child)
+        azure.dbforpostgresql.Database(
+            f"{name}-database",
+            database_name=SHARED_DATABASE,
+            server_name=server.name,
+            resource_group_name=group.name,
+            charset="UTF8",
+            opts=child,
+        )
         self.pool = AzurePool(
-            name=args.name, location=args.location, subscription_id=args.subscription_id,
-            entra_tenant_id=args.entra_tenant_id, isolations=args.isolations, resource_group=group.name,
-            vnet_id=network.vnet.id, db_subnet_id=network.db_subnet_id, dns_zone_id=network.dns_zone.id,
-            vault_name=vault.vault.name, vault_id=vault.vault.id, key_id=vault.key.id,
-            key_uri=vault.key.key_uri_with_version, server_name=server.name,
-            db_host=server.fully_qualified_domain_name, database=SHARED_DATABASE,
+            name=args.name,
+            location=args.location,
+            subscription_id=args.subscription_id,
+            entra_tenant_id=args.entra_tenant_id,
+            isolations=args.isolations,
+            resource_group=group.name,
+            vnet_id=network.vnet.id,
+            db_subnet_id=network.db_subnet_id,
+            dns_zone_id=network.dns_zone.id,
+            vault_name=vault.vault.name,
+            vault_id=vault.vault.id,
+            key_id=vault.key.id,
+            key_uri=vault.key.key_uri_with_version,
+            server_name=server.name,
+            db_host=server.fully_qualified_domain_name,
+            database=SHARED_DATABASE,
         )
         self.resource_group = group.name
         self.vnet_id = network.vnet.id
         self.db_host = server.fully_qualified_domain_name
         self.key_id = vault.key.id
-        self.register_outputs({"resource_group": self.resource_group, "vnet_id": self.vnet_id,
-                               "db_host": self.db_host, "key_id": self.key_id, "db_port": PG_PORT})
+        self.register_outputs(
+            {
+                "resource_group": self.resource_group,
+                "vnet_id": self.vnet_id,
+                "db_host": self.db_host,
+                "key_id": self.key_id,
+                "db_port": PG_PORT,
+            }
+        )

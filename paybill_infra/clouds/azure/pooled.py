@@ -27,12 +27,30 @@ class AzurePooledTenant(TenantComponent):
         super().__init__("paybill:azure:PooledTenant", name, None, with_tags(opts, Cloud.AZURE, topo.tags))
         password = tenant_password(self, name).result
         access = tenant_identity(
-            self, name, resource_group=pool.resource_group, location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault=pool.vault_name, vault_id=pool.vault_id, password=password, subscription_id=pool.subscription_id,
+            self,
+            name,
+            resource_group=pool.resource_group,
+            location=pool.location,
+            identity_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault=pool.vault_name,
+            vault_id=pool.vault_id,
+            password=password,
+            subscription_id=pool.subscription_id,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=pool.db_host,
-            db_port=PG_PORT, db_name=pool.database, db_user=topo.name(NameKind.DB_USER), db_password=password,
-            identity=access.identity.client_id, network_id=pool.vnet_id, key_id=pool.key_id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=pool.db_host,
+                db_port=PG_PORT,
+                db_name=pool.database,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.identity.client_id,
+                network_id=pool.vnet_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

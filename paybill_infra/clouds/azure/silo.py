@@ -26,34 +26,79 @@ class AzureSiloTenant(TenantComponent):
         check_tenant(topo, Cloud.AZURE, pool.location, Isolation.SILO)
         super().__init__("paybill:azure:SiloTenant", name, None, with_tags(opts, Cloud.AZURE, topo.tags))
         child = pulumi.ResourceOptions(parent=self)
-        group = azure.resources.ResourceGroup(f"{name}-rg", resource_group_name=topo.name(NameKind.GROUP),
-                                              location=pool.location, opts=child)
+        group = azure.resources.ResourceGroup(
+            f"{name}-rg", resource_group_name=topo.name(NameKind.GROUP), location=pool.location, opts=child
+        )
         server_name = topo.name(NameKind.SERVER)
-        network = private_network(self, name, group.name, pool.location, topo.name(NameKind.NETWORK),
-                                  args.silo_vnet_cidr, f"{server_name}.private.postgres.database.azure.com")
-        vault = key_vault(self, name, group.name, pool.location, topo.name(NameKind.KEY), pool.entra_tenant_id,
-                          data_options(self, topo))
+        network = private_network(
+            self,
+            name,
+            group.name,
+            pool.location,
+            topo.name(NameKind.NETWORK),
+            args.silo_vnet_cidr,
+            f"{server_name}.private.postgres.database.azure.com",
+        )
+        vault = key_vault(
+            self,
+            name,
+            group.name,
+            pool.location,
+            topo.name(NameKind.KEY),
+            pool.entra_tenant_id,
+            data_options(self, topo),
+        )
         server = encrypted_server(
-            self, name, resource_group=group.name, location=pool.location, server_name=server_name,
-            instance_class=topo.sizing.instance_class, storage_gb=topo.sizing.storage_gb,
-            db_subnet_id=network.db_subnet_id, dns_zone_id=network.dns_zone.id, vault_id=vault.vault.id,
-            key_uri=vault.key.key_uri_with_version, subscription_id=pool.subscription_id,
-            admin_password=tenant_password(self, f"{name}-admin").result, backup_days=BACKUP_DAYS,
+            self,
+            name,
+            resource_group=group.name,
+            location=pool.location,
+            server_name=server_name,
+            instance_class=topo.sizing.instance_class,
+            storage_gb=topo.sizing.storage_gb,
+            db_subnet_id=network.db_subnet_id,
+            dns_zone_id=network.dns_zone.id,
+            vault_id=vault.vault.id,
+            key_uri=vault.key.key_uri_with_version,
+            subscription_id=pool.subscription_id,
+            admin_password=tenant_password(self, f"{name}-admin").result,
+            backup_days=BACKUP_DAYS,
             opts=data_options(self, topo),
         )
         database = azure.dbforpostgresql.Database(
-            f"{name}-database", database_name=topo.name(NameKind.DATABASE), server_name=server.name,
-            resource_group_name=group.name, charset="UTF8", opts=data_options(self, topo),
+            f"{name}-database",
+            database_name=topo.name(NameKind.DATABASE),
+            server_name=server.name,
+            resource_group_name=group.name,
+            charset="UTF8",
+            opts=data_options(self, topo),
         )
         password = tenant_password(self, name).result
         access = tenant_identity(
-            self, name, resource_group=group.name, location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault=vault.vault.name, vault_id=vault.vault.id, password=password, subscription_id=pool.subscription_id,
+            self,
+            name,
+            resource_group=group.name,
+            location=pool.location,
+            identity_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault=vault.vault.name,
+            vault_id=vault.vault.id,
+            password=password,
+            subscription_id=pool.subscription_id,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan,
-            db_host=server.fully_qualified_domain_name, db_port=PG_PORT, db_name=database.name,
-            db_user=topo.name(NameKind.DB_USER), db_password=password, identity=access.identity.client_id,
-            network_id=network.vnet.id, key_id=vault.key.id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=server.fully_qualified_domain_name,
+                db_port=PG_PORT,
+                db_name=database.id.apply(lambda _: topo.name(NameKind.DATABASE)),
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.identity.client_id,
+                network_id=network.vnet.id,
+                key_id=vault.key.id,
+                tags=topo.tags,
+            )
+        )

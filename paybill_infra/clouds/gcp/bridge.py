@@ -29,20 +29,52 @@ class GcpBridgeTenant(TenantComponent):
         db_host: pulumi.Input[str] = pool.db_host
         if topo.sizing.dedicated_server:
             instance = private_instance(
-                self, name, project=pool.project, region=pool.region, instance_name=topo.name(NameKind.SERVER),
-                tier=topo.sizing.instance_class, disk_gb=topo.sizing.storage_gb, network_id=pool.network_id,
-                key_id=pool.key_id, depends_on=[], opts=data_options(self, topo),
+                self,
+                name,
+                project=pool.project,
+                region=pool.region,
+                instance_name=topo.name(NameKind.SERVER),
+                tier=topo.sizing.instance_class,
+                disk_gb=topo.sizing.storage_gb,
+                network_id=pool.network_id,
+                key_id=pool.key_id,
+                depends_on=[],
+                opts=data_options(self, topo),
             )
             instance_name, db_host = instance.name, instance.private_ip_address
-        database = gcp.sql.Database(f"{name}-database", name=topo.name(NameKind.DATABASE), instance=instance_name,
-                                    project=pool.project, opts=data_options(self, topo))
-        access = tenant_access(
-            self, name, project=pool.project, region=pool.region, account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET), db_user=topo.name(NameKind.DB_USER), instance=instance_name,
-            instance_name=instance_name, password=tenant_password(self, name).result, key_id=pool.key_id,
+        database = gcp.sql.Database(
+            f"{name}-database",
+            name=topo.name(NameKind.DATABASE),
+            instance=instance_name,
+            project=pool.project,
+            opts=data_options(self, topo),
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=db_host,
-            db_port=PG_PORT, db_name=database.name, db_user=topo.name(NameKind.DB_USER), db_password=access.password,
-            identity=access.account.email, network_id=pool.network_id, key_id=pool.key_id, tags=topo.tags,
-        ))
+        access = tenant_access(
+            self,
+            name,
+            project=pool.project,
+            region=pool.region,
+            account_id=topo.name(NameKind.IDENTITY),
+            secret_id=topo.name(NameKind.SECRET),
+            db_user=topo.name(NameKind.DB_USER),
+            instance=instance_name,
+            instance_name=instance_name,
+            password=tenant_password(self, name).result,
+            key_id=pool.key_id,
+        )
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=db_host,
+                db_port=PG_PORT,
+                db_name=database.name,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=access.password,
+                identity=access.account.email,
+                network_id=pool.network_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

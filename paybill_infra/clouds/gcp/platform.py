@@ -76,7 +76,8 @@ def _validate(args: GcpPlatformArgs) -> None:
     projects = args.silo_projects
     if (projects.folder_id is None) != (projects.billing_account is None):
         raise ConflictingOptionsError(
-            "paybill:gcp:Platform", ["silo_projects.folder_id", "silo_projects.billing_account"],
+            "paybill:gcp:Platform",
+            ["silo_projects.folder_id", "silo_projects.billing_account"],
             "a project per silo tenant needs both a folder and a billing account",
         )
 
@@ -99,19 +100,36 @@ class GcpPlatform(pulumi.ComponentResource):
         network = private_network(self, name, args.project, args.region, names[NameKind.NETWORK], args.subnet_cidr)
         key = cmek_key(self, name, args.project, args.region, names[NameKind.KEY], protected)
         instance = private_instance(
-            self, name, project=args.project, region=args.region, instance_name=names[NameKind.SERVER],
-            tier=args.tier, disk_gb=args.disk_gb, network_id=network.network.id, key_id=key.id,
-            depends_on=[network.connection], opts=protected,
+            self,
+            name,
+            project=args.project,
+            region=args.region,
+            instance_name=names[NameKind.SERVER],
+            tier=args.tier,
+            disk_gb=args.disk_gb,
+            network_id=network.network.id,
+            key_id=key.id,
+            depends_on=[network.connection],
+            opts=protected,
         )
-        gcp.sql.Database(f"{name}-database", name=SHARED_DATABASE, instance=instance.name, project=args.project,
-                         opts=child)
+        gcp.sql.Database(
+            f"{name}-database", name=SHARED_DATABASE, instance=instance.name, project=args.project, opts=child
+        )
         self.pool = GcpPool(
-            name=args.name, project=args.project, region=args.region, silo_projects=args.silo_projects,
-            isolations=args.isolations, network_id=network.network.id, instance_name=instance.name,
-            db_host=instance.private_ip_address, key_id=key.id, database=SHARED_DATABASE,
+            name=args.name,
+            project=args.project,
+            region=args.region,
+            silo_projects=args.silo_projects,
+            isolations=args.isolations,
+            network_id=network.network.id,
+            instance_name=instance.name,
+            db_host=instance.private_ip_address,
+            key_id=key.id,
+            database=SHARED_DATABASE,
         )
         self.network_id = network.network.id
         self.db_host = instance.private_ip_address
         self.key_id = key.id
-        self.register_outputs({"network_id": self.network_id, "db_host": self.db_host, "key_id": self.key_id,
-                               "db_port": PG_PORT})
+        self.register_outputs(
+            {"network_id": self.network_id, "db_host": self.db_host, "key_id": self.key_id, "db_port": PG_PORT}
+        )

@@ -25,12 +25,31 @@ class GcpPooledTenant(TenantComponent):
         check_tenant(topo, Cloud.GCP, pool.region, Isolation.POOLED)
         super().__init__("paybill:gcp:PooledTenant", name, None, with_tags(opts, Cloud.GCP, topo.tags))
         access = tenant_access(
-            self, name, project=pool.project, region=pool.region, account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET), db_user=topo.name(NameKind.DB_USER), instance=pool.instance_name,
-            instance_name=pool.instance_name, password=tenant_password(self, name).result, key_id=pool.key_id,
+            self,
+            name,
+            project=pool.project,
+            region=pool.region,
+            account_id=topo.name(NameKind.IDENTITY),
+            secret_id=topo.name(NameKind.SECRET),
+            db_user=topo.name(NameKind.DB_USER),
+            instance=pool.instance_name,
+            instance_name=pool.instance_name,
+            password=tenant_password(self, name).result,
+            key_id=pool.key_id,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=pool.db_host,
-            db_port=PG_PORT, db_name=pool.database, db_user=topo.name(NameKind.DB_USER), db_password=access.password,
-            identity=access.account.email, network_id=pool.network_id, key_id=pool.key_id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=pool.db_host,
+                db_port=PG_PORT,
+                db_name=pool.database,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=access.password,
+                identity=access.account.email,
+                network_id=pool.network_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

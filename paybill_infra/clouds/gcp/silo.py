@@ -14,8 +14,13 @@ from paybill_infra.contract import TenantComponent, TenantContract
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
-SILO_APIS = ("compute.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com",
-             "cloudkms.googleapis.com", "secretmanager.googleapis.com")
+SILO_APIS = (
+    "compute.googleapis.com",
+    "sqladmin.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "cloudkms.googleapis.com",
+    "secretmanager.googleapis.com",
+)
 
 
 class GcpSiloTenant(TenantComponent):
@@ -30,30 +35,74 @@ class GcpSiloTenant(TenantComponent):
         apis: list[pulumi.Resource] = []
         if pool.silo_projects.enabled:
             own = gcp.organizations.Project(
-                f"{name}-project", project_id=topo.name(NameKind.GROUP), name=topo.name(NameKind.GROUP),
-                folder_id=pool.silo_projects.folder_id, billing_account=pool.silo_projects.billing_account,
-                auto_create_network=False, deletion_policy="PREVENT", opts=data_options(self, topo),
+                f"{name}-project",
+                project_id=topo.name(NameKind.GROUP),
+                name=topo.name(NameKind.GROUP),
+                folder_id=pool.silo_projects.folder_id,
+                billing_account=pool.silo_projects.billing_account,
+                auto_create_network=False,
+                deletion_policy="PREVENT",
+                opts=data_options(self, topo),
             )
             project = own.project_id
-            apis = [gcp.projects.Service(f"{name}-{api.split('.')[0]}", project=project, service=api,
-                                         disable_on_destroy=False, opts=pulumi.ResourceOptions(parent=self))
-                    for api in SILO_APIS]
+            apis = [
+                gcp.projects.Service(
+                    f"{name}-{api.split('.')[0]}",
+                    project=project,
+                    service=api,
+                    disable_on_destroy=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                for api in SILO_APIS
+            ]
         network = private_network(self, name, project, pool.region, topo.name(NameKind.NETWORK), args.silo_subnet_cidr)
         key = cmek_key(self, name, project, pool.region, topo.name(NameKind.KEY), data_options(self, topo))
         instance = private_instance(
-            self, name, project=project, region=pool.region, instance_name=topo.name(NameKind.SERVER),
-            tier=topo.sizing.instance_class, disk_gb=topo.sizing.storage_gb, network_id=network.network.id,
-            key_id=key.id, depends_on=[network.connection, *apis], opts=data_options(self, topo),
+            self,
+            name,
+            project=project,
+            region=pool.region,
+            instance_name=topo.name(NameKind.SERVER),
+            tier=topo.sizing.instance_class,
+            disk_gb=topo.sizing.storage_gb,
+            network_id=network.network.id,
+            key_id=key.id,
+            depends_on=[network.connection, *apis],
+            opts=data_options(self, topo),
         )
-        database = gcp.sql.Database(f"{name}-database", name=topo.name(NameKind.DATABASE), instance=instance.name,
-                                    project=project, opts=data_options(self, topo))
+        database = gcp.sql.Database(
+            f"{name}-database",
+            name=topo.name(NameKind.DATABASE),
+            instance=instance.name,
+            project=project,
+            opts=data_options(self, topo),
+        )
         access = tenant_access(
-            self, name, project=project, region=pool.region, account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET), db_user=topo.name(NameKind.DB_USER), instance=instance.name,
-            instance_name=instance.name, password=tenant_password(self, name).result, key_id=key.id,
+            self,
+            name,
+            project=project,
+            region=pool.region,
+            account_id=topo.name(NameKind.IDENTITY),
+            secret_id=topo.name(NameKind.SECRET),
+            db_user=topo.name(NameKind.DB_USER),
+            instance=instance.name,
+            instance_name=instance.name,
+            password=tenant_password(self, name).result,
+            key_id=key.id,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=instance.private_ip_address,
-            db_port=PG_PORT, db_name=database.name, db_user=topo.name(NameKind.DB_USER), db_password=access.password,
-            identity=access.account.email, network_id=network.network.id, key_id=key.id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=instance.private_ip_address,
+                db_port=PG_PORT,
+                db_name=database.name,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=access.password,
+                identity=access.account.email,
+                network_id=network.network.id,
+                key_id=key.id,
+                tags=topo.tags,
+            )
+        )

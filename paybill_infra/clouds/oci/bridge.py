@@ -22,20 +22,45 @@ class OciBridgeTenant(TenantComponent):
         check_tenant(topo, Cloud.OCI, pool.region, Isolation.BRIDGE)
         super().__init__("paybill:oci:BridgeTenant", name, None, with_tags(opts, Cloud.OCI, topo.tags))
         system = db_system(
-            self, name, compartment=pool.compartment_id, display_name=topo.name(NameKind.SERVER),
-            instance_class=topo.sizing.instance_class, subnet_id=pool.subnet_id, nsg_id=pool.nsg_id,
-            key_id=pool.key_id, password=tenant_password(self, f"{name}-admin").result, instances=1,
+            self,
+            name,
+            compartment=pool.compartment_id,
+            display_name=topo.name(NameKind.SERVER),
+            instance_class=topo.sizing.instance_class,
+            subnet_id=pool.subnet_id,
+            nsg_id=pool.nsg_id,
+            key_id=pool.key_id,
+            password=tenant_password(self, f"{name}-admin").result,
+            instances=1,
             opts=data_options(self, topo),
         )
         password = tenant_password(self, name).result
         access = tenant_access(
-            self, name, tenancy=pool.tenancy_ocid, compartment=pool.compartment_id, tag_namespace=pool.tag_namespace,
-            tenant=topo.tenant, group_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault_id=pool.vault_id, key_id=pool.key_id, password=password,
+            self,
+            name,
+            tenancy=pool.tenancy_ocid,
+            compartment=pool.compartment_id,
+            tag_namespace=pool.tag_namespace,
+            tenant=topo.tenant,
+            group_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault_id=pool.vault_id,
+            key_id=pool.key_id,
+            password=password,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=endpoint(system),
-            db_port=PG_PORT, db_name=topo.name(NameKind.DATABASE), db_user=topo.name(NameKind.DB_USER),
-            db_password=password, identity=access.group.id, network_id=pool.vcn_id, key_id=pool.key_id,
-            tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=endpoint(system),
+                db_port=PG_PORT,
+                db_name=topo.name(NameKind.DATABASE),
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.group.id,
+                network_id=pool.vcn_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

@@ -29,58 +29,103 @@ class PrivateNetwork:
     nsg: oci.core.NetworkSecurityGroup
 
 
-def private_network(owner: pulumi.Resource, name: str, compartment: pulumi.Input[str], display_name: str,
-                    cidr: str) -> PrivateNetwork:
+def private_network(
+    owner: pulumi.Resource, name: str, compartment: pulumi.Input[str], display_name: str, cidr: str
+) -> PrivateNetwork:
     """A VCN with one private subnet (no public IPs, no internet ingress) and a network security group that
     admits PostgreSQL from inside the VCN only."""
     child = pulumi.ResourceOptions(parent=owner)
     network = ipaddress.ip_network(cidr)
     block = next(network.subnets(new_prefix=network.prefixlen + 4))
-    vcn = oci.core.Vcn(f"{name}-vcn", compartment_id=compartment, cidr_blocks=[cidr], display_name=display_name,
-                       dns_label=dns_label(display_name), opts=child)
-    subnet = oci.core.Subnet(
-        f"{name}-db-subnet", compartment_id=compartment, vcn_id=vcn.id, cidr_block=str(block),
-        display_name=f"{display_name}-db", dns_label="db", prohibit_public_ip_on_vnic=True,
-        prohibit_internet_ingress=True, opts=child,
+    vcn = oci.core.Vcn(
+        f"{name}-vcn",
+        compartment_id=compartment,
+        cidr_blocks=[cidr],
+        display_name=display_name,
+        dns_label=dns_label(display_name),
+        opts=child,
     )
-    nsg = oci.core.NetworkSecurityGroup(f"{name}-db-nsg", compartment_id=compartment, vcn_id=vcn.id,
-                                        display_name=f"{display_name}-db", opts=child)
+    subnet = oci.core.Subnet(
+        f"{name}-db-subnet",
+        compartment_id=compartment,
+        vcn_id=vcn.id,
+        cidr_block=str(block),
+        display_name=f"{display_name}-db",
+        dns_label="db",
+        prohibit_public_ip_on_vnic=True,
+        prohibit_internet_ingress=True,
+        opts=child,
+    )
+    nsg = oci.core.NetworkSecurityGroup(
+        f"{name}-db-nsg", compartment_id=compartment, vcn_id=vcn.id, display_name=f"{display_name}-db", opts=child
+    )
     oci.core.NetworkSecurityGroupSecurityRule(
-        f"{name}-db-ingress", network_security_group_id=nsg.id, direction="INGRESS", protocol="6",
-        source=cidr, source_type="CIDR_BLOCK", description="PostgreSQL (TLS) from the VCN",
+        f"{name}-db-ingress",
+        network_security_group_id=nsg.id,
+        direction="INGRESS",
+        protocol="6",
+        source=cidr,
+        source_type="CIDR_BLOCK",
+        description="PostgreSQL (TLS) from the VCN",
         tcp_options=oci.core.NetworkSecurityGroupSecurityRuleTcpOptionsArgs(
             destination_port_range=oci.core.NetworkSecurityGroupSecurityRuleTcpOptionsDestinationPortRangeArgs(
-                min=PG_PORT, max=PG_PORT)),
+                min=PG_PORT, max=PG_PORT
+            )
+        ),
         opts=child,
     )
     return PrivateNetwork(vcn, subnet, nsg)
 
 
-def vault_key(owner: pulumi.Resource, name: str, compartment: pulumi.Input[str], display_name: str,
-              opts: pulumi.ResourceOptions) -> tuple[oci.kms.Vault, oci.kms.Key]:
+def vault_key(
+    owner: pulumi.Resource, name: str, compartment: pulumi.Input[str], display_name: str, opts: pulumi.ResourceOptions
+) -> tuple[oci.kms.Vault, oci.kms.Key]:
     """A vault and an HSM-protected AES-256 key, and the policy that lets PostgreSQL DB systems use it."""
-    vault = oci.kms.Vault(f"{name}-vault", compartment_id=compartment, display_name=display_name,
-                          vault_type="DEFAULT", opts=opts)
+    vault = oci.kms.Vault(
+        f"{name}-vault", compartment_id=compartment, display_name=display_name, vault_type="DEFAULT", opts=opts
+    )
     key = oci.kms.Key(
-        f"{name}-key", compartment_id=compartment, display_name=f"{display_name}-data",
-        management_endpoint=vault.management_endpoint, protection_mode="HSM",
-        key_shape=oci.kms.KeyKeyShapeArgs(algorithm="AES", length=32), opts=opts,
+        f"{name}-key",
+        compartment_id=compartment,
+        display_name=f"{display_name}-data",
+        management_endpoint=vault.management_endpoint,
+        protection_mode="HSM",
+        key_shape=oci.kms.KeyKeyShapeArgs(algorithm="AES", length=32),
+        opts=opts,
     )
     oci.identity.Policy(
-        f"{name}-key-policy", compartment_id=compartment, name=f"{display_name}-psql-key",
+        f"{name}-key-policy",
+        compartment_id=compartment,
+        name=f"{display_name}-psql-key",
         description="PostgreSQL DB systems may use the data key",
-        statements=[pulumi.Output.concat(
-            "Allow any-user to use keys in compartment id ", compartment,
-            " where ALL {request.principal.type = 'postgresqldbsystem', target.key.id = '", key.id, "'}")],
+        statements=[
+            pulumi.Output.concat(
+                "Allow any-user to use keys in compartment id ",
+                compartment,
+                " where ALL {request.principal.type = 'postgresqldbsystem', target.key.id = '",
+                key.id,
+                "'}",
+            )
+        ],
         opts=pulumi.ResourceOptions(parent=owner),
     )
     return vault, key
 
 
-def db_system(owner: pulumi.Resource, name: str, *, compartment: pulumi.Input[str], display_name: str,
-              instance_class: str, subnet_id: pulumi.Input[str], nsg_id: pulumi.Input[str],
-              key_id: pulumi.Input[str], password: pulumi.Input[str], instances: int,
-              opts: pulumi.ResourceOptions) -> oci.psql.DbSystem:
+def db_system(
+    owner: pulumi.Resource,
+    name: str,
+    *,
+    compartment: pulumi.Input[str],
+    display_name: str,
+    instance_class: str,
+    subnet_id: pulumi.Input[str],
+    nsg_id: pulumi.Input[str],
+    key_id: pulumi.Input[str],
+    password: pulumi.Input[str],
+    instances: int,
+    opts: pulumi.ResourceOptions,
+) -> oci.psql.DbSystem:
     """A PostgreSQL DB system in a private subnet, storage encrypted with ``key_id``, regionally durable, daily
     backups. OCI Database with PostgreSQL accepts TLS connections only."""
     flex = _FLEX.match(instance_class)
@@ -95,15 +140,18 @@ def db_system(owner: pulumi.Resource, name: str, *, compartment: pulumi.Input[st
         instance_count=instances,
         network_details=oci.psql.DbSystemNetworkDetailsArgs(subnet_id=subnet_id, nsg_ids=[nsg_id]),
         storage_details=oci.psql.DbSystemStorageDetailsArgs(
-            system_type="OCI_OPTIMIZED_STORAGE", is_regionally_durable=True, kms_key_id=key_id),
+            system_type="OCI_OPTIMIZED_STORAGE", is_regionally_durable=True, kms_key_id=key_id
+        ),
         credentials=oci.psql.DbSystemCredentialsArgs(
             username="paybill_admin",
-            password_details=oci.psql.DbSystemCredentialsPasswordDetailsArgs(password_type="PLAIN_TEXT",
-                                                                             password=password),
+            password_details=oci.psql.DbSystemCredentialsPasswordDetailsArgs(
+                password_type="PLAIN_TEXT",  # noqa: S106
+                password=password,
+            ),
         ),
         management_policy=oci.psql.DbSystemManagementPolicyArgs(
-            backup_policy=oci.psql.DbSystemManagementPolicyBackupPolicyArgs(kind="DAILY",
-                                                                            retention_days=BACKUP_DAYS)),
+            backup_policy=oci.psql.DbSystemManagementPolicyBackupPolicyArgs(kind="DAILY", retention_days=BACKUP_DAYS)
+        ),
         opts=opts,
     )
 
@@ -118,33 +166,60 @@ class TenantAccess:
     secret: oci.vault.Secret
 
 
-def tenant_access(owner: pulumi.Resource, name: str, *, tenancy: str, compartment: pulumi.Input[str],
-                  tag_namespace: pulumi.Input[str], tenant: str, group_name: str, secret_name: str,
-                  vault_id: pulumi.Input[str], key_id: pulumi.Input[str],
-                  password: pulumi.Output[str]) -> TenantAccess:
+def tenant_access(
+    owner: pulumi.Resource,
+    name: str,
+    *,
+    tenancy: str,
+    compartment: pulumi.Input[str],
+    tag_namespace: str,
+    tenant: str,
+    group_name: str,
+    secret_name: str,
+    vault_id: pulumi.Input[str],
+    key_id: pulumi.Input[str],
+    password: pulumi.Output[str],
+) -> TenantAccess:
     """The tenant's password as a Vault secret, a dynamic group of the tenant's workloads (matched by the
     defined tag ``<namespace>.tenant``), and a policy that lets that group read this one secret only."""
     child = pulumi.ResourceOptions(parent=owner)
     secret = oci.vault.Secret(
-        f"{name}-credentials", compartment_id=compartment, vault_id=vault_id, key_id=key_id, secret_name=secret_name,
+        f"{name}-credentials",
+        compartment_id=compartment,
+        vault_id=vault_id,
+        key_id=key_id,
+        secret_name=secret_name,
         secret_content=oci.vault.SecretSecretContentArgs(
-            content_type="BASE64", content=password.apply(lambda p: base64.b64encode(p.encode()).decode())),
+            content_type="BASE64", content=password.apply(lambda p: base64.b64encode(p.encode()).decode())
+        ),
         opts=child,
     )
     group = oci.identity.DynamicGroup(
-        f"{name}-workloads", compartment_id=tenancy, name=group_name,
+        f"{name}-workloads",
+        compartment_id=tenancy,
+        name=group_name,
         description=f"Paybill tenant {tenant}: its workloads",
         matching_rule=pulumi.Output.concat(
-            "ALL {resource.compartment.id = '", compartment, "', tag.", tag_namespace, ".tenant.value = '", tenant,
-            "'}"),
+            "ALL {resource.compartment.id = '", compartment, "', tag.", tag_namespace, ".tenant.value = '", tenant, "'}"
+        ),
         opts=child,
     )
     oci.identity.Policy(
-        f"{name}-access", compartment_id=compartment, name=group_name,
+        f"{name}-access",
+        compartment_id=compartment,
+        name=group_name,
         description=f"Paybill tenant {tenant}: its credentials secret only",
-        statements=[pulumi.Output.concat(
-            "Allow dynamic-group ", group.name, " to read secret-bundles in compartment id ", compartment,
-            " where target.secret.id = '", secret.id, "'")],
+        statements=[
+            pulumi.Output.concat(
+                "Allow dynamic-group ",
+                group.name,
+                " to read secret-bundles in compartment id ",
+                compartment,
+                " where target.secret.id = '",
+                secret.id,
+                "'",
+            )
+        ],
         opts=child,
     )
     return TenantAccess(group, secret)

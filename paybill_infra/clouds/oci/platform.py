@@ -43,7 +43,8 @@ class OciPool:
     parent_compartment_id: str
     isolations: tuple[Isolation, ...]
     compartment_id: pulumi.Input[str]
-    tag_namespace: pulumi.Input[str]
+    tag_namespace: str
+    """The defined-tag namespace (plain, so a silo tenant references no pool resource)."""
     vcn_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     nsg_id: pulumi.Input[str]
@@ -86,31 +87,68 @@ class OciPlatform(pulumi.ComponentResource):
         protected = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
         names = names_for(Cloud.OCI, args.name)
         compartment = oci.identity.Compartment(
-            f"{name}-compartment", compartment_id=args.parent_compartment_id, name=names[NameKind.GROUP],
-            description=f"Paybill pool {args.name}", enable_delete=False, opts=protected,
+            f"{name}-compartment",
+            compartment_id=args.parent_compartment_id,
+            name=names[NameKind.GROUP],
+            description=f"Paybill pool {args.name}",
+            enable_delete=False,
+            opts=protected,
         )
-        namespace = oci.identity.TagNamespace(f"{name}-tags", compartment_id=args.tenancy_ocid,
-                                              name=names[NameKind.PREFIX], description="Paybill tenant attribution",
-                                              opts=child)
-        oci.identity.Tag(f"{name}-tenant-tag", tag_namespace_id=namespace.id, name="tenant",
-                         description="The Paybill tenant a workload acts for", opts=child)
+        namespace = oci.identity.TagNamespace(
+            f"{name}-tags",
+            compartment_id=args.tenancy_ocid,
+            name=names[NameKind.PREFIX],
+            description="Paybill tenant attribution",
+            opts=child,
+        )
+        oci.identity.Tag(
+            f"{name}-tenant-tag",
+            tag_namespace_id=namespace.id,
+            name="tenant",
+            description="The Paybill tenant a workload acts for",
+            opts=child,
+        )
         network = private_network(self, name, compartment.id, names[NameKind.NETWORK], args.vcn_cidr)
         vault, key = vault_key(self, name, compartment.id, names[NameKind.KEY], protected)
         system = db_system(
-            self, name, compartment=compartment.id, display_name=names[NameKind.SERVER],
-            instance_class=args.instance_class, subnet_id=network.subnet.id, nsg_id=network.nsg.id, key_id=key.id,
-            password=tenant_password(self, name).result, instances=args.instances, opts=protected,
+            self,
+            name,
+            compartment=compartment.id,
+            display_name=names[NameKind.SERVER],
+            instance_class=args.instance_class,
+            subnet_id=network.subnet.id,
+            nsg_id=network.nsg.id,
+            key_id=key.id,
+            password=tenant_password(self, name).result,
+            instances=args.instances,
+            opts=protected,
         )
         self.pool = OciPool(
-            name=args.name, region=args.region, tenancy_ocid=args.tenancy_ocid,
-            parent_compartment_id=args.parent_compartment_id, isolations=args.isolations,
-            compartment_id=compartment.id, tag_namespace=namespace.name, vcn_id=network.vcn.id,
-            subnet_id=network.subnet.id, nsg_id=network.nsg.id, vault_id=vault.id, key_id=key.id,
-            db_host=endpoint(system), database="postgres",
+            name=args.name,
+            region=args.region,
+            tenancy_ocid=args.tenancy_ocid,
+            parent_compartment_id=args.parent_compartment_id,
+            isolations=args.isolations,
+            compartment_id=compartment.id,
+            tag_namespace=names[NameKind.PREFIX],
+            vcn_id=network.vcn.id,
+            subnet_id=network.subnet.id,
+            nsg_id=network.nsg.id,
+            vault_id=vault.id,
+            key_id=key.id,
+            db_host=endpoint(system),
+            database="postgres",
         )
         self.compartment_id = compartment.id
         self.vcn_id = network.vcn.id
         self.db_host = endpoint(system)
         self.key_id = key.id
-        self.register_outputs({"compartment_id": self.compartment_id, "vcn_id": self.vcn_id,
-                               "db_host": self.db_host, "key_id": self.key_id, "db_port": PG_PORT})
+        self.register_outputs(
+            {
+                "compartment_id": self.compartment_id,
+                "vcn_id": self.vcn_id,
+                "db_host": self.db_host,
+                "key_id": self.key_id,
+                "db_port": PG_PORT,
+            }
+        )

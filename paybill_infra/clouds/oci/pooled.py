@@ -26,12 +26,31 @@ class OciPooledTenant(TenantComponent):
         super().__init__("paybill:oci:PooledTenant", name, None, with_tags(opts, Cloud.OCI, topo.tags))
         password = tenant_password(self, name).result
         access = tenant_access(
-            self, name, tenancy=pool.tenancy_ocid, compartment=pool.compartment_id, tag_namespace=pool.tag_namespace,
-            tenant=topo.tenant, group_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault_id=pool.vault_id, key_id=pool.key_id, password=password,
+            self,
+            name,
+            tenancy=pool.tenancy_ocid,
+            compartment=pool.compartment_id,
+            tag_namespace=pool.tag_namespace,
+            tenant=topo.tenant,
+            group_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault_id=pool.vault_id,
+            key_id=pool.key_id,
+            password=password,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=pool.db_host,
-            db_port=PG_PORT, db_name=pool.database, db_user=topo.name(NameKind.DB_USER), db_password=password,
-            identity=access.group.id, network_id=pool.vcn_id, key_id=pool.key_id, tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=pool.db_host,
+                db_port=PG_PORT,
+                db_name=pool.database,
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.group.id,
+                network_id=pool.vcn_id,
+                key_id=pool.key_id,
+                tags=topo.tags,
+            )
+        )

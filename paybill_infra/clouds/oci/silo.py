@@ -25,33 +25,66 @@ class OciSiloTenant(TenantComponent):
         super().__init__("paybill:oci:SiloTenant", name, None, with_tags(opts, Cloud.OCI, topo.tags))
         group = topo.name(NameKind.GROUP)
         compartment = oci.identity.Compartment(
-            f"{name}-compartment", compartment_id=pool.parent_compartment_id, name=group,
-            description=f"Paybill silo tenant {topo.tenant}", enable_delete=False, opts=data_options(self, topo),
+            f"{name}-compartment",
+            compartment_id=pool.parent_compartment_id,
+            name=group,
+            description=f"Paybill silo tenant {topo.tenant}",
+            enable_delete=False,
+            opts=data_options(self, topo),
         )
         oci.limits.Quota(
-            f"{name}-quota", compartment_id=pool.tenancy_ocid, name=f"{group}-quota",
+            f"{name}-quota",
+            compartment_id=pool.tenancy_ocid,
+            name=f"{group}-quota",
             description=f"Paybill silo tenant {topo.tenant}: managed PostgreSQL only",
-            statements=[f"zero compute-core quotas in compartment {group}",
-                        f"zero compute-memory quotas in compartment {group}"],
+            statements=[
+                f"zero compute-core quotas in compartment {group}",
+                f"zero compute-memory quotas in compartment {group}",
+            ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[compartment]),
         )
         network = private_network(self, name, compartment.id, topo.name(NameKind.NETWORK), args.silo_vcn_cidr)
         vault, key = vault_key(self, name, compartment.id, topo.name(NameKind.KEY), data_options(self, topo))
         system = db_system(
-            self, name, compartment=compartment.id, display_name=topo.name(NameKind.SERVER),
-            instance_class=topo.sizing.instance_class, subnet_id=network.subnet.id, nsg_id=network.nsg.id,
-            key_id=key.id, password=tenant_password(self, f"{name}-admin").result, instances=args.silo_instances,
+            self,
+            name,
+            compartment=compartment.id,
+            display_name=topo.name(NameKind.SERVER),
+            instance_class=topo.sizing.instance_class,
+            subnet_id=network.subnet.id,
+            nsg_id=network.nsg.id,
+            key_id=key.id,
+            password=tenant_password(self, f"{name}-admin").result,
+            instances=args.silo_instances,
             opts=data_options(self, topo),
         )
         password = tenant_password(self, name).result
         access = tenant_access(
-            self, name, tenancy=pool.tenancy_ocid, compartment=compartment.id, tag_namespace=pool.tag_namespace,
-            tenant=topo.tenant, group_name=topo.name(NameKind.IDENTITY), secret_name=topo.name(NameKind.SECRET),
-            vault_id=vault.id, key_id=key.id, password=password,
+            self,
+            name,
+            tenancy=pool.tenancy_ocid,
+            compartment=compartment.id,
+            tag_namespace=pool.tag_namespace,
+            tenant=topo.tenant,
+            group_name=topo.name(NameKind.IDENTITY),
+            secret_name=topo.name(NameKind.SECRET),
+            vault_id=vault.id,
+            key_id=key.id,
+            password=password,
         )
-        self.publish(TenantContract(
-            tenant_id=topo.tenant, isolation=topo.isolation.value, plan=topo.plan, db_host=endpoint(system),
-            db_port=PG_PORT, db_name=topo.name(NameKind.DATABASE), db_user=topo.name(NameKind.DB_USER),
-            db_password=password, identity=access.group.id, network_id=network.vcn.id, key_id=key.id,
-            tags=topo.tags,
-        ))
+        self.publish(
+            TenantContract(
+                tenant_id=topo.tenant,
+                isolation=topo.isolation.value,
+                plan=topo.plan,
+                db_host=endpoint(system),
+                db_port=PG_PORT,
+                db_name=topo.name(NameKind.DATABASE),
+                db_user=topo.name(NameKind.DB_USER),
+                db_password=password,
+                identity=access.group.id,
+                network_id=network.vcn.id,
+                key_id=key.id,
+                tags=topo.tags,
+            )
+        )

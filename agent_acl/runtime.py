@@ -1,0 +1,564 @@
+"""``AgentSession``: run declared workflow steps for one agent and one tenant, and nothing else.
+
+``session.run(workflow, step, params)``:
+
+1. refuses unknown or unallowed workflows and steps, and steps out of order (a run starts at step one);
+2. enforces the agent's call-rate and row budgets;
+3. validates the parameters against the step's typed declaration (values are never echoed in errors);
+4. requires a single-use approval token for actions that need one;
+5. in one transaction: ``set_config('role', <agent role>, true)`` and ``statement_timeout``, an optional
+   ``EXPLAIN`` cost check, the compiled statement with the tenant bound from the trusted context, the row
+   limit (more rows is a denial and a rollback), then the audit record;
+6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step.
+
+Every compiled statement of the agent passes the tenant-closure check when the session is built, so a
+session that exists can only emit statements proven to carry the tenant predicate.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, NoReturn, Protocol
+from uuid import UUID
+
+import sqlalchemy as sa
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictBytes,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    create_model,
+)
+from sqlalchemy.exc import DBAPIError
+
+from agent_acl.approvals import ApprovalAuthority
+from agent_acl.closure import check_statements
+from agent_acl.compiler import CompiledStep, compile_agent
+from agent_acl.errors import (
+    AccessDenied,
+    ApprovalRequest,
+    ApprovalRequired,
+    BudgetExceeded,
+    DatabaseRefused,
+    ParameterError,
+    PlacementError,
+    RowLimitExceeded,
+    StepFailed,
+    StepOrderError,
+    StepTimeout,
+    UnknownActionError,
+)
+from agent_acl.naming import AUDIT_TABLE, TENANT_BIND, Isolation, Names, TenantId
+from agent_acl.policy import AclPolicy, Agent, Param, Step
+from agent_acl.schema import ColumnType
+
+RATE_WINDOW_S = 60.0
+
+
+class TenantContext(BaseModel):
+    """The trusted request context, built by the backend from its own authentication, never by the agent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant: TenantId
+    isolation: Isolation
+    actor: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
+
+
+class Decision(enum.Enum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What happened, without any value: digests of the SQL and of the parameters, a row count, a decision."""
+
+    at: datetime
+    agent: str
+    tenant: str
+    workflow: str
+    step: str
+    sql_hash: str
+    params_digest: str
+    row_count: int
+    decision: Decision
+    reason: str
+
+
+class AuditSink(Protocol):
+    """Where audit records go. ``connection`` is the step's transaction (role reset) for allowed steps,
+    or a fresh transaction for denials and failures (None when the denial happened before any SQL)."""
+
+    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None: ...
+
+
+@dataclass
+class MemoryAuditSink:
+    """Keeps records in a list (tests, examples)."""
+
+    records: list[AuditRecord] = field(default_factory=list)
+
+    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None:
+        self.records.append(record)
+
+
+AUDIT_COLUMNS = (
+    "at",
+    "agent",
+    "tenant",
+    "workflow",
+    "step",
+    "sql_hash",
+    "params_digest",
+    "row_count",
+    "decision",
+    "reason",
+)
+
+
+def audit_table(control_schema: str = "acl") -> sa.Table:
+    """The ``acl.audit_log`` table as SQLAlchemy Core (created by the provisioning plans)."""
+    metadata = sa.MetaData()
+    return sa.Table(
+        AUDIT_TABLE,
+        metadata,
+        sa.Column("id", sa.Uuid, primary_key=True, server_default=sa.FetchedValue()),
+        sa.Column("at", sa.DateTime(timezone=True)),
+        *(sa.Column(name, sa.Text) for name in AUDIT_COLUMNS[1:7]),
+        sa.Column("row_count", sa.Integer),
+        sa.Column("decision", sa.Text),
+        sa.Column("reason", sa.Text),
+        schema=control_schema,
+        implicit_returning=False,  # the app may INSERT into the log, never read it back
+    )
+
+
+class TableAuditSink:
+    """Writes into ``acl.audit_log`` of the tenant's database, in the step's own transaction when it succeeds
+    (so a committed step always has its record) and in a separate one for denials."""
+
+    def __init__(self, engine: sa.Engine, control_schema: str = "acl") -> None:
+        self._engine = engine
+        self._table = audit_table(control_schema)
+
+    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None:
+        values = {name: getattr(record, name) for name in AUDIT_COLUMNS}
+        values["decision"] = record.decision.value
+        if connection is not None:
+            connection.execute(sa.insert(self._table).values(values))
+            return
+        with self._engine.begin() as conn:
+            conn.execute(sa.insert(self._table).values(values))
+
+
+@dataclass(frozen=True)
+class StepResult:
+    workflow: str
+    step: str
+    rows: tuple[dict[str, Any], ...]
+    row_count: int
+    masked: tuple[str, ...]
+    sql_hash: str
+
+
+_TEXT_SAFE = r"^[^\x00]*$"
+
+
+def _param_annotation(param: Param) -> Any:
+    base: Any
+    t = param.type
+    if t is ColumnType.TEXT:
+        base = Annotated[str, Field(strict=True, max_length=param.max_length, pattern=_TEXT_SAFE)]
+    elif t is ColumnType.SMALLINT:
+        base = Annotated[StrictInt, Field(ge=-(2**15), lt=2**15)]
+    elif t is ColumnType.INTEGER:
+        base = Annotated[StrictInt, Field(ge=-(2**31), lt=2**31)]
+    elif t is ColumnType.BIGINT:
+        base = Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)]
+    elif t is ColumnType.BOOLEAN:
+        base = StrictBool
+    elif t is ColumnType.NUMERIC:
+        base = Annotated[Decimal, Field(allow_inf_nan=False)]
+    elif t is ColumnType.DOUBLE:
+        base = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False)]
+    elif t is ColumnType.DATE:
+        base = date
+    elif t is ColumnType.TIMESTAMPTZ:
+        base = AwareDatetime
+    elif t is ColumnType.UUID:
+        base = UUID
+    elif t is ColumnType.JSONB:
+        base = JsonValue
+    elif t is ColumnType.BYTEA:
+        base = Annotated[StrictBytes, Field(max_length=param.max_length)]
+    else:  # pragma: no cover - closed enum
+        raise TypeError(t)
+    return (base | None, None) if param.nullable else (base, ...)
+
+
+def param_model(workflow: str, step: Step) -> type[BaseModel]:
+    """A pydantic model validating exactly the step's parameters (no extras, no missing ones)."""
+    fields: dict[str, Any] = {p.name: _param_annotation(p) for p in step.params}
+    model: type[BaseModel] = create_model(
+        f"Params_{workflow}_{step.name}",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        **fields,
+    )
+    return model
+
+
+class AgentSession:
+    """One agent acting for one tenant. Not thread-safe per instance; create one per conversation/job."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        tenant_context: TenantContext,
+        agent: Agent | str,
+        *,
+        policy: AclPolicy,
+        audit: AuditSink | None = None,
+        approvals: ApprovalAuthority | None = None,
+        audit_key: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self.agent = policy.agent(agent) if isinstance(agent, str) else agent
+        if self.agent not in policy.agents:
+            raise PlacementError(tenant_context.tenant, f"agent '{self.agent.name}' is not declared in the policy")
+        self.context = tenant_context
+        self._engine = engine
+        self._names = Names(policy.name)
+        self._schema = self._names.data_schema(tenant_context.isolation, tenant_context.tenant)
+        self.role = self._names.agent_role(tenant_context.tenant, self.agent.name)
+        self._database = self._names.database(tenant_context.isolation, tenant_context.tenant)
+        self._audit: AuditSink = audit if audit is not None else MemoryAuditSink()
+        self._approvals = approvals
+        self._audit_key = audit_key
+        self._clock = clock
+        self._compiled: dict[tuple[str, str], CompiledStep] = compile_agent(policy, self.agent, self._schema)
+        check_statements((c.subject, c.statement) for c in self._compiled.values())
+        self._models = {key: param_model(key[0], compiled.step) for key, compiled in self._compiled.items()}
+        self._next: dict[str, int] = {}
+        self._calls: deque[float] = deque()
+        self._rows_used = 0
+        self._placement_checked = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"AgentSession(agent={self.agent.name!r}, tenant={self.context.tenant!r}, role={self.role!r})"
+
+    @property
+    def rows_used(self) -> int:
+        return self._rows_used
+
+    def compiled(self, workflow: str, step: str) -> CompiledStep:
+        return self._compiled[(workflow, step)]
+
+    # -- the one entry point -------------------------------------------------------------------------------
+
+    def run(
+        self, workflow: str, step: str, params: Mapping[str, Any] | None = None, *, approval: str | None = None
+    ) -> StepResult:
+        with self._lock:
+            return self._run(workflow, step, dict(params or {}), approval)
+
+    def _run(self, workflow: str, step_name: str, params: dict[str, Any], approval: str | None) -> StepResult:
+        agent, tenant = self.agent.name, self.context.tenant
+        compiled = self._compiled.get((workflow, step_name))
+        if compiled is None:
+            self._deny(
+                UnknownActionError(
+                    agent, tenant, workflow, step_name, "unknown_action", "not a step of a workflow this agent may run"
+                ),
+                "",
+                "",
+            )
+        step = compiled.step
+        index = self.policy.workflow(workflow).index(step_name)
+        self._charge_call(workflow, step_name, compiled.sql_hash)
+        expected = self._next.get(workflow, 0)
+        if index not in (0, expected):
+            self._deny(
+                StepOrderError(
+                    agent,
+                    tenant,
+                    workflow,
+                    step_name,
+                    "step_order",
+                    f"expected step #{expected + 1} of the workflow, got #{index + 1}",
+                ),
+                compiled.sql_hash,
+                "",
+            )
+        try:
+            validated = self._models[(workflow, step_name)].model_validate(params)
+        except ValidationError as err:
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<params>'}: {e['type']}"
+                for e in err.errors(include_input=False)
+            )
+            self._deny(
+                ParameterError(agent, tenant, workflow, step_name, "invalid_parameters", detail), compiled.sql_hash, ""
+            )
+        values = validated.model_dump()
+        digest = self._digest(validated.model_dump(mode="json"))
+        if self.agent.needs_approval(workflow, step):
+            self._check_approval(workflow, step, compiled, digest, approval)
+        if self._rows_used >= self.agent.budgets.rows_per_session:
+            self._deny(
+                BudgetExceeded(
+                    agent,
+                    tenant,
+                    workflow,
+                    step_name,
+                    "row_budget",
+                    f"the session used its {self.agent.budgets.rows_per_session} rows",
+                ),
+                compiled.sql_hash,
+                digest,
+            )
+        result = self._execute(workflow, compiled, values, digest)
+        self._next[workflow] = index + 1
+        if index + 1 >= len(self.policy.workflow(workflow).steps):
+            self._next.pop(workflow, None)
+        return result
+
+    # -- checks ------------------------------------------------------------------------------------------
+
+    def _charge_call(self, workflow: str, step: str, sql_hash: str) -> None:
+        now = self._clock()
+        while self._calls and now - self._calls[0] >= RATE_WINDOW_S:
+            self._calls.popleft()
+        if len(self._calls) >= self.agent.budgets.calls_per_minute:
+            self._deny(
+                BudgetExceeded(
+                    self.agent.name,
+                    self.context.tenant,
+                    workflow,
+                    step,
+                    "rate_limit",
+                    f"more than {self.agent.budgets.calls_per_minute} calls per minute",
+                ),
+                sql_hash,
+                "",
+            )
+        self._calls.append(now)
+
+    def _check_approval(
+        self, workflow: str, step: Step, compiled: CompiledStep, digest: str, approval: str | None
+    ) -> None:
+        request = ApprovalRequest(
+            agent=self.agent.name,
+            tenant=self.context.tenant,
+            workflow=workflow,
+            step=step.name,
+            params_digest=digest,
+            sql_hash=compiled.sql_hash,
+            reasons=tuple(
+                r
+                for r in (
+                    f"operation {step.operation.value}" if step.operation in self.agent.approval.operations else "",
+                    "step listed" if f"{workflow}.{step.name}" in self.agent.approval.steps else "",
+                )
+                if r
+            ),
+        )
+        if approval is None or self._approvals is None:
+            error = ApprovalRequired(
+                self.agent.name,
+                self.context.tenant,
+                workflow,
+                step.name,
+                "approval_required",
+                "this action needs a human approval token",
+                request,
+            )
+            self._deny(error, compiled.sql_hash, digest)
+        try:
+            self._approvals.consume(approval, request)
+        except AccessDenied as err:
+            self._deny(err, compiled.sql_hash, digest)
+
+    def _digest(self, values: Any) -> str:
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str).encode()
+        if self._audit_key is not None:
+            return "hmac-sha256:" + hmac.new(self._audit_key, canonical, hashlib.sha256).hexdigest()
+        return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+    # -- execution ---------------------------------------------------------------------------------------
+
+    def _timeout_ms(self, step: Step) -> int:
+        budget = self.agent.budgets.statement_timeout_ms
+        return min(step.timeout_ms, budget) if step.timeout_ms is not None else budget
+
+    def _enter_role(self, conn: sa.Connection, step: Step) -> None:
+        conn.execute(
+            sa.select(
+                sa.func.set_config("role", self.role, True),
+                sa.func.set_config("statement_timeout", f"{self._timeout_ms(step)}ms", True),
+            )
+        )
+        if not self._placement_checked:
+            self._check_placement(conn)
+
+    def _check_placement(self, conn: sa.Connection) -> None:
+        row = conn.execute(
+            sa.select(
+                sa.func.current_database(),
+                sa.func.current_user(),
+                sa.select(sa.func.count())
+                .select_from(sa.table("pg_namespace", sa.column("nspname"), schema="pg_catalog"))
+                .where(sa.column("nspname") == self._schema)
+                .scalar_subquery(),
+                sa.select(sa.func.bool_or(sa.column("rolsuper") | sa.column("rolbypassrls")))
+                .select_from(sa.table("pg_roles", sa.column("rolname"), schema="pg_catalog"))
+                .where(sa.column("rolname") == self.role)
+                .scalar_subquery(),
+            )
+        ).one()
+        database, user, schemas, elevated = row
+        if database != self._database:
+            raise PlacementError(
+                self.context.tenant, f"connected to database '{database}', expected '{self._database}'"
+            )
+        if user != self.role or not schemas:
+            raise PlacementError(self.context.tenant, f"role '{self.role}' or schema '{self._schema}' is missing")
+        if elevated:
+            raise PlacementError(self.context.tenant, f"role '{self.role}' is a superuser or bypasses RLS; refusing")
+        self._placement_checked = True
+
+    def _execute(self, workflow: str, compiled: CompiledStep, values: dict[str, Any], digest: str) -> StepResult:
+        step = compiled.step
+        binds = {f"p_{k}": v for k, v in values.items()}
+        binds[TENANT_BIND] = self.context.tenant
+        agent, tenant = self.agent.name, self.context.tenant
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                self._enter_role(conn, step)
+                if step.max_cost is not None:
+                    self._check_cost(conn, workflow, compiled, binds, digest)
+                result = conn.execute(compiled.statement, binds)
+                rows: tuple[dict[str, Any], ...] = ()
+                if compiled.returns_rows:
+                    rows = tuple(dict(r) for r in result.mappings().fetchmany(step.row_limit + 1))
+                    count = len(rows)
+                else:
+                    count = max(result.rowcount, 0)
+                if count > step.row_limit:
+                    raise RowLimitExceeded(
+                        agent, tenant, workflow, step.name, "row_limit", f"more than {step.row_limit} rows; rolled back"
+                    )
+                if self._rows_used + count > self.agent.budgets.rows_per_session:
+                    raise BudgetExceeded(
+                        agent,
+                        tenant,
+                        workflow,
+                        step.name,
+                        "row_budget",
+                        f"would exceed {self.agent.budgets.rows_per_session} rows per session",
+                    )
+                conn.exec_driver_sql("RESET ROLE")
+                self._audit.write(self._record(workflow, compiled, digest, count, Decision.ALLOWED, "ok"), conn)
+        except AccessDenied as err:
+            self._deny(err, compiled.sql_hash, digest)
+        except DBAPIError as err:
+            self._deny(self._map_db_error(err, workflow, step), compiled.sql_hash, digest)
+        self._rows_used += count
+        return StepResult(workflow, step.name, rows, count, compiled.masked, compiled.sql_hash)
+
+    def _check_cost(
+        self, conn: sa.Connection, workflow: str, compiled: CompiledStep, binds: dict[str, Any], digest: str
+    ) -> None:
+        compiled_sql = compiled.statement.compile(dialect=conn.dialect)
+        params = compiled_sql.construct_params(binds)
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled_sql), params).scalar_one()
+        cost = float(plan[0]["Plan"]["Total Cost"])
+        step = compiled.step
+        if step.max_cost is not None and cost > step.max_cost:
+            raise BudgetExceeded(
+                self.agent.name,
+                self.context.tenant,
+                workflow,
+                step.name,
+                "cost",
+                f"planner cost {cost:.0f} exceeds {step.max_cost:.0f}",
+            )
+
+    def _map_db_error(self, err: DBAPIError, workflow: str, step: Step) -> AccessDenied:
+        sqlstate = str(getattr(err.orig, "sqlstate", "") or "")
+        agent, tenant = self.agent.name, self.context.tenant
+        if sqlstate == "57014":
+            return StepTimeout(
+                agent,
+                tenant,
+                workflow,
+                step.name,
+                "statement_timeout",
+                f"cancelled after {self._timeout_ms(step)} ms; rolled back",
+            )
+        if sqlstate == "42501":
+            return DatabaseRefused(
+                agent,
+                tenant,
+                workflow,
+                step.name,
+                "database_refused",
+                "PostgreSQL refused the privilege or row-level policy; rolled back",
+            )
+        return StepFailed(
+            agent, tenant, workflow, step.name, "step_failed", f"SQLSTATE {sqlstate or '?'}; rolled back", sqlstate
+        )
+
+    # -- audit -------------------------------------------------------------------------------------------
+
+    def _record(
+        self, workflow: str, compiled: CompiledStep | None, digest: str, count: int, decision: Decision, reason: str
+    ) -> AuditRecord:
+        return AuditRecord(
+            at=datetime.now(UTC),
+            agent=self.agent.name,
+            tenant=self.context.tenant,
+            workflow=workflow,
+            step=compiled.step.name if compiled else "",
+            sql_hash=compiled.sql_hash if compiled else "",
+            params_digest=digest,
+            row_count=count,
+            decision=decision,
+            reason=reason,
+        )
+
+    def _deny(self, error: AccessDenied, sql_hash: str, digest: str) -> NoReturn:
+        decision = Decision.FAILED if isinstance(error, StepFailed) else Decision.DENIED
+        record = AuditRecord(
+            at=datetime.now(UTC),
+            agent=self.agent.name,
+            tenant=self.context.tenant,
+            workflow=error.workflow,
+            step=error.step,
+            sql_hash=sql_hash,
+            params_digest=digest,
+            row_count=0,
+            decision=decision,
+            reason=error.reason,
+        )
+        self._audit.write(record, None)
+        raise error

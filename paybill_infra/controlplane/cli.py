@@ -1,0 +1,297 @@
+"""``paybill tenants …`` and the control-plane half of ``paybill fleet …`` (typer + rich).
+
+Mounted by :mod:`paybill_infra.cli`. Every read command takes ``--json``; mutating commands show a rich
+progress bar per tenant fed by the control plane's progress events. Exit codes extend the CLI's table:
+2 invalid input or refused request (nothing touched), 3 engine or operation failure, 6 drift found,
+7 the tenant's state or billing forbids the action, 8 a lock or idempotency conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
+from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
+from paybill_infra.errors import (
+    BillingGateError,
+    DatabaseServerError,
+    EngineError,
+    EngineNotFoundError,
+    IdempotencyConflictError,
+    IllegalTransitionError,
+    InvalidInputError,
+    LockTimeoutError,
+    MigrationError,
+    OperationFailedError,
+    PaybillError,
+    PlanLimitError,
+    TenantExistsError,
+    UnknownPlanError,
+    UnknownTenantError,
+)
+
+tenants_app = typer.Typer(help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds plans.yaml and .paybill/).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who asks (recorded in the audit log).")]
+KeyOpt = Annotated[str | None, typer.Option("--idempotency-key", help="Replay-safe request key.")]
+
+EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
+    (InvalidInputError, 2),
+    (UnknownPlanError, 2),
+    (UnknownTenantError, 2),
+    (TenantExistsError, 2),
+    (PlanLimitError, 2),
+    (MigrationError, 3),
+    (OperationFailedError, 3),
+    (EngineError, 3),
+    (DatabaseServerError, 4),
+    (EngineNotFoundError, 5),
+    (IllegalTransitionError, 7),
+    (BillingGateError, 7),
+    (LockTimeoutError, 8),
+    (IdempotencyConflictError, 8),
+)
+
+
+def guard(call: Callable[[], T]) -> T:
+    """Run ``call``; print a PaybillError in one block and exit with its code."""
+    try:
+        return call()
+    except PaybillError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)) from None
+
+
+def emit(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def open_plane(root: Path, *, workers: int = 4, progress: Progress | None = None) -> ControlPlane:
+    settings = ControlPlaneSettings(root=root.resolve(), workers=workers)
+    plane = guard(lambda: ControlPlane(settings))
+    if progress is not None:
+        plane.events.add_sink(ProgressSink(progress))
+    return plane
+
+
+class ProgressSink:
+    """One rich progress bar per tenant: a step per engine resource event, finished on the milestone."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.tenant is None:
+            return
+        task = self.tasks.get(event.tenant)
+        if task is None:
+            task = self.tasks[event.tenant] = self.progress.add_task(event.tenant, total=None)
+        if event.phase in (ProgressPhase.STEP, ProgressPhase.RESOURCE):
+            self.progress.update(task, advance=0.5, description=f"{event.tenant}: {event.message}")
+        elif event.phase is ProgressPhase.FINISHED:
+            self.progress.update(task, total=1, completed=1, description=f"{event.tenant}: {event.message} done")
+        elif event.phase is ProgressPhase.FAILED and event.resource_type is None:
+            self.progress.update(task, total=1, completed=1, description=f"{event.tenant}: failed")
+
+
+def progress_bars(enabled: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not enabled,
+    )
+
+
+def _run(root: Path, as_json: bool, call: Callable[[ControlPlane], Any], *, workers: int = 4) -> Any:
+    with progress_bars(not as_json) as progress, open_plane(root, workers=workers, progress=progress) as plane:
+        return guard(lambda: call(plane))
+
+
+def _report(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit(result)
+        return
+    out.print(
+        f"{result.kind.value} {result.tenant}: [bold]{result.status.value}[/] "
+        f"(operation {result.id}{', deduplicated' if result.deduplicated else ''})"
+    )
+
+
+@tenants_app.command("onboard")
+def onboard(
+    slug: str,
+    plan: Annotated[str, typer.Option("--plan", "-p")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name (default: the slug).")] = None,
+    subscription: Annotated[str, typer.Option("--subscription")] = "trialing",
+    root: RootOpt = Path("."),
+    actor: ActorOpt = "cli",
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Onboard a tenant: subscription, placement (pool or own stack) and infrastructure."""
+    request = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
+    result = _run(root, as_json, lambda p: p.onboard(request, actor=actor, idempotency_key=key))
+    _report(result, as_json)
+
+
+@tenants_app.command("list")
+def list_tenants(
+    root: RootOpt = Path("."),
+    state: Annotated[TenantState | None, typer.Option("--state")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tenants with their plan, isolation, state and stack."""
+    with open_plane(root) as plane:
+        tenants = guard(lambda: plane.list(state))
+    if as_json:
+        emit(tenants)
+        return
+    table = Table("tenant", "plan", "isolation", "state", "stack", "subscription")
+    for t in tenants:
+        table.add_row(
+            t.slug,
+            t.plan,
+            t.isolation.value,
+            t.state.value,
+            t.stack or "-",
+            t.subscription.status if t.subscription else "-",
+        )
+    out.print(table)
+
+
+@tenants_app.command("show")
+def show(slug: str, root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """One tenant, its subscription and its recent operations."""
+    with open_plane(root) as plane:
+        view = guard(lambda: plane.show(slug))
+        ops = guard(lambda: plane.operations(slug, limit=10))
+    if as_json:
+        emit({"tenant": view.model_dump(mode="json"), "operations": [o.model_dump(mode="json") for o in ops]})
+        return
+    for key, value in view.model_dump(mode="json").items():
+        out.print(f"[bold]{key}[/]: {value}")
+    for op in ops:
+        out.print(f"  {op.created_at:%Y-%m-%d %H:%M:%S} {op.kind.value:<12} {op.status.value:<11} {op.error or ''}")
+
+
+@tenants_app.command("change-plan")
+def change_plan(
+    slug: str,
+    plan: Annotated[str, typer.Option("--plan", "-p")],
+    preview: Annotated[bool, typer.Option("--preview", help="Dry run: diff and price delta only.")] = False,
+    root: RootOpt = Path("."),
+    actor: ActorOpt = "cli",
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a tenant to another plan (a topology migration when the isolation changes)."""
+    if preview:
+        result = _run(root, as_json, lambda p: p.preview(slug, plan))
+        if as_json:
+            emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
+            return
+        for stack in result.stacks:
+            out.print(f"{stack.stack}: {stack.changes}")
+        out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
+        return
+    _report(_run(root, as_json, lambda p: p.change_plan(slug, plan, actor=actor, idempotency_key=key)), as_json)
+
+
+@tenants_app.command("suspend")
+def suspend(
+    slug: str, root: RootOpt = Path("."), actor: ActorOpt = "cli", key: KeyOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Suspend a tenant: data kept, its role can no longer log in."""
+    _report(_run(root, as_json, lambda p: p.suspend(slug, actor=actor, idempotency_key=key)), as_json)
+
+
+@tenants_app.command("resume")
+def resume(
+    slug: str, root: RootOpt = Path("."), actor: ActorOpt = "cli", key: KeyOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Resume a suspended tenant."""
+    _report(_run(root, as_json, lambda p: p.resume(slug, actor=actor, idempotency_key=key)), as_json)
+
+
+@tenants_app.command("offboard")
+def offboard(
+    slug: str,
+    retention: Annotated[RetentionPolicy, typer.Option("--retention")] = RetentionPolicy.EXPORT,
+    root: RootOpt = Path("."),
+    actor: ActorOpt = "cli",
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Offboard a tenant (retention export first, then every resource removed)."""
+    result = _run(root, as_json, lambda p: p.offboard(slug, retention=retention, actor=actor, idempotency_key=key))
+    _report(result, as_json)
+
+
+def registry_up(root: Path, workers: int, as_json: bool) -> None:
+    """``paybill fleet up --control-plane``: converge every registry stack."""
+    changes = _run(root, as_json, lambda p: p.converge(), workers=workers)
+    if as_json:
+        emit(changes)
+        return
+    for change in changes:
+        out.print(f"{change.stack}: {change.changes or 'nothing'}")
+
+
+def registry_preview(root: Path, as_json: bool) -> None:
+    """``paybill fleet preview --control-plane``: what converging every registry stack would change."""
+    changes = _run(root, as_json, lambda p: p.preview_fleet())
+    if as_json:
+        emit(changes)
+        return
+    for change in changes:
+        out.print(f"{change.stack}: {change.changes or 'nothing'}")
+
+
+def registry_drift(root: Path, as_json: bool) -> None:
+    """``paybill fleet drift --control-plane``: refresh every stack; exit 6 when anything drifted."""
+    report = _run(root, as_json, lambda p: p.drift())
+    if as_json:
+        emit(report)
+    else:
+        for item in report.drifted:
+            out.print(f"[yellow]drift[/] {item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
+        out.print("no drift" if report.clean else f"{len(report.drifted)} drifted resources")
+    raise typer.Exit(0 if report.clean else 6)
+
+
+def registry_status(root: Path, as_json: bool) -> None:
+    """``paybill fleet status``: tenants per state, stacks, pools and running operations."""
+    with open_plane(root) as plane:
+        status = guard(plane.status)
+    if as_json:
+        emit(status)
+        return
+    out.print(f"tenants: {status.tenants}")
+    table = Table("pool", "plan", "database", "members", "capacity")
+    for pool in status.pools:
+        table.add_row(pool.stack, pool.plan, pool.database, str(pool.members), str(pool.capacity))
+    out.print(table)
+    out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")

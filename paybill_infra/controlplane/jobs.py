@@ -1,0 +1,330 @@
+"""Durable operations: the journal, idempotency keys, cross-process locks, leases and stack batching.
+
+- **Journal.** An operation row is written before any stack is touched and finished after; it records
+  kind, tenant, actor, status, phase, timings, an engine summary and the error.
+- **Idempotency.** A key maps to one operation forever: the same key with the same request returns that
+  operation's result (waiting while it runs); with a different request it is refused.
+- **Locks** (``tenant:<slug>``, ``stack:<name>``) are rows in the registry, so they hold across processes
+  and hosts. A holder proves it is alive by a heartbeat; a lock whose owner process is gone (same host) or
+  whose heartbeat is older than the lease TTL is stale and may be taken over. One tenant therefore never
+  has two operations at once, while different tenants proceed in parallel.
+- **Batching.** Pool stacks are shared: when several tenants need the same stack updated, one ``up``
+  (the "leader") applies everyone's registered intent; the others wait for it (group commit). A stack is
+  thus never run twice at once by this process, and N pooled onboardings cost far fewer than N ``up``s.
+- **Crash detection.** An operation is owned by ``host:pid:token``; :meth:`Journal.stale` finds running
+  operations whose owner is gone, for the control plane to recover.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paybill_infra.controlplane.models import (
+    TERMINAL_STATUSES,
+    OperationKind,
+    OperationResult,
+    OperationStatus,
+)
+from paybill_infra.controlplane.registry import LockRow, OperationRow, Registry, utcnow
+from paybill_infra.controlplane.stacks import pid_alive
+from paybill_infra.errors import IdempotencyConflictError, LockTimeoutError
+
+T = TypeVar("T")
+POLL_S = 0.1
+
+
+def new_owner() -> str:
+    """This control-plane instance's identity: host, process and a per-instance token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def owner_gone(owner: str, heartbeat_age: timedelta, ttl: timedelta) -> bool:
+    """Whether ``owner`` can no longer be working: its process is gone (same host), or it has not
+    heartbeated within ``ttl`` (any host)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit() and not pid_alive(int(pid_text)):
+        return True
+    return heartbeat_age > ttl
+
+
+def request_hash(kind: OperationKind, tenant: str, request: dict[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind.value, "tenant": tenant, "request": request}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def result_of(row: OperationRow, *, deduplicated: bool = False) -> OperationResult:
+    return OperationResult(
+        id=row.id,
+        kind=OperationKind(row.kind),
+        tenant=row.tenant,
+        actor=row.actor,
+        status=OperationStatus(row.status),
+        phase=row.phase,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        summary=dict(row.summary or {}),
+        error=row.error,
+        deduplicated=deduplicated,
+    )
+
+
+class Locks:
+    """Registry-backed locks with leases; see the module docstring."""
+
+    def __init__(self, registry: Registry, owner: str, ttl: timedelta) -> None:
+        self.registry = registry
+        self.owner = owner
+        self.ttl = ttl
+
+    def try_acquire(self, name: str, holder: str) -> tuple[bool, str]:
+        """Take ``name`` for ``holder`` if free, re-entrant for the same holder, or stale. Returns
+        ``(acquired, current holder)``."""
+        now = utcnow()
+        with self.registry.transaction() as session:
+            row = session.get(LockRow, name)
+            if row is not None and row.holder != holder:
+                if not owner_gone(row.owner, now - row.heartbeat_at, self.ttl):
+                    return False, row.holder
+                session.delete(row)
+                session.flush()
+                self.registry.audit(
+                    session,
+                    actor="control-plane",
+                    action="lock.taken_over",
+                    operation_id=holder,
+                    detail={"lock": name, "stale_holder": row.holder, "stale_owner": row.owner},
+                )
+                row = None
+            if row is None:
+                session.add(LockRow(name=name, holder=holder, owner=self.owner, acquired_at=now, heartbeat_at=now))
+            return True, holder
+
+    def acquire(self, name: str, holder: str, timeout_s: float) -> None:
+        started = time.monotonic()
+        while True:
+            try:
+                acquired, current = self.try_acquire(name, holder)
+            except IntegrityError:
+                acquired, current = False, "?"
+            if acquired:
+                return
+            waited = time.monotonic() - started
+            if waited >= timeout_s:
+                raise LockTimeoutError(name, current, waited)
+            time.sleep(POLL_S)
+
+    def release(self, name: str, holder: str) -> None:
+        with self.registry.transaction() as session:
+            session.execute(delete(LockRow).where(LockRow.name == name, LockRow.holder == holder))
+
+    def release_all(self, holder: str) -> None:
+        with self.registry.transaction() as session:
+            session.execute(delete(LockRow).where(LockRow.holder == holder))
+
+    @contextmanager
+    def hold(self, name: str, holder: str, timeout_s: float) -> Iterator[None]:
+        self.acquire(name, holder, timeout_s)
+        try:
+            yield
+        finally:
+            self.release(name, holder)
+
+    def heartbeat(self) -> None:
+        now = utcnow()
+        with self.registry.transaction() as session:
+            session.execute(update(LockRow).where(LockRow.owner == self.owner).values(heartbeat_at=now))
+            session.execute(
+                update(OperationRow)
+                .where(OperationRow.owner == self.owner, OperationRow.status == OperationStatus.RUNNING.value)
+                .values(heartbeat_at=now)
+            )
+
+
+class Journal:
+    """The ``operations`` table: start, advance, finish, find by idempotency key, wait, and find stale."""
+
+    def __init__(self, registry: Registry, owner: str, ttl: timedelta) -> None:
+        self.registry = registry
+        self.owner = owner
+        self.ttl = ttl
+
+    def by_key(self, key: str) -> OperationRow | None:
+        with self.registry.transaction() as session:
+            return session.scalars(select(OperationRow).where(OperationRow.idempotency_key == key)).one_or_none()
+
+    def get(self, operation_id: str) -> OperationRow | None:
+        with self.registry.transaction() as session:
+            return session.get(OperationRow, operation_id)
+
+    def dedupe(self, key: str, digest: str, timeout_s: float) -> OperationResult | None:
+        """The result of the operation that already owns ``key`` (waiting for it), or ``None``."""
+        row = self.by_key(key)
+        if row is None:
+            return None
+        if row.request_hash != digest:
+            raise IdempotencyConflictError(key, row.id)
+        return self.wait(row.id, timeout_s, deduplicated=True)
+
+    def start(
+        self,
+        session: Session,
+        operation_id: str,
+        kind: OperationKind,
+        tenant: str,
+        actor: str,
+        request: dict[str, Any],
+        key: str | None,
+    ) -> None:
+        """Record a running operation in the caller's transaction, the one that also records the intent
+        it acts on: a crash can never leave intent without its journal entry, or the reverse."""
+        now = utcnow()
+        session.add(
+            OperationRow(
+                id=operation_id,
+                kind=kind.value,
+                tenant=tenant,
+                actor=actor,
+                status=OperationStatus.RUNNING.value,
+                phase="started",
+                idempotency_key=key,
+                request_hash=request_hash(kind, tenant, request),
+                request=request,
+                attempts=1,
+                owner=self.owner,
+                heartbeat_at=now,
+                created_at=now,
+                started_at=now,
+                summary={},
+            )
+        )
+
+    def phase(self, operation_id: str, phase: str, **summary: Any) -> None:
+        with self.registry.transaction() as session:
+            row = session.get(OperationRow, operation_id)
+            if row is not None:
+                row.phase = phase
+                row.summary = {**(row.summary or {}), **summary}
+
+    def finish(
+        self, operation_id: str, status: OperationStatus, *, error: str | None = None, **summary: Any
+    ) -> OperationResult:
+        with self.registry.transaction() as session:
+            row = session.get(OperationRow, operation_id)
+            if row is None:
+                raise LookupError(operation_id)
+            row.status = status.value
+            row.finished_at = utcnow()
+            row.error = error
+            row.phase = "done" if status is OperationStatus.SUCCEEDED else row.phase
+            row.summary = {**(row.summary or {}), **summary}
+            return result_of(row)
+
+    def wait(self, operation_id: str, timeout_s: float, *, deduplicated: bool = False) -> OperationResult:
+        started = time.monotonic()
+        while True:
+            row = self.get(operation_id)
+            if row is None:
+                raise LookupError(operation_id)
+            if OperationStatus(row.status) in TERMINAL_STATUSES:
+                return result_of(row, deduplicated=deduplicated)
+            if time.monotonic() - started >= timeout_s:
+                raise LockTimeoutError(f"operation:{operation_id}", row.owner, time.monotonic() - started)
+            time.sleep(POLL_S * 2)
+
+    def stale(self) -> list[OperationRow]:
+        """Running operations whose owner is gone (a crash, ``kill -9``, a lost host)."""
+        now = utcnow()
+        with self.registry.transaction() as session:
+            rows = session.scalars(
+                select(OperationRow)
+                .where(OperationRow.status == OperationStatus.RUNNING.value)
+                .order_by(OperationRow.created_at)
+            ).all()
+        return [r for r in rows if r.owner != self.owner and owner_gone(r.owner, now - r.heartbeat_at, self.ttl)]
+
+    def adopt(self, operation_id: str) -> OperationRow:
+        """Take a stale operation over for recovery (one more attempt, owned by this instance)."""
+        with self.registry.transaction() as session:
+            row = session.get(OperationRow, operation_id)
+            if row is None:
+                raise LookupError(operation_id)
+            row.owner = self.owner
+            row.attempts += 1
+            row.heartbeat_at = utcnow()
+            return row
+
+
+@dataclass
+class _Batch(Generic[T]):
+    low: int
+    high: int
+    value: T | None
+    error: BaseException | None
+    uncollected: int
+
+
+class Batcher(Generic[T]):
+    """Group commit for one stack: callers that arrive while a run is in flight are served by the next
+    run, which sees all of their (already committed) intent. Each caller gets the outcome of the first run
+    that started after it arrived."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._running = False
+        self._batches: list[_Batch[T]] = []
+
+    def run(self, job: Callable[[], T]) -> T:
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+            while True:
+                batch = next((b for b in self._batches if b.low < ticket <= b.high), None)
+                if batch is not None:
+                    return self._collect(batch)
+                if not self._running:
+                    self._running = True
+                    low, high = self._done, self._requested
+                    break
+                self._cond.wait()
+        value: T | None = None
+        error: BaseException | None = None
+        try:
+            value = job()
+        except BaseException as exc:  # handed to every caller of this batch
+            error = exc
+        with self._cond:
+            batch = _Batch(low, high, value, error, high - low)
+            self._batches.append(batch)
+            self._done = high
+            self._running = False
+            self._cond.notify_all()
+            return self._collect(batch)
+
+    def _collect(self, batch: _Batch[T]) -> T:
+        """Hand ``batch``'s outcome to one caller; forget the batch once every caller has it."""
+        batch.uncollected -= 1
+        if batch.uncollected == 0:
+            self._batches.remove(batch)
+        if batch.error is not None:
+            raise batch.error
+        return batch.value  # type: ignore[return-value]  # job() returned normally

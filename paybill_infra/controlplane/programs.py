@@ -1,0 +1,133 @@
+"""The inline Pulumi programs of the control plane, built from immutable snapshots of the registry.
+
+A program never reads the registry itself: the control plane snapshots what a stack should hold into a
+frozen spec *before* the engine runs, so a run is a pure function of its spec and concurrent registry
+writes cannot change a program half-way.
+
+- platform stack: the shared database of bridge tenants (``LocalPlatform`` on ``paybill_bridge``);
+- pool stack: one ``LocalPlatform`` on the pool's own database, plus a ``LocalTenant`` per member;
+- tenant stack: one silo or bridge ``LocalTenant`` over a :class:`PlatformRef` to the platform stack.
+
+Every program exports the same shape: ``platform`` (database, host, port) and, per tenant, its isolation,
+plan, database, schema, user and fingerprint, plus ``credentials`` as one secret map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+
+from paybill_infra.local.components import (
+    LocalPlatform,
+    LocalPlatformArgs,
+    LocalTenant,
+    LocalTenantArgs,
+    PlatformRef,
+)
+from paybill_infra.topology.model import Topology
+
+BRIDGE_DATABASE = "paybill_bridge"
+BRIDGE_OWNER = "paybill_bridge_owner"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Which PostgreSQL the local target provisions into. ``url`` is only ever handed to Pulumi as a
+    secret; ``__repr__`` hides it."""
+
+    embedded_dir: str
+    url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ServerConfig(embedded_dir={self.embedded_dir!r}, url={'***' if self.url else None})"
+
+    def as_input(self) -> dict[str, str]:
+        """The plain ``server`` property, for running a provider outside the engine (crash repair)."""
+        return {"url": self.url} if self.url else {"embedded_dir": self.embedded_dir}
+
+    def url_input(self) -> pulumi.Output[str] | None:
+        return pulumi.Output.secret(self.url) if self.url else None
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    topology: Topology
+    role: str
+    suspended: bool
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    database: str
+    host: str
+    port: int
+
+
+def platform_program(server: ServerConfig) -> Callable[[], None]:
+    def program() -> None:
+        platform = LocalPlatform(
+            "platform",
+            LocalPlatformArgs(
+                embedded_dir=server.embedded_dir, url=server.url_input(), database=BRIDGE_DATABASE, owner=BRIDGE_OWNER
+            ),
+        )
+        pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+
+    return program
+
+
+def pool_program(
+    server: ServerConfig, database: str, owner: str, members: tuple[MemberSpec, ...]
+) -> Callable[[], None]:
+    def program() -> None:
+        platform = LocalPlatform(
+            "pool",
+            LocalPlatformArgs(embedded_dir=server.embedded_dir, url=server.url_input(), database=database, owner=owner),
+        )
+        pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+        _tenants(platform, members)
+
+    return program
+
+
+def tenant_program(server: ServerConfig, platform: Endpoint, member: MemberSpec) -> Callable[[], None]:
+    def program() -> None:
+        ref = PlatformRef(
+            embedded_dir=server.embedded_dir,
+            url=server.url_input(),
+            database=platform.database,
+            host=platform.host,
+            port=platform.port,
+        )
+        pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+        _tenants(ref, (member,))
+
+    return program
+
+
+def _tenants(platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, ...]) -> None:
+    ordered = sorted(members, key=lambda m: m.topology.tenant)
+    tenants = {
+        m.topology.tenant: LocalTenant(
+            m.topology.tenant,
+            LocalTenantArgs(topology=m.topology, platform=platform, suspended=m.suspended, role=m.role),
+        )
+        for m in ordered
+    }
+    pulumi.export(
+        "tenants",
+        {
+            m.topology.tenant: {
+                "isolation": tenants[m.topology.tenant].isolation,
+                "plan": m.topology.plan,
+                "database": tenants[m.topology.tenant].db_name,
+                "schema": tenants[m.topology.tenant].db_schema,
+                "user": tenants[m.topology.tenant].db_user,
+                "fingerprint": m.topology.fingerprint,
+            }
+            for m in ordered
+        },
+    )
+    pulumi.export("credentials", pulumi.Output.secret({slug: t.db_password for slug, t in tenants.items()}))

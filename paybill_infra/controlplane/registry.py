@@ -1,0 +1,249 @@
+"""The control plane's registry, journal and audit log (SQLAlchemy 2, declarative ``Mapped`` models).
+
+The registry is the source of truth for *intent*: which tenants exist, on which plan, in which stack or
+pool, suspended or not. Stacks are derived from it (the inline programs read a snapshot of it), so a crash
+never loses intent and recovery can always converge the stacks back to it.
+
+Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the journal), ``locks``
+(cross-process tenant and stack locks) and ``audit_log`` (append-only: the ORM refuses updates and
+deletes, and the migration adds database triggers that do the same for anyone with SQL access).
+
+The default database is a SQLite file; every transaction there starts with ``BEGIN IMMEDIATE`` so
+concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is used as
+is (``postgresql+psycopg://...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from paybill_infra.errors import ControlPlaneError
+
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the registry; use timezone-aware UTC values")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantRow(Base):
+    """A tenant and its placement. ``target_*`` hold the destination of a running topology migration."""
+
+    __tablename__ = "tenants"
+
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    plan: Mapped[str] = mapped_column(String(32))
+    isolation: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    stack: Mapped[str | None] = mapped_column(String(128))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    role: Mapped[str | None] = mapped_column(String(63))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    seats_used: Mapped[int] = mapped_column(Integer, default=0)
+    storage_gb_used: Mapped[int] = mapped_column(Integer, default=0)
+    target_plan: Mapped[str | None] = mapped_column(String(32))
+    target_isolation: Mapped[str | None] = mapped_column(String(16))
+    target_stack: Mapped[str | None] = mapped_column(String(128))
+    target_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)
+    target_role: Mapped[str | None] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+
+    tenant: Mapped[str] = mapped_column(String(40), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128), default="")
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PoolRow(Base):
+    """A pool stack: up to ``capacity`` pooled tenants of ``plan`` in one database."""
+
+    __tablename__ = "pools"
+    __table_args__ = (UniqueConstraint("plan", "ordinal", name="pools_plan_ordinal_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan: Mapped[str] = mapped_column(String(32))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    stack: Mapped[str] = mapped_column(String(128), unique=True)
+    database: Mapped[str] = mapped_column(String(63), unique=True)
+    owner: Mapped[str] = mapped_column(String(63))
+    capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StackRow(Base):
+    """A stack the control plane created, with its last engine summary and (non-secret) outputs."""
+
+    __tablename__ = "stacks"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_operation: Mapped[str | None] = mapped_column(String(16))
+    last_changes: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OperationRow(Base):
+    """The journal: one row per operation, written before any stack is touched and finished after."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    phase: Mapped[str] = mapped_column(String(32), default="queued")
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class LockRow(Base):
+    """A held lock (``tenant:<slug>`` or ``stack:<name>``): who holds it and when it last proved alive."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditRow(Base):
+    """Append-only: who did what to which tenant, and with which outcome. Never a secret value."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    tenant: Mapped[str | None] = mapped_column(String(40), index=True)
+    operation_id: Mapped[str | None] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(AuditRow, "before_update")
+@event.listens_for(AuditRow, "before_delete")
+def _audit_is_append_only(_mapper: Any, _connection: Any, target: AuditRow) -> None:
+    raise ControlPlaneError(f"the audit log is append-only (entry {target.id})")
+
+
+def default_url(root: Path) -> str:
+    return f"sqlite:///{(root / '.paybill' / 'control.db').resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, pool_size=16
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event own the transaction
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Registry:
+    """Sessions over the registry database; callers use :meth:`transaction` (one explicit transaction)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def audit(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        action: str,
+        tenant: str | None = None,
+        operation_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        session.add(AuditRow(actor=actor, action=action, tenant=tenant, operation_id=operation_id, detail=detail or {}))

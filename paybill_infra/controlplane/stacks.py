@@ -1,0 +1,352 @@
+"""Stacks: deterministic names, one work dir each, one shared ``PulumiCommand``, and crash repair.
+
+Why this shape (see the engine notes, §4):
+
+- Every ``LocalWorkspace`` runs ``pulumi version`` unless handed a ``PulumiCommand``; one shared command
+  saves a process per stack and pins every stack to the same CLI.
+- Parallel stacks must not share a work dir: ``create/select`` rewrite ``Pulumi.yaml`` and the workspace
+  file under ``PULUMI_HOME`` (pulumi#8186, #6287). Each stack gets ``<state>/work/<stack>``.
+- Names are pure functions of the registry (plan, pool ordinal, slug, isolation), so the same registry
+  always maps to the same stacks, and a crash can be repaired by name.
+
+Crash repair (:meth:`StackManager.repair`): the DIY backend leaves a lock file and the checkpoint may hold
+``pending_operations``. A lock is cleared (``stack.cancel()``) only when its holder process is gone. Each
+pending *create* may have created its object before the crash without recording it, so its object is
+deleted through the resource's own provider (idempotent, ``IF EXISTS``) before the pending list is dropped
+by export/import; the next ``up`` then creates it again from scratch and converges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pulumi import automation as auto
+from pydantic import BaseModel, ConfigDict, Field
+
+from paybill_infra.controlplane.models import StackChange
+from paybill_infra.engine.errors import map_engine_error
+from paybill_infra.engine.settings import EngineSettings
+from paybill_infra.errors import EngineError
+from paybill_infra.local.provider import (
+    BridgeSchemaProvider,
+    LoginRoleProvider,
+    PooledMembershipProvider,
+    PostgresProvider,
+    SharedPlatformProvider,
+    SiloDatabaseProvider,
+)
+from paybill_infra.topology.naming import Alphabet, NameRule, make_name
+
+DEFAULT_PROJECT = "paybill-tenants"
+PLATFORM_STACK = "platform"
+SECRETS_SCHEMES = ("passphrase", "awskms://", "azurekeyvault://", "gcpkms://", "hashivault://")
+_STACK_RULE = NameRule(100, Alphabet.DNS)
+_PG_RULE = NameRule(63, Alphabet.SQL)
+TRANSIENT = re.compile(
+    r"UNAVAILABLE|too many clients|could not connect|connection refused|database system is starting up|"
+    r"tuple concurrently updated|deadlock detected|currently locked|Socket closed|failed to connect",
+    re.IGNORECASE,
+)
+_PROVIDERS: dict[str, type[PostgresProvider]] = {
+    "LoginRole": LoginRoleProvider,
+    "SharedPlatform": SharedPlatformProvider,
+    "SiloDatabase": SiloDatabaseProvider,
+    "BridgeSchema": BridgeSchemaProvider,
+    "PooledMembership": PooledMembershipProvider,
+}
+
+
+def pool_stack_name(plan: str, ordinal: int) -> str:
+    return make_name(_STACK_RULE, "pool", plan, f"{ordinal:03d}")
+
+
+def pool_database(plan: str, ordinal: int) -> str:
+    return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}")
+
+
+def pool_owner(plan: str, ordinal: int) -> str:
+    return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}", "owner")
+
+
+def tenant_stack_name(slug: str, isolation: str) -> str:
+    """One stack per silo/bridge tenant and isolation: a migration's source and target never share one."""
+    return make_name(_STACK_RULE, "tenant", slug, isolation)
+
+
+def tenant_role(slug: str, generation: int) -> str:
+    """The tenant's login role. Generation 0 keeps the topology's own name; every topology migration moves
+    the tenant to a fresh role, because source and target exist side by side until the data is moved."""
+    return (
+        make_name(_PG_RULE, "t", slug, "app") if generation == 0 else make_name(_PG_RULE, "t", slug, f"g{generation}")
+    )
+
+
+class SecretsConfig(BaseModel):
+    """The secrets provider new stacks are created with: ``passphrase`` (default; the engine settings warn
+    loudly when the development passphrase is used) or a KMS URL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Annotated[
+        str, Field(pattern=r"^(passphrase|(awskms|azurekeyvault|gcpkms|hashivault)://\S+)$", max_length=512)
+    ] = "passphrase"
+
+    def for_workspace(self) -> str | None:
+        return None if self.provider == "passphrase" else self.provider
+
+
+@dataclass
+class RetryPolicy:
+    """Retries with exponential backoff for engine failures that a second try can fix."""
+
+    attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1))))
+
+
+def is_transient(err: EngineError) -> bool:
+    return err.kind == "concurrent_update" or TRANSIENT.search(err.detail) is not None
+
+
+@dataclass
+class RunOutcome:
+    change: StackChange
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Every output, secrets included (masking is the caller's job before anything is stored)."""
+    secret_keys: frozenset[str] = frozenset()
+    attempts: int = 1
+
+
+class StackManager:
+    """Creates, selects, runs and repairs the control plane's stacks."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        state_dir: Path,
+        project: str = DEFAULT_PROJECT,
+        secrets: SecretsConfig | None = None,
+        retry: RetryPolicy | None = None,
+        parallel: int = 8,
+    ) -> None:
+        self.settings = settings
+        self.project = project
+        self.secrets = secrets or SecretsConfig()
+        self.retry = retry or RetryPolicy()
+        self.parallel = parallel
+        self.work_root = state_dir / "work"
+        self._env = settings.env()
+        self._command = auto.PulumiCommand(root=str(settings.pulumi_bin.parent))
+        self._guard = threading.Lock()
+
+    def work_dir(self, stack: str) -> Path:
+        path = self.work_root / stack
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def select(self, stack: str, program: Callable[[], None]) -> auto.Stack:
+        """Create or select ``stack`` with ``program``; the secrets provider applies on creation."""
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(self.work_dir(stack)),
+            pulumi_command=self._command,
+            env_vars=self._env,
+            secrets_provider=self.secrets.for_workspace(),
+            project_settings=auto.ProjectSettings(name=self.project, runtime="python"),
+        )
+        try:
+            return auto.create_or_select_stack(stack, project_name=self.project, program=program, opts=opts)
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="select") from None
+
+    def exists(self, stack: str) -> bool:
+        return self._stack_file(stack).exists()
+
+    def run(
+        self,
+        stack: str,
+        operation: str,
+        program: Callable[[], None],
+        *,
+        on_event: Callable[[auto.EngineEvent], None] | None = None,
+    ) -> RunOutcome:
+        """Run ``up``/``preview``/``refresh``/``destroy`` with retries on transient failures. ``destroy``
+        also removes the stack (and its work dir) so nothing of it is left."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = self._run_once(stack, operation, program, on_event)
+            except EngineError as err:
+                if attempt >= self.retry.attempts or not is_transient(err):
+                    raise
+                if err.kind == "concurrent_update":
+                    self.clear_stale_lock(stack)
+                time.sleep(self.retry.delay(attempt))
+                continue
+            outcome.attempts = attempt
+            return outcome
+
+    def _run_once(
+        self,
+        stack: str,
+        operation: str,
+        program: Callable[[], None],
+        on_event: Callable[[auto.EngineEvent], None] | None,
+    ) -> RunOutcome:
+        handle = self.select(stack, program)
+        try:
+            if operation == "up":
+                up = handle.up(color="never", parallel=self.parallel, on_event=on_event)
+                outputs = dict(up.outputs)
+                return RunOutcome(
+                    StackChange(stack=stack, operation=operation, changes=_changes(up.summary.resource_changes)),
+                    {k: v.value for k, v in outputs.items()},
+                    frozenset(k for k, v in outputs.items() if v.secret),
+                )
+            if operation == "preview":
+                pre = handle.preview(color="never", parallel=self.parallel, on_event=on_event)
+                return RunOutcome(StackChange(stack=stack, operation=operation, changes=_changes(pre.change_summary)))
+            if operation == "refresh":
+                ref = handle.refresh(color="never", parallel=self.parallel, on_event=on_event)
+                return RunOutcome(
+                    StackChange(stack=stack, operation=operation, changes=_changes(ref.summary.resource_changes))
+                )
+            if operation == "destroy":
+                gone = handle.destroy(color="never", parallel=self.parallel, on_event=on_event)
+                handle.workspace.remove_stack(stack)
+                return RunOutcome(
+                    StackChange(stack=stack, operation=operation, changes=_changes(gone.summary.resource_changes))
+                )
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation=operation) from None
+        raise ValueError(f"unknown stack operation {operation!r}")
+
+    def outputs(self, stack: str, program: Callable[[], None]) -> dict[str, Any]:
+        try:
+            return {k: v.value for k, v in self.select(stack, program).outputs().items()}
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="outputs") from None
+
+    def resources(self, stack: str, program: Callable[[], None]) -> list[dict[str, Any]]:
+        """The checkpoint's resources (secret values stay encrypted in the export)."""
+        try:
+            deployment = self.select(stack, program).export_stack().deployment or {}
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="export") from None
+        return list(deployment.get("resources") or [])
+
+    # --- crash repair -----------------------------------------------------------------------------------
+
+    def _stack_file(self, stack: str) -> Path:
+        return self._backend_dir() / ".pulumi" / "stacks" / self.project / f"{stack}.json"
+
+    def _lock_dir(self, stack: str) -> Path:
+        return self._backend_dir() / ".pulumi" / "locks" / "organization" / self.project / stack
+
+    def _backend_dir(self) -> Path:
+        url = self.settings.backend_url
+        if not url.startswith("file://"):
+            raise EngineError(PLATFORM_STACK, "repair", "unsupported", f"lock inspection needs a file backend: {url}")
+        return Path(url.removeprefix("file://"))
+
+    def lock_holders(self, stack: str) -> list[dict[str, Any]]:
+        """The DIY backend's lock files of ``stack`` (``pid``, ``hostname``, ``timestamp``...)."""
+        if not self.settings.backend_url.startswith("file://"):
+            return []
+        holders = []
+        for path in sorted(self._lock_dir(stack).glob("*.json")):
+            try:
+                holders.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                holders.append({})
+        return holders
+
+    def clear_stale_lock(self, stack: str, *, wait_s: float = 30.0) -> bool:
+        """Cancel ``stack``'s lock when every holder process is gone (waiting up to ``wait_s`` for a live
+        local holder, e.g. the CLI of a killed control plane finishing its shutdown). Returns whether a
+        lock was cleared. A live holder on another host is never overridden."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            holders = self.lock_holders(stack)
+            if not holders:
+                return False
+            alive = [h for h in holders if _holder_alive(h)]
+            if not alive:
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+        with self._guard:
+            try:
+                self.select(stack, _no_program).cancel()
+            except auto.CommandError as err:
+                raise map_engine_error(err, stack=stack, operation="cancel") from None
+        return True
+
+    def clear_pending(self, stack: str, server: dict[str, Any]) -> list[str]:
+        """Drop the checkpoint's pending operations; undo pending creates through their providers first.
+        ``server`` replaces the (possibly encrypted) server input. Returns the URNs that were pending."""
+        handle = self.select(stack, _no_program)
+        try:
+            state = handle.export_stack()
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="export") from None
+        deployment = dict(state.deployment or {})
+        pending = list(deployment.get("pending_operations") or [])
+        if not pending:
+            return []
+        for item in pending:
+            resource = item.get("resource") or {}
+            provider = _PROVIDERS.get(str(resource.get("type", "")).rsplit(":", 1)[-1])
+            if item.get("type") == "creating" and provider is not None:
+                inputs = {**(resource.get("inputs") or {}), "server": server}
+                provider().delete(str(resource.get("id") or ""), inputs)
+        deployment["pending_operations"] = []
+        try:
+            handle.import_stack(auto.Deployment(version=state.version, deployment=deployment))
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="import") from None
+        return [str((item.get("resource") or {}).get("urn", "")) for item in pending]
+
+
+def _no_program() -> None:
+    """Selecting a stack only to inspect or repair it never runs its program."""
+
+
+def _holder_alive(holder: dict[str, Any]) -> bool:
+    if holder.get("hostname") not in (None, socket.gethostname()):
+        return True
+    pid = holder.get("pid")
+    return isinstance(pid, int) and pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _changes(raw: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (raw or {}).items()}

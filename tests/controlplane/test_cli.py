@@ -1,0 +1,44 @@
+"""``paybill tenants`` / ``paybill fleet status`` in a subprocess: exit codes and ``--json``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.controlplane.conftest import Env
+
+pytestmark = [pytest.mark.engine, pytest.mark.postgres]
+
+
+def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_cli_lifecycle_and_exit_codes(env: Env) -> None:
+    assert paybill(env, "tenants", "onboard", "Bad;Slug", "--plan", "starter").returncode == 2
+    assert paybill(env, "tenants", "onboard", "hooli", "--plan", "nope").returncode == 2
+    done = paybill(env, "tenants", "onboard", "hooli", "--plan", "starter", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "succeeded"
+    assert paybill(env, "tenants", "resume", "hooli").returncode == 7
+    shown = json.loads(paybill(env, "tenants", "show", "hooli", "--json").stdout)
+    assert shown["tenant"]["state"] == "active" and shown["operations"][0]["kind"] == "onboard"
+    status = json.loads(paybill(env, "fleet", "status", "--json").stdout)
+    assert status["tenants"] == {"active": 1}
+    assert paybill(env, "fleet", "drift", "--control-plane").returncode == 0
+    preview = json.loads(
+        paybill(env, "tenants", "change-plan", "hooli", "--plan", "growth", "--preview", "--json").stdout
+    )
+    assert preview["migration"] is True and preview["monthly_price_delta"] == "270.00"
+    assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none").returncode == 0
+    assert json.loads(paybill(env, "tenants", "list", "--json").stdout)[0]["state"] == "offboarded"

@@ -1,0 +1,149 @@
+"""Bad input, billing gates, rollback, idempotency and concurrency on the real engine.
+
+Every refusal must leave no stack touched: the set of stacks and the journal are compared before and after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
+from paybill_infra.controlplane.migration import LocalDataMover, Placement, Verification
+from paybill_infra.errors import (
+    BillingGateError,
+    IdempotencyConflictError,
+    IllegalTransitionError,
+    InvalidInputError,
+    MigrationError,
+    PaybillError,
+    PlanLimitError,
+    TenantExistsError,
+    UnknownPlanError,
+    UnknownTenantError,
+)
+from tests.controlplane.conftest import Env
+
+pytestmark = [pytest.mark.engine, pytest.mark.postgres]
+
+
+def untouched(plane: ControlPlane) -> tuple[Any, ...]:
+    status = plane.status()
+    return status.stacks, status.tenants, len(plane.operations(limit=1000))
+
+
+def test_bad_input_is_refused_before_anything_is_touched(plane: ControlPlane) -> None:
+    plane.onboard({"slug": "stable", "display_name": "Stable", "plan": "starter"})
+    before = untouched(plane)
+    with pytest.raises(UnknownPlanError, match="unknown plan 'platinum'"):
+        plane.onboard({"slug": "newco", "display_name": "New", "plan": "platinum"})
+    with pytest.raises(InvalidInputError, match="slug"):
+        plane.onboard({"slug": "Robert'); DROP TABLE--", "display_name": "x", "plan": "starter"})
+    with pytest.raises(InvalidInputError, match="slug"):
+        plane.suspend("../etc")
+    with pytest.raises(UnknownTenantError, match="unknown tenant 'ghost'"):
+        plane.suspend("ghost")
+    with pytest.raises(IllegalTransitionError, match="cannot resume tenant 'stable' while it is active"):
+        plane.resume("stable")
+    with pytest.raises(BillingGateError, match="subscription is canceled"):
+        plane.onboard({"slug": "latecomer", "display_name": "Late", "plan": "growth", "subscription": "canceled"})
+    with pytest.raises(InvalidInputError, match="already on 'starter'"):
+        plane.change_plan("stable", "starter")
+    plane.change_plan("stable", "team")  # an upgrade within the pooled isolation: into the team pool
+    plane.report_usage("stable", {"seats": 12})
+    with pytest.raises(PlanLimitError, match="12 seats in use, plan allows 5"):
+        plane.change_plan("stable", "starter")
+    with pytest.raises(TenantExistsError):
+        plane.onboard({"slug": "stable", "display_name": "Stable", "plan": "growth"})
+    after = untouched(plane)
+    assert after[0] == ("pool-team-001",)  # stable moved pools; the emptied starter pool is gone
+    assert before[1] == after[1] and after[2] == before[2] + 1  # only the successful plan change ran
+    rejected = {e.action for e in plane.audit_log() if e.action.endswith(".rejected")}
+    assert {"onboard.rejected", "suspend.rejected", "resume.rejected", "change_plan.rejected"} <= rejected
+
+
+def test_same_tenant_onboarded_twice_at_once(plane: ControlPlane) -> None:
+    request = {"slug": "twice", "display_name": "Twice", "plan": "growth"}
+    results: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def go() -> None:
+        barrier.wait()
+        results.append(plane.onboard(request))
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0].id == results[1].id
+    assert sorted(r.deduplicated for r in results) == [False, True]
+    assert [o.kind.value for o in plane.operations("twice")] == ["onboard"]
+
+
+def test_idempotency_key_replays_and_refuses_reuse(plane: ControlPlane) -> None:
+    first = plane.suspend("twice", idempotency_key="req-0001-suspend")
+    again = plane.suspend("twice", idempotency_key="req-0001-suspend")
+    assert again.id == first.id and again.deduplicated
+    with pytest.raises(IdempotencyConflictError):
+        plane.resume("twice", idempotency_key="req-0001-suspend")
+    plane.resume("twice", idempotency_key="req-0002-resume")
+    assert plane.show("twice").state is TenantState.ACTIVE
+
+
+class CorruptingMover(LocalDataMover):
+    """Copies, then reports a mismatch: the migration must roll back with the source intact."""
+
+    def verify(self, tenant: str, source: Placement, target: Placement) -> Verification:
+        real = super().verify(tenant, source, target)
+        return Verification(real.source_counts, {k: v - 1 for k, v in real.target_counts.items()}, {}, {})
+
+
+def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane) -> None:
+    env.query("INSERT INTO t_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
+    stacks_before = plane.status().stacks
+    with (
+        env.plane(data_mover=CorruptingMover(plane.admin), recover=False) as faulty,
+        pytest.raises(MigrationError, match="rolled back to the source") as caught,
+    ):
+        faulty.change_plan("twice", "enterprise")
+    assert caught.value.rolled_back and caught.value.phase == "verify"
+    view = plane.show("twice")
+    assert (view.plan, view.state, view.isolation.value) == ("growth", TenantState.ACTIVE, "bridge")
+    assert plane.status().stacks == stacks_before
+    assert env.query("SELECT 1 FROM pg_database WHERE datname = 't_twice'") == []
+    assert env.query("SELECT name FROM t_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
+    assert plane.operations("twice")[0].status is OperationStatus.ROLLED_BACK
+
+
+def test_twenty_tenants_onboarded_concurrently(env: Env, plane: ControlPlane) -> None:
+    plans = ["starter"] * 10 + ["team"] * 4 + ["growth"] * 3 + ["enterprise"] * 3
+    requests = [{"slug": f"crowd-{i:02d}", "display_name": f"Crowd {i}", "plan": p} for i, p in enumerate(plans)]
+    requests.append({"slug": "crowd-bad", "display_name": "Bad", "plan": "starter", "subscription": "canceled"})
+    outcomes = plane.onboard_many(requests)
+    assert isinstance(outcomes[-1], BillingGateError)
+    assert all(not isinstance(o, PaybillError) for o in outcomes[:-1]), [
+        o for o in outcomes if isinstance(o, Exception)
+    ]
+    states = {v.slug: v.state for v in plane.list() if v.slug.startswith("crowd-")}
+    assert len(states) == 20 and set(states.values()) == {TenantState.ACTIVE}
+    for slug in states:
+        ops = plane.operations(slug)
+        assert [(o.kind.value, o.status) for o in ops] == [("onboard", OperationStatus.SUCCEEDED)], slug
+    # bin-packing: capacity 4 -> 10 starter tenants fill pools 1..3 (stable left starter earlier)
+    pools = {p.stack: (p.members, p.capacity) for p in plane.status().pools if p.plan == "starter"}
+    assert pools == {"pool-starter-001": (4, 4), "pool-starter-002": (4, 4), "pool-starter-003": (2, 4)}
+    roles = {r[0] for r in env.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_crowd%%'")}
+    assert len(roles) == 20
+    members = Counter(
+        r[0]
+        for db in pools
+        for r in env.query(
+            "SELECT tenant_id FROM paybill.tenant_roles", dbname=db.replace("pool-starter-", "pb_pool_starter_")
+        )
+    )
+    assert sum(members.values()) == 10 and max(members.values()) == 1
+    assert not plane.status().running

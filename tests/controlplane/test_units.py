@@ -1,0 +1,114 @@
+"""Pure parts of the control plane: billing state machine and webhooks, registry migrations, naming,
+settings validation, batching. No engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import SecretStr, ValidationError
+
+from paybill_infra.controlplane import WebhookVerifier, allows_provisioning, check_transition, migrations
+from paybill_infra.controlplane.jobs import Batcher
+from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
+from paybill_infra.controlplane.stacks import SecretsConfig, pool_stack_name, tenant_role, tenant_stack_name
+from paybill_infra.errors import ControlPlaneError, IllegalSubscriptionTransitionError, WebhookSignatureError
+from paybill_infra.schema.enums import SubscriptionStatus as S
+
+
+def test_subscription_state_machine() -> None:
+    check_transition("t", S.TRIALING, S.ACTIVE)
+    check_transition("t", S.PAST_DUE, S.SUSPENDED)
+    check_transition("t", S.ACTIVE, S.ACTIVE)  # redelivery is a no-op
+    for current, requested in ((S.CANCELED, S.ACTIVE), (S.ACTIVE, S.SUSPENDED), (S.SUSPENDED, S.PAST_DUE)):
+        with pytest.raises(IllegalSubscriptionTransitionError):
+            check_transition("t", current, requested)
+    assert [s for s in S if allows_provisioning(s)] == [S.TRIALING, S.ACTIVE]
+
+
+def test_webhook_signature_replay_and_tampering() -> None:
+    verifier = WebhookVerifier(SecretStr("whsec_0123456789abcdef"))
+    body = json.dumps(
+        {"event_id": "evt_1", "tenant": "acme", "status": "past_due", "occurred_at": "2026-01-01T00:00:00Z"}
+    ).encode()
+    header = verifier.sign(body)
+    assert verifier.parse(body, header).status is S.PAST_DUE
+    with pytest.raises(WebhookSignatureError, match="does not match"):
+        verifier.parse(body.replace(b"past_due", b"active"), header)
+    with pytest.raises(WebhookSignatureError, match="replay"):
+        verifier.parse(body, verifier.sign(body, at=verifier_time_minus(timedelta(hours=1))))
+    with pytest.raises(WebhookSignatureError, match="timestamp"):
+        verifier.parse(body, "v1=abc")
+    with pytest.raises(WebhookSignatureError, match="at least 16"):
+        WebhookVerifier(SecretStr("short"))
+
+
+def verifier_time_minus(delta: timedelta) -> object:
+    from paybill_infra.controlplane.registry import utcnow
+
+    return utcnow() - delta
+
+
+def test_migrations_match_the_models_and_audit_is_append_only(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
+    migrations.upgrade(engine)
+    migrations.upgrade(engine)  # idempotent
+    assert migrations.current(engine) == "0001"
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+    registry = Registry(engine)
+    with registry.transaction() as session:
+        registry.audit(session, actor="a", action="x")
+    with registry.transaction() as session:
+        row = session.get(AuditRow, 1)
+        assert row is not None
+        row.actor = "mallory"
+        with pytest.raises(ControlPlaneError, match="append-only"):
+            session.flush()
+        session.rollback()
+
+
+def test_names_are_deterministic_and_safe() -> None:
+    assert pool_stack_name("starter", 3) == "pool-starter-003"
+    assert tenant_stack_name("acme", "silo") == "tenant-acme-silo"
+    assert tenant_role("acme", 0) == "t_acme_app" and tenant_role("acme", 2) == "t_acme_g2"
+    long = "a" * 40
+    assert len(tenant_role(long, 12)) <= 63 and tenant_role(long, 12) == tenant_role(long, 12)
+
+
+def test_secrets_provider_is_validated() -> None:
+    assert SecretsConfig().for_workspace() is None
+    for url in (
+        "awskms://alias/paybill",
+        "azurekeyvault://v.vault.azure.net/keys/k",
+        "gcpkms://projects/p/k",
+        "hashivault://k",
+    ):
+        assert SecretsConfig(provider=url).for_workspace() == url
+    with pytest.raises(ValidationError):
+        SecretsConfig(provider="file:///tmp/key")
+
+
+def test_batcher_serves_concurrent_callers_with_few_runs() -> None:
+    batcher: Batcher[int] = Batcher()
+    runs: list[int] = []
+
+    def job() -> int:
+        runs.append(1)
+        time.sleep(0.05)
+        return len(runs)
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(batcher.run(job))) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 12 and len(runs) < 12
+    assert all(r >= 1 for r in results)
