@@ -85,6 +85,10 @@ class EmbeddedServer:
         info = self._postmaster()
         return info is not None and info.is_running() and info.status == "ready"
 
+    def _socket_present(self) -> bool:
+        info = self._postmaster()
+        return info is not None and info.socket_path is not None and info.socket_path.exists()
+
     def _postmaster(self) -> PostmasterInfo | None:
         try:
             return PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
@@ -98,12 +102,15 @@ class EmbeddedServer:
         that are gRPC servers (the engine's dynamic-provider host) must not ``fork()``, since gRPC's fork
         handlers abort the child.
         """
-        if isolated and not self.is_running():
+        if isolated and not (self.is_running() and self._socket_present()):
             self._start_in_clean_process()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._lock():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
+            if self.is_running() and not self._socket_present():
+                # Alive but unreachable (its socket file was removed): only a restart recreates it.
+                self._pg("pg_ctl", ["-D", str(self.pgdata), "-w", "-m", "fast", "stop"], "pg_ctl stop")
             if not self.is_running():
                 self._start()
             return self._connection()

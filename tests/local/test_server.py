@@ -55,3 +55,16 @@ def test_external_url_is_used_as_given(pg_admin: AdminConnection) -> None:
     assert (resolved.host, resolved.port, resolved.user) == (pg_admin.host, pg_admin.port, pg_admin.user)
     with psycopg.connect(resolved.conninfo("postgres")) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_server_whose_socket_vanished_is_restarted(server_scratch: Path) -> None:
+    server = EmbeddedServer(server_scratch / "lost-socket")
+    conn = server.ensure_running()
+    socket = Path(conn.host) / f".s.PGSQL.{conn.port}"
+    socket.unlink()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(conn.conninfo("postgres"))
+    again = server.ensure_running(isolated=True)
+    with psycopg.connect(again.conninfo("postgres")) as reconnected:
+        assert reconnected.execute("SELECT 1").fetchone() == (1,)
+    server.stop()
