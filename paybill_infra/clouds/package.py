@@ -18,7 +18,7 @@ import dataclasses
 import inspect
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Optional, TypedDict
@@ -173,21 +173,12 @@ def _hosted_platform(cloud: Cloud) -> type[pulumi.ComponentResource]:
         )
         self.register_outputs({"pool": self.pool})  # type: ignore[attr-defined]
 
-    construct.__annotations__ = {
-        "name": str,
-        "args": args_type,
-        "opts": Optional[pulumi.ResourceOptions],  # noqa: UP045
-        "return": None,
-    }
-    return type(
+    return _component_class(
         f"{prefix}Platform",
-        (pulumi.ComponentResource,),
-        {
-            "__init__": construct,
-            "__module__": __name__,
-            "__annotations__": {"pool": typing.cast(Any, pulumi.Output)[pool_type]},
-            "__doc__": f"The shared {cloud} pool (``{parts.platform.__name__}``), for non-Python programs.",
-        },
+        construct,
+        args_type,
+        {"pool": typing.cast(Any, pulumi.Output)[pool_type]},
+        f"The shared {cloud} pool (``{parts.platform.__name__}``), for non-Python programs.",
     )
 
 
@@ -225,6 +216,25 @@ def _hosted_tenant(cloud: Cloud) -> type[pulumi.ComponentResource]:
             setattr(self, key, value)
         self.register_outputs(outputs)
 
+    return _component_class(
+        f"{prefix}Tenant",
+        construct,
+        args_type,
+        dict(CONTRACT),
+        f"One tenant on {cloud} (``{parts.tenant.__name__}``), isolated as its plan says.",
+    )
+
+
+def _component_class(
+    name: str,
+    construct: Callable[..., None],
+    args_type: Any,
+    outputs: dict[str, Any],
+    doc: str,
+) -> type[pulumi.ComponentResource]:
+    """The component class ``name`` hosting ``construct``. The schema analyzer reads the constructor's
+    annotations (``args_type`` is the input type) and the class annotations (``outputs``), so both are set
+    explicitly on the generated class."""
     construct.__annotations__ = {
         "name": str,
         "args": args_type,
@@ -232,14 +242,9 @@ def _hosted_tenant(cloud: Cloud) -> type[pulumi.ComponentResource]:
         "return": None,
     }
     return type(
-        f"{prefix}Tenant",
+        name,
         (pulumi.ComponentResource,),
-        {
-            "__init__": construct,
-            "__module__": __name__,
-            "__annotations__": dict(CONTRACT),
-            "__doc__": f"One tenant on {cloud} (``{parts.tenant.__name__}``), isolated as its plan says.",
-        },
+        {"__init__": construct, "__module__": __name__, "__annotations__": outputs, "__doc__": doc},
     )
 
 

@@ -126,6 +126,8 @@ def test_encryption_with_customer_managed_keys(combo: tuple[Cloud, Isolation, Ru
             assert props["keyProtectKey"] and props["backupEncryptionKeyCrn"]
     if cloud is Cloud.AWS:
         assert all(s.inputs["kmsKeyId"] for s in run.of_type("aws:secretsmanager/secret:Secret"))
+        for instance in run.of_type("aws:rds/instance:Instance"):  # dedicated instances are audited alike
+            assert instance.inputs["enabledCloudwatchLogsExports"] == ["postgresql"], instance.urn
         for config in run.of_type(
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
         ):
@@ -250,3 +252,4 @@ def test_output_contract(combo: tuple[Cloud, Isolation, Run]) -> None:
     assert run.secret["db_password"] is True
     assert not run.secret["tenant_id"]
     assert set(REQUIRED_TAGS) <= run.outputs["tags"].keys()
+

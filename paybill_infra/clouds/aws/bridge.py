@@ -9,17 +9,15 @@ owns its name, credentials and key.
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
 
-from paybill_infra.clouds.aws.common import PG_PORT, kms_key, tenant_access, tls_parameter_group
+from paybill_infra.clouds.aws.common import kms_key, tenant_access, tenant_instance
 from paybill_infra.clouds.aws.platform import AwsTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
-MASTER_USER = "paybill_admin"
 BACKUP_DAYS = 14
 
 
@@ -38,52 +36,28 @@ class AwsBridgeTenant(TenantComponent):
         db_port: pulumi.Input[int]
         resource_id: pulumi.Input[str]
         if topo.sizing.dedicated_server:
-            instance = aws.rds.Instance(
-                f"{name}-db",
-                identifier=topo.name(NameKind.SERVER),
-                engine="postgres",
-                instance_class=topo.sizing.instance_class,
-                allocated_storage=topo.sizing.storage_gb,
-                storage_type="gp3",
-                db_name=db_name,
-                username=MASTER_USER,
-                manage_master_user_password=True,
-                master_user_secret_kms_key_id=key.arn,
-                port=PG_PORT,
-                storage_encrypted=True,
-                kms_key_id=key.arn,
-                iam_database_authentication_enabled=True,
-                publicly_accessible=False,
-                multi_az=True,
-                db_subnet_group_name=pool.db_subnet_group,
-                vpc_security_group_ids=[pool.db_security_group_id],
-                parameter_group_name=tls_parameter_group(self, name).name,
-                backup_retention_period=BACKUP_DAYS,
-                copy_tags_to_snapshot=True,
-                deletion_protection=True,
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{topo.name(NameKind.SERVER)}-final",
-                performance_insights_enabled=True,
-                performance_insights_kms_key_id=key.arn,
-                opts=data_options(self, topo),
+            instance = tenant_instance(
+                self,
+                name,
+                topo,
+                key_arn=key.arn,
+                subnet_group=pool.db_subnet_group,
+                security_group_id=pool.db_security_group_id,
+                backup_days=BACKUP_DAYS,
             )
             db_host, db_port, resource_id = instance.address, instance.port, instance.resource_id
         else:
             db_host, db_port, resource_id = pool.db_host, pool.db_port, pool.cluster_resource_id
         access = tenant_access(self, name, topo, pool.region, key.arn, resource_id, db_host, db_port, db_name)
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=db_host,
                 db_port=db_port,
                 db_name=db_name,
-                db_user=topo.name(NameKind.DB_USER),
                 db_password=access.password,
                 identity=access.role.arn,
                 network_id=pool.vpc_id,
                 key_id=key.arn,
-                tags=topo.tags,
             )
         )

@@ -1,5 +1,5 @@
 """AWS building blocks shared by the pool and the tenants: KMS keys, private networks, TLS-only parameter
-groups, and a tenant's credentials secret and ABAC role."""
+groups, a tenant's own database instance, and a tenant's credentials secret and ABAC role."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from paybill_infra.clouds.base import tenant_password
+from paybill_infra.clouds.base import data_options, tenant_password
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind
 
 PG_PORT = 5432
 PG_MAJOR = "16"
+MASTER_USER = "paybill_admin"
 KEY_DELETION_WINDOW_DAYS = 30
 SESSION_TAG = "TenantId"
 """The session tag an application sets when it assumes a tenant role; ABAC conditions compare it."""
@@ -98,6 +99,53 @@ def tls_parameter_group(owner: pulumi.Resource, name: str) -> aws.rds.ParameterG
             aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
         ],
         opts=pulumi.ResourceOptions(parent=owner),
+    )
+
+
+def tenant_instance(
+    owner: pulumi.Resource,
+    name: str,
+    topology: Topology,
+    *,
+    key_arn: pulumi.Input[str],
+    subnet_group: pulumi.Input[str],
+    security_group_id: pulumi.Input[str],
+    backup_days: int,
+) -> aws.rds.Instance:
+    """An RDS for PostgreSQL instance of the tenant's own (silo, dedicated bridge): Multi-AZ, private, TLS-only,
+    storage, master password and Performance Insights encrypted with the tenant's key ``key_arn``, IAM database
+    authentication on, API deletion protection on and a final snapshot, protected as the tenant's data; its
+    PostgreSQL log goes to CloudWatch (every dedicated instance is audited the same way)."""
+    server = topology.name(NameKind.SERVER)
+    return aws.rds.Instance(
+        f"{name}-db",
+        identifier=server,
+        engine="postgres",
+        instance_class=topology.sizing.instance_class,
+        allocated_storage=topology.sizing.storage_gb,
+        storage_type="gp3",
+        db_name=topology.name(NameKind.DATABASE),
+        username=MASTER_USER,
+        manage_master_user_password=True,
+        master_user_secret_kms_key_id=key_arn,
+        port=PG_PORT,
+        storage_encrypted=True,
+        kms_key_id=key_arn,
+        iam_database_authentication_enabled=True,
+        publicly_accessible=False,
+        multi_az=True,
+        db_subnet_group_name=subnet_group,
+        vpc_security_group_ids=[security_group_id],
+        parameter_group_name=tls_parameter_group(owner, name).name,
+        backup_retention_period=backup_days,
+        copy_tags_to_snapshot=True,
+        deletion_protection=True,
+        skip_final_snapshot=False,
+        final_snapshot_identifier=f"{server}-final",
+        performance_insights_enabled=True,
+        performance_insights_kms_key_id=key_arn,
+        enabled_cloudwatch_logs_exports=["postgresql"],
+        opts=data_options(owner, topology),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from paybill_infra.clouds.aws.common import PG_MAJOR, PG_PORT, kms_key, private_network
+from paybill_infra.clouds.aws.common import MASTER_USER, PG_MAJOR, PG_PORT, kms_key, private_network
 from paybill_infra.clouds.base import pool_tags, tenant_password
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.regions import check_region
@@ -20,7 +20,6 @@ from paybill_infra.topology.naming import NameKind, names_for
 
 MIN_BACKUP_DAYS = 7
 SHARED_DATABASE = "paybill"
-MASTER_USER = "paybill_admin"
 
 
 @dataclass(frozen=True)

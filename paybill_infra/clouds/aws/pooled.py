@@ -11,11 +11,10 @@ import pulumi
 
 from paybill_infra.clouds.aws.common import tenant_access
 from paybill_infra.clouds.aws.platform import AwsTenantArgs
-from paybill_infra.clouds.base import check_tenant
+from paybill_infra.clouds.base import check_tenant, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
-from paybill_infra.topology.naming import NameKind
 
 
 class AwsPooledTenant(TenantComponent):
@@ -37,18 +36,14 @@ class AwsPooledTenant(TenantComponent):
             pool.database,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=pool.db_host,
                 db_port=pool.db_port,
                 db_name=pool.database,
-                db_user=topo.name(NameKind.DB_USER),
                 db_password=access.password,
                 identity=access.role.arn,
                 network_id=pool.vpc_id,
                 key_id=pool.key_arn,
-                tags=topo.tags,
             )
         )

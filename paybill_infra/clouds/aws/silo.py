@@ -8,15 +8,14 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from paybill_infra.clouds.aws.common import PG_PORT, kms_key, private_network, tenant_access, tls_parameter_group
+from paybill_infra.clouds.aws.common import kms_key, private_network, tenant_access, tenant_instance
 from paybill_infra.clouds.aws.platform import AwsTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
-MASTER_USER = "paybill_admin"
 BACKUP_DAYS = 35
 
 
@@ -35,35 +34,14 @@ class AwsSiloTenant(TenantComponent):
             self, name, topo.name(NameKind.KEY), f"Paybill silo tenant {topo.tenant}", opts=data_options(self, topo)
         )
         network = private_network(self, name, topo.name(NameKind.GROUP), args.silo_vpc_cidr, pool.zones)
-        instance = aws.rds.Instance(
-            f"{name}-db",
-            identifier=topo.name(NameKind.SERVER),
-            engine="postgres",
-            instance_class=topo.sizing.instance_class,
-            allocated_storage=topo.sizing.storage_gb,
-            storage_type="gp3",
-            db_name=topo.name(NameKind.DATABASE),
-            username=MASTER_USER,
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=key.arn,
-            port=PG_PORT,
-            storage_encrypted=True,
-            kms_key_id=key.arn,
-            iam_database_authentication_enabled=True,
-            publicly_accessible=False,
-            multi_az=True,
-            db_subnet_group_name=network.db_subnet_group.name,
-            vpc_security_group_ids=[network.db_security_group.id],
-            parameter_group_name=tls_parameter_group(self, name).name,
-            backup_retention_period=BACKUP_DAYS,
-            copy_tags_to_snapshot=True,
-            deletion_protection=topo.deletion_protection,
-            skip_final_snapshot=False,
-            final_snapshot_identifier=f"{topo.name(NameKind.SERVER)}-final",
-            performance_insights_enabled=True,
-            performance_insights_kms_key_id=key.arn,
-            enabled_cloudwatch_logs_exports=["postgresql"],
-            opts=data_options(self, topo),
+        instance = tenant_instance(
+            self,
+            name,
+            topo,
+            key_arn=key.arn,
+            subnet_group=network.db_subnet_group.name,
+            security_group_id=network.db_security_group.id,
+            backup_days=BACKUP_DAYS,
         )
         bucket = self._bucket(name, topo.name(NameKind.BUCKET), key, data_options(self, topo))
         access = tenant_access(
@@ -99,19 +77,15 @@ class AwsSiloTenant(TenantComponent):
             opts=child,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=instance.address,
                 db_port=instance.port,
                 db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER),
                 db_password=access.password,
                 identity=access.role.arn,
                 network_id=network.vpc.id,
                 key_id=key.arn,
-                tags=topo.tags,
             ),
             bucket=bucket.bucket,
         )

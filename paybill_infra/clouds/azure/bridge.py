@@ -7,13 +7,12 @@ its own in the pool's delegated subnet (encrypted with the pool's vault key thro
 from __future__ import annotations
 
 import pulumi
-import pulumi_azure_native as azure
 
-from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, tenant_identity
+from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, tenant_database, tenant_identity
 from paybill_infra.clouds.azure.platform import AzureTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -27,7 +26,6 @@ class AzureBridgeTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.AZURE, pool.location, Isolation.BRIDGE)
         super().__init__("paybill:azure:BridgeTenant", name, None, with_tags(opts, Cloud.AZURE, topo.tags))
-        password = tenant_password(self, name).result
         db_host: pulumi.Input[str] = pool.db_host
         server_name: pulumi.Input[str] = pool.server_name
         if topo.sizing.dedicated_server:
@@ -49,39 +47,26 @@ class AzureBridgeTenant(TenantComponent):
                 opts=data_options(self, topo),
             )
             db_host, server_name = server.fully_qualified_domain_name, server.name
-        database = azure.dbforpostgresql.Database(
-            f"{name}-database",
-            database_name=topo.name(NameKind.DATABASE),
-            server_name=server_name,
-            resource_group_name=pool.resource_group,
-            charset="UTF8",
-            opts=data_options(self, topo),
-        )
+        db_name = tenant_database(self, name, topo, server_name=server_name, resource_group=pool.resource_group)
         access = tenant_identity(
             self,
             name,
+            topo,
             resource_group=pool.resource_group,
             location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY),
-            secret_name=topo.name(NameKind.SECRET),
             vault=pool.vault_name,
             vault_id=pool.vault_id,
-            password=password,
             subscription_id=pool.subscription_id,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=db_host,
                 db_port=PG_PORT,
-                db_name=database.id.apply(lambda _: topo.name(NameKind.DATABASE)),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_name=db_name,
+                db_password=access.password,
                 identity=access.identity.client_id,
                 network_id=pool.vnet_id,
                 key_id=pool.key_id,
-                tags=topo.tags,
             )
         )

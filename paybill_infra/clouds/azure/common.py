@@ -1,5 +1,6 @@
 """Azure building blocks shared by the pool and the tenants: private networking, Key Vault with a customer-managed
-key, an encrypted Flexible Server, and a tenant's managed identity with access to its own secret only."""
+key, an encrypted Flexible Server, a tenant's database, and a tenant's managed identity with access to its own
+secret only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure
+
+from paybill_infra.clouds.base import data_options, tenant_password
+from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
 
 PG_PORT = 5432
 PG_VERSION = "16"
@@ -219,27 +224,50 @@ def encrypted_server(
     return server
 
 
+def tenant_database(
+    owner: pulumi.Resource,
+    name: str,
+    topology: Topology,
+    *,
+    server_name: pulumi.Input[str],
+    resource_group: pulumi.Input[str],
+) -> pulumi.Output[str]:
+    """The tenant's own database on ``server_name``, protected as its data; returns its name once it exists, so
+    a consumer of the contract never sees a database that is not there yet."""
+    db_name = topology.name(NameKind.DATABASE)
+    database = azure.dbforpostgresql.Database(
+        f"{name}-database",
+        database_name=db_name,
+        server_name=server_name,
+        resource_group_name=resource_group,
+        charset="UTF8",
+        opts=data_options(owner, topology),
+    )
+    return database.id.apply(lambda _: db_name)
+
+
 @dataclass(frozen=True)
 class TenantIdentity:
     identity: azure.managedidentity.UserAssignedIdentity
     secret: azure.keyvault.Secret
+    password: pulumi.Output[str]
 
 
 def tenant_identity(
     owner: pulumi.Resource,
     name: str,
+    topology: Topology,
     *,
     resource_group: pulumi.Input[str],
     location: str,
-    identity_name: str,
-    secret_name: str,
     vault: pulumi.Input[str],
     vault_id: pulumi.Input[str],
-    password: pulumi.Input[str],
     subscription_id: str,
 ) -> TenantIdentity:
-    """The tenant's user-assigned identity, its database password as a Key Vault secret, and a role assignment
-    that lets the identity read that one secret and nothing else in the vault."""
+    """The tenant's user-assigned identity, its generated database password as a Key Vault secret, and a role
+    assignment that lets the identity read that one secret and nothing else in the vault."""
+    identity_name, secret_name = topology.name(NameKind.IDENTITY), topology.name(NameKind.SECRET)
+    password = tenant_password(owner, name).result
     child = pulumi.ResourceOptions(parent=owner)
     identity = azure.managedidentity.UserAssignedIdentity(
         f"{name}-identity",
@@ -265,4 +293,4 @@ def tenant_identity(
         scope=pulumi.Output.concat(vault_id, "/secrets/", secret_name),
         opts=child,
     )
-    return TenantIdentity(identity, secret)
+    return TenantIdentity(identity, secret, password)

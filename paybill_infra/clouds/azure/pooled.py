@@ -11,11 +11,10 @@ import pulumi
 
 from paybill_infra.clouds.azure.common import PG_PORT, tenant_identity
 from paybill_infra.clouds.azure.platform import AzureTenantArgs
-from paybill_infra.clouds.base import check_tenant, tenant_password
+from paybill_infra.clouds.base import check_tenant, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
-from paybill_infra.topology.naming import NameKind
 
 
 class AzurePooledTenant(TenantComponent):
@@ -25,32 +24,25 @@ class AzurePooledTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.AZURE, pool.location, Isolation.POOLED)
         super().__init__("paybill:azure:PooledTenant", name, None, with_tags(opts, Cloud.AZURE, topo.tags))
-        password = tenant_password(self, name).result
         access = tenant_identity(
             self,
             name,
+            topo,
             resource_group=pool.resource_group,
             location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY),
-            secret_name=topo.name(NameKind.SECRET),
             vault=pool.vault_name,
             vault_id=pool.vault_id,
-            password=password,
             subscription_id=pool.subscription_id,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=pool.db_host,
                 db_port=PG_PORT,
                 db_name=pool.database,
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_password=access.password,
                 identity=access.identity.client_id,
                 network_id=pool.vnet_id,
                 key_id=pool.key_id,
-                tags=topo.tags,
             )
         )

@@ -6,11 +6,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_azure_native as azure
 
-from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, key_vault, private_network, tenant_identity
+from paybill_infra.clouds.azure.common import (
+    PG_PORT,
+    encrypted_server,
+    key_vault,
+    private_network,
+    tenant_database,
+    tenant_identity,
+)
 from paybill_infra.clouds.azure.platform import AzureTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -65,40 +72,26 @@ class AzureSiloTenant(TenantComponent):
             backup_days=BACKUP_DAYS,
             opts=data_options(self, topo),
         )
-        database = azure.dbforpostgresql.Database(
-            f"{name}-database",
-            database_name=topo.name(NameKind.DATABASE),
-            server_name=server.name,
-            resource_group_name=group.name,
-            charset="UTF8",
-            opts=data_options(self, topo),
-        )
-        password = tenant_password(self, name).result
+        db_name = tenant_database(self, name, topo, server_name=server.name, resource_group=group.name)
         access = tenant_identity(
             self,
             name,
+            topo,
             resource_group=group.name,
             location=pool.location,
-            identity_name=topo.name(NameKind.IDENTITY),
-            secret_name=topo.name(NameKind.SECRET),
             vault=vault.vault.name,
             vault_id=vault.vault.id,
-            password=password,
             subscription_id=pool.subscription_id,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=server.fully_qualified_domain_name,
                 db_port=PG_PORT,
-                db_name=database.id.apply(lambda _: topo.name(NameKind.DATABASE)),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_name=db_name,
+                db_password=access.password,
                 identity=access.identity.client_id,
                 network_id=network.vnet.id,
                 key_id=vault.key.id,
-                tags=topo.tags,
             )
         )

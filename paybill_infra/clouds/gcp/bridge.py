@@ -7,13 +7,12 @@ instance of its own on the pool's VPC (private IP, the pool's CMEK key).
 from __future__ import annotations
 
 import pulumi
-import pulumi_gcp as gcp
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
-from paybill_infra.clouds.gcp.common import PG_PORT, private_instance, tenant_access
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
+from paybill_infra.clouds.gcp.common import PG_PORT, private_instance, tenant_access, tenant_database
 from paybill_infra.clouds.gcp.platform import GcpTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -42,39 +41,19 @@ class GcpBridgeTenant(TenantComponent):
                 opts=data_options(self, topo),
             )
             instance_name, db_host = instance.name, instance.private_ip_address
-        database = gcp.sql.Database(
-            f"{name}-database",
-            name=topo.name(NameKind.DATABASE),
-            instance=instance_name,
-            project=pool.project,
-            opts=data_options(self, topo),
-        )
+        db_name = tenant_database(self, name, topo, instance=instance_name, project=pool.project)
         access = tenant_access(
-            self,
-            name,
-            project=pool.project,
-            region=pool.region,
-            account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET),
-            db_user=topo.name(NameKind.DB_USER),
-            instance=instance_name,
-            instance_name=instance_name,
-            password=tenant_password(self, name).result,
-            key_id=pool.key_id,
+            self, name, topo, project=pool.project, region=pool.region, instance=instance_name, key_id=pool.key_id
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=db_host,
                 db_port=PG_PORT,
-                db_name=database.name,
-                db_user=topo.name(NameKind.DB_USER),
+                db_name=db_name,
                 db_password=access.password,
                 identity=access.account.email,
                 network_id=pool.network_id,
                 key_id=pool.key_id,
-                tags=topo.tags,
             )
         )

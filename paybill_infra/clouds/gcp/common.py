@@ -1,5 +1,6 @@
 """Google Cloud building blocks shared by the pool and the tenants: a private VPC peered with Cloud SQL, a CMEK
-key the Cloud SQL service agent may use, a private TLS-only instance, and a tenant's service account."""
+key the Cloud SQL service agent may use, a private TLS-only instance, a tenant's database, and a tenant's service
+account."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+
+from paybill_infra.clouds.base import data_options, tenant_password
+from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
 
 PG_PORT = 5432
 PG_VERSION = "POSTGRES_16"
@@ -133,6 +138,20 @@ def private_instance(
     )
 
 
+def tenant_database(
+    owner: pulumi.Resource, name: str, topology: Topology, *, instance: pulumi.Input[str], project: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The tenant's own database on ``instance``, protected as its data; returns its name."""
+    database = gcp.sql.Database(
+        f"{name}-database",
+        name=topology.name(NameKind.DATABASE),
+        instance=instance,
+        project=project,
+        opts=data_options(owner, topology),
+    )
+    return database.name
+
+
 @dataclass(frozen=True)
 class TenantAccess:
     account: gcp.serviceaccount.Account
@@ -142,25 +161,31 @@ class TenantAccess:
 def tenant_access(
     owner: pulumi.Resource,
     name: str,
+    topology: Topology,
     *,
     project: pulumi.Input[str],
     region: str,
-    account_id: str,
-    secret_id: str,
-    db_user: str,
     instance: pulumi.Input[str],
-    instance_name: pulumi.Input[str],
-    password: pulumi.Output[str],
     key_id: pulumi.Input[str],
 ) -> TenantAccess:
-    """The tenant's database user, its password in Secret Manager (CMEK, one region), and a service account
-    that may read that secret and connect to that instance only (IAM conditions on the resource name)."""
+    """The tenant's database user on ``instance`` (by name), its generated password in Secret Manager (CMEK, one
+    region), and a service account that may read that secret and connect to that instance only (IAM conditions
+    on the resource name)."""
+    account_id, secret_id = topology.name(NameKind.IDENTITY), topology.name(NameKind.SECRET)
+    password = tenant_password(owner, name).result
     child = pulumi.ResourceOptions(parent=owner)
     account = gcp.serviceaccount.Account(
         f"{name}-sa", account_id=account_id, project=project, display_name=f"Paybill tenant {account_id}", opts=child
     )
     member = account.email.apply(lambda e: f"serviceAccount:{e}")
-    gcp.sql.User(f"{name}-db-user", name=db_user, instance=instance, project=project, password=password, opts=child)
+    gcp.sql.User(
+        f"{name}-db-user",
+        name=topology.name(NameKind.DB_USER),
+        instance=instance,
+        project=project,
+        password=password,
+        opts=child,
+    )
     secret = gcp.secretmanager.Secret(
         f"{name}-credentials",
         secret_id=secret_id,
@@ -195,7 +220,7 @@ def tenant_access(
         member=member,
         condition=gcp.projects.IAMMemberConditionArgs(
             title=f"only {account_id}'s instance",
-            expression=pulumi.Output.concat('resource.name == "projects/', project, "/instances/", instance_name, '"'),
+            expression=pulumi.Output.concat('resource.name == "projects/', project, "/instances/", instance, '"'),
         ),
         opts=child,
     )

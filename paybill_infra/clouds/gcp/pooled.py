@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, tenant_password
+from paybill_infra.clouds.base import check_tenant, tenant_contract
 from paybill_infra.clouds.gcp.common import PG_PORT, tenant_access
 from paybill_infra.clouds.gcp.platform import GcpTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
-from paybill_infra.topology.naming import NameKind
 
 
 class GcpPooledTenant(TenantComponent):
@@ -25,31 +24,17 @@ class GcpPooledTenant(TenantComponent):
         check_tenant(topo, Cloud.GCP, pool.region, Isolation.POOLED)
         super().__init__("paybill:gcp:PooledTenant", name, None, with_tags(opts, Cloud.GCP, topo.tags))
         access = tenant_access(
-            self,
-            name,
-            project=pool.project,
-            region=pool.region,
-            account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET),
-            db_user=topo.name(NameKind.DB_USER),
-            instance=pool.instance_name,
-            instance_name=pool.instance_name,
-            password=tenant_password(self, name).result,
-            key_id=pool.key_id,
+            self, name, topo, project=pool.project, region=pool.region, instance=pool.instance_name, key_id=pool.key_id
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=pool.db_host,
                 db_port=PG_PORT,
                 db_name=pool.database,
-                db_user=topo.name(NameKind.DB_USER),
                 db_password=access.password,
                 identity=access.account.email,
                 network_id=pool.network_id,
                 key_id=pool.key_id,
-                tags=topo.tags,
             )
         )

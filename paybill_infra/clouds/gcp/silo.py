@@ -6,11 +6,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
-from paybill_infra.clouds.gcp.common import PG_PORT, cmek_key, private_instance, private_network, tenant_access
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
+from paybill_infra.clouds.gcp.common import (
+    PG_PORT,
+    cmek_key,
+    private_instance,
+    private_network,
+    tenant_access,
+    tenant_database,
+)
 from paybill_infra.clouds.gcp.platform import GcpTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -70,39 +77,19 @@ class GcpSiloTenant(TenantComponent):
             depends_on=[network.connection, *apis],
             opts=data_options(self, topo),
         )
-        database = gcp.sql.Database(
-            f"{name}-database",
-            name=topo.name(NameKind.DATABASE),
-            instance=instance.name,
-            project=project,
-            opts=data_options(self, topo),
-        )
+        db_name = tenant_database(self, name, topo, instance=instance.name, project=project)
         access = tenant_access(
-            self,
-            name,
-            project=project,
-            region=pool.region,
-            account_id=topo.name(NameKind.IDENTITY),
-            secret_id=topo.name(NameKind.SECRET),
-            db_user=topo.name(NameKind.DB_USER),
-            instance=instance.name,
-            instance_name=instance.name,
-            password=tenant_password(self, name).result,
-            key_id=key.id,
+            self, name, topo, project=project, region=pool.region, instance=instance.name, key_id=key.id
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=instance.private_ip_address,
                 db_port=PG_PORT,
-                db_name=database.name,
-                db_user=topo.name(NameKind.DB_USER),
+                db_name=db_name,
                 db_password=access.password,
                 identity=access.account.email,
                 network_id=network.network.id,
                 key_id=key.id,
-                tags=topo.tags,
             )
         )

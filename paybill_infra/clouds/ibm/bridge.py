@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
-from paybill_infra.clouds.ibm.common import PG_PORT, deployment, host_of, tenant_access_group
+from paybill_infra.clouds.base import check_tenant, tenant_contract
+from paybill_infra.clouds.ibm.common import PG_PORT, host_of, tenant_access_group, tenant_deployment
 from paybill_infra.clouds.ibm.platform import IbmTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -21,38 +21,26 @@ class IbmBridgeTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.IBM, pool.region, Isolation.BRIDGE)
         super().__init__("paybill:ibm:BridgeTenant", name, None, with_tags(opts, Cloud.IBM, topo.tags))
-        password = tenant_password(self, name).result
-        database = deployment(
+        own = tenant_deployment(
             self,
             name,
+            topo,
             resource_group=pool.resource_group,
             region=pool.region,
-            deployment_name=topo.name(NameKind.SERVER),
-            host_flavor=topo.sizing.instance_class,
-            storage_gb=topo.sizing.storage_gb,
             key_crn=pool.key_crn,
-            admin_password=tenant_password(self, f"{name}-admin").result,
-            users=[{"name": topo.name(NameKind.DB_USER), "password": password, "type": "database"}],
             vpc=pool.vpc_id,
             subnet=pool.subnet_id,
-            opts=data_options(self, topo),
         )
-        group = tenant_access_group(
-            self, name, group_name=topo.name(NameKind.IDENTITY), tenant=topo.tenant, database_guid=database.guid
-        )
+        group = tenant_access_group(self, name, topo, own.database.guid)
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
-                db_host=host_of(database),
+            tenant_contract(
+                topo,
+                db_host=host_of(own.database),
                 db_port=PG_PORT,
                 db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_password=own.password,
                 identity=group.id,
                 network_id=pool.vpc_id,
                 key_id=pool.key_crn,
-                tags=topo.tags,
             )
         )

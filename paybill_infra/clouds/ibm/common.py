@@ -10,7 +10,10 @@ from typing import Any
 
 import pulumi
 
+from paybill_infra.clouds.base import data_options, tenant_password
 from paybill_infra.clouds.ibm import bindings as ibm
+from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
 
 PG_PORT = 5432
 PG_VERSION = "16"
@@ -116,6 +119,45 @@ def deployment(
     return database
 
 
+@dataclass(frozen=True)
+class TenantDeployment:
+    database: ibm.Database
+    password: pulumi.Output[str]
+
+
+def tenant_deployment(
+    owner: pulumi.Resource,
+    name: str,
+    topology: Topology,
+    *,
+    resource_group: pulumi.Input[str],
+    region: str,
+    key_crn: pulumi.Input[str],
+    vpc: pulumi.Input[str],
+    subnet: pulumi.Input[str],
+) -> TenantDeployment:
+    """A deployment of the tenant's own (silo, and bridge, which on IBM always has its own): sized by the
+    topology, protected as its data, with the tenant's database user and generated password. Silo and bridge
+    differ only in whose resource group, key and VPC it uses."""
+    password = tenant_password(owner, name).result
+    database = deployment(
+        owner,
+        name,
+        resource_group=resource_group,
+        region=region,
+        deployment_name=topology.name(NameKind.SERVER),
+        host_flavor=topology.sizing.instance_class,
+        storage_gb=topology.sizing.storage_gb,
+        key_crn=key_crn,
+        admin_password=tenant_password(owner, f"{name}-admin").result,
+        users=[{"name": topology.name(NameKind.DB_USER), "password": password, "type": "database"}],
+        vpc=vpc,
+        subnet=subnet,
+        opts=data_options(owner, topology),
+    )
+    return TenantDeployment(database, password)
+
+
 def host_of(database: ibm.Database) -> pulumi.Output[str]:
     return database.connectionstrings.apply(lambda c: _first_host(c or []))
 
@@ -126,13 +168,13 @@ def _first_host(strings: list[dict[str, Any]]) -> str:
 
 
 def tenant_access_group(
-    owner: pulumi.Resource, name: str, *, group_name: str, tenant: str, database_guid: pulumi.Input[str]
+    owner: pulumi.Resource, name: str, topology: Topology, database_guid: pulumi.Input[str]
 ) -> ibm.IamAccessGroup:
     """An access group for the tenant's service IDs, allowed to read the connection details of one deployment."""
     group = ibm.IamAccessGroup(
         f"{name}-access-group",
-        name=group_name,
-        description=f"Paybill tenant {tenant}",
+        name=topology.name(NameKind.IDENTITY),
+        description=f"Paybill tenant {topology.tenant}",
         opts=pulumi.ResourceOptions(parent=owner),
     )
     ibm.IamAccessGroupPolicy(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, tenant_password
+from paybill_infra.clouds.base import check_tenant, tenant_contract, tenant_password
 from paybill_infra.clouds.ibm.common import PG_PORT, tenant_access_group
 from paybill_infra.clouds.ibm.platform import IbmTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
-from paybill_infra.topology.naming import NameKind
 
 
 class IbmPooledTenant(TenantComponent):
@@ -21,22 +20,16 @@ class IbmPooledTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.IBM, pool.region, Isolation.POOLED)
         super().__init__("paybill:ibm:PooledTenant", name, None, with_tags(opts, Cloud.IBM, topo.tags))
-        group = tenant_access_group(
-            self, name, group_name=topo.name(NameKind.IDENTITY), tenant=topo.tenant, database_guid=pool.database_guid
-        )
+        group = tenant_access_group(self, name, topo, pool.database_guid)
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=pool.db_host,
                 db_port=PG_PORT,
                 db_name=pool.database,
-                db_user=topo.name(NameKind.DB_USER),
                 db_password=tenant_password(self, name).result,
                 identity=group.id,
                 network_id=pool.vpc_id,
                 key_id=pool.key_crn,
-                tags=topo.tags,
             )
         )

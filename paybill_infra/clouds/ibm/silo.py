@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
 from paybill_infra.clouds.ibm import bindings as ibm
 from paybill_infra.clouds.ibm.common import (
     PG_PORT,
-    deployment,
     host_of,
     key_protect,
     private_network,
     tenant_access_group,
+    tenant_deployment,
 )
 from paybill_infra.clouds.ibm.platform import IbmTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -34,38 +34,26 @@ class IbmSiloTenant(TenantComponent):
         )
         network = private_network(self, name, group.id, topo.name(NameKind.NETWORK), pool.zone)
         _, key = key_protect(self, name, group.id, pool.region, topo.name(NameKind.KEY), data_options(self, topo))
-        password = tenant_password(self, name).result
-        database = deployment(
+        own = tenant_deployment(
             self,
             name,
+            topo,
             resource_group=group.id,
             region=pool.region,
-            deployment_name=topo.name(NameKind.SERVER),
-            host_flavor=topo.sizing.instance_class,
-            storage_gb=topo.sizing.storage_gb,
             key_crn=key.crn,
-            admin_password=tenant_password(self, f"{name}-admin").result,
-            users=[{"name": topo.name(NameKind.DB_USER), "password": password, "type": "database"}],
             vpc=network.vpc.id,
             subnet=network.subnet.id,
-            opts=data_options(self, topo),
         )
-        access = tenant_access_group(
-            self, name, group_name=topo.name(NameKind.IDENTITY), tenant=topo.tenant, database_guid=database.guid
-        )
+        access = tenant_access_group(self, name, topo, own.database.guid)
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
-                db_host=host_of(database),
+            tenant_contract(
+                topo,
+                db_host=host_of(own.database),
                 db_port=PG_PORT,
                 db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_password=own.password,
                 identity=access.id,
                 network_id=network.vpc.id,
                 key_id=key.crn,
-                tags=topo.tags,
             )
         )

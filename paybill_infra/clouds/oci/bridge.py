@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
 from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, tenant_access
 from paybill_infra.clouds.oci.platform import OciTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -34,33 +34,25 @@ class OciBridgeTenant(TenantComponent):
             instances=1,
             opts=data_options(self, topo),
         )
-        password = tenant_password(self, name).result
         access = tenant_access(
             self,
             name,
+            topo,
             tenancy=pool.tenancy_ocid,
             compartment=pool.compartment_id,
             tag_namespace=pool.tag_namespace,
-            tenant=topo.tenant,
-            group_name=topo.name(NameKind.IDENTITY),
-            secret_name=topo.name(NameKind.SECRET),
             vault_id=pool.vault_id,
             key_id=pool.key_id,
-            password=password,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=endpoint(system),
                 db_port=PG_PORT,
                 db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_password=access.password,
                 identity=access.group.id,
                 network_id=pool.vcn_id,
                 key_id=pool.key_id,
-                tags=topo.tags,
             )
         )

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_oci as oci
 
+from paybill_infra.clouds.base import tenant_password
+from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
+
 PG_PORT = 5432
 PG_VERSION = "16"
 BACKUP_DAYS = 14
@@ -164,31 +168,32 @@ def endpoint(system: oci.psql.DbSystem) -> pulumi.Output[str]:
 class TenantAccess:
     group: oci.identity.DynamicGroup
     secret: oci.vault.Secret
+    password: pulumi.Output[str]
 
 
 def tenant_access(
     owner: pulumi.Resource,
     name: str,
+    topology: Topology,
     *,
     tenancy: str,
     compartment: pulumi.Input[str],
     tag_namespace: str,
-    tenant: str,
-    group_name: str,
-    secret_name: str,
     vault_id: pulumi.Input[str],
     key_id: pulumi.Input[str],
-    password: pulumi.Output[str],
 ) -> TenantAccess:
-    """The tenant's password as a Vault secret, a dynamic group of the tenant's workloads (matched by the
-    defined tag ``<namespace>.tenant``), and a policy that lets that group read this one secret only."""
+    """The tenant's generated database password as a Vault secret, a dynamic group of the tenant's workloads
+    (matched by the defined tag ``<namespace>.tenant``), and a policy that lets that group read this one secret
+    only. Every isolation builds it the same way; only where the secret lives differs."""
+    tenant, group_name = topology.tenant, topology.name(NameKind.IDENTITY)
+    password = tenant_password(owner, name).result
     child = pulumi.ResourceOptions(parent=owner)
     secret = oci.vault.Secret(
         f"{name}-credentials",
         compartment_id=compartment,
         vault_id=vault_id,
         key_id=key_id,
-        secret_name=secret_name,
+        secret_name=topology.name(NameKind.SECRET),
         secret_content=oci.vault.SecretSecretContentArgs(
             content_type="BASE64", content=password.apply(lambda p: base64.b64encode(p.encode()).decode())
         ),
@@ -222,4 +227,4 @@ def tenant_access(
         ],
         opts=child,
     )
-    return TenantAccess(group, secret)
+    return TenantAccess(group, secret, password)

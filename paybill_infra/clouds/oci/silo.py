@@ -6,11 +6,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_oci as oci
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_password
+from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
 from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, private_network, tenant_access, vault_key
 from paybill_infra.clouds.oci.platform import OciTenantArgs
 from paybill_infra.clouds.tagging import with_tags
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind
 
@@ -58,33 +58,25 @@ class OciSiloTenant(TenantComponent):
             instances=args.silo_instances,
             opts=data_options(self, topo),
         )
-        password = tenant_password(self, name).result
         access = tenant_access(
             self,
             name,
+            topo,
             tenancy=pool.tenancy_ocid,
             compartment=compartment.id,
             tag_namespace=pool.tag_namespace,
-            tenant=topo.tenant,
-            group_name=topo.name(NameKind.IDENTITY),
-            secret_name=topo.name(NameKind.SECRET),
             vault_id=vault.id,
             key_id=key.id,
-            password=password,
         )
         self.publish(
-            TenantContract(
-                tenant_id=topo.tenant,
-                isolation=topo.isolation.value,
-                plan=topo.plan,
+            tenant_contract(
+                topo,
                 db_host=endpoint(system),
                 db_port=PG_PORT,
                 db_name=topo.name(NameKind.DATABASE),
-                db_user=topo.name(NameKind.DB_USER),
-                db_password=password,
+                db_password=access.password,
                 identity=access.group.id,
                 network_id=network.vcn.id,
                 key_id=key.id,
-                tags=topo.tags,
             )
         )
