@@ -1,32 +1,19 @@
-"""The ``paybill`` command line (typer + rich).
-
-Exit codes: 0 success; 2 invalid input (nothing was touched); 3 engine failure; 4 database server failure;
-5 no usable Pulumi CLI.
-"""
+"""The ``paybill`` command line (typer + rich). Exit codes: :mod:`paybill_infra.cli_output`."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from agent_acl.cli import app as acl_app
 from paybill_infra.catalog import catalog_json_schema, load_catalog
-from paybill_infra.errors import (
-    DatabaseServerError,
-    EngineError,
-    EngineNotFoundError,
-    InvalidInputError,
-    PaybillError,
-    UnknownPlanError,
-)
+from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
 
 app = typer.Typer(help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True)
 plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True)
@@ -46,9 +33,6 @@ def _mount_tenants() -> None:
 _mount_tenants()
 app.add_typer(acl_app, name="acl", help="Agent ACL: access matrix, generated SQL, tenant-closure check.")
 
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog file.")]
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds Pulumi.yaml and .paybill/).")]
@@ -62,35 +46,13 @@ RegistryOpt = Annotated[
 ]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Parallel engine runs (--control-plane).")]
 
-EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
-    (InvalidInputError, 2),
-    (UnknownPlanError, 2),
-    (EngineError, 3),
-    (DatabaseServerError, 4),
-    (EngineNotFoundError, 5),
-)
-
-
-def _guard(call: Callable[[], T]) -> T:
-    """Run ``call``; print a PaybillError in one readable block and exit with its code."""
-    try:
-        return call()
-    except PaybillError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
-        raise typer.Exit(code) from None
-
-
-def _emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
-
 
 @plans_app.command("list")
 def plans_list(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = False) -> None:
     """List the plans of the catalog, lowest tier first."""
-    plans = _guard(lambda: load_catalog(catalog))
+    plans = guard(lambda: load_catalog(catalog))
     if as_json:
-        _emit_json([p.model_dump(mode="json") for p in plans])
+        emit([p.model_dump(mode="json") for p in plans])
         return
     table = Table("plan", "tier", "isolation", "price", "seats", "storage", "db size", "features")
     for p in plans:
@@ -110,14 +72,14 @@ def plans_list(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = Fals
 @plans_app.command("validate")
 def plans_validate(catalog: CatalogOpt = Path("plans.yaml")) -> None:
     """Validate the catalog; exit 2 with the file, entry and field of the first problem."""
-    plans = _guard(lambda: load_catalog(catalog))
+    plans = guard(lambda: load_catalog(catalog))
     out.print(f"{catalog}: {len(plans)} plans OK")
 
 
 @plans_app.command("schema")
 def plans_schema() -> None:
     """Print the JSON Schema of the catalog file."""
-    _emit_json(catalog_json_schema())
+    emit(catalog_json_schema())
 
 
 def _server(root: Path) -> Any:
@@ -129,14 +91,14 @@ def _server(root: Path) -> Any:
 @local_app.command("start")
 def local_start(root: RootOpt = Path(".")) -> None:
     """Start the embedded PostgreSQL (initialising it on first use). Idempotent."""
-    conn = _guard(lambda: _server(root).ensure_running())
+    conn = guard(lambda: _server(root).ensure_running())
     out.print(f"PostgreSQL running: socket {conn.host} port {conn.port}")
 
 
 @local_app.command("stop")
 def local_stop(root: RootOpt = Path(".")) -> None:
     """Stop the embedded PostgreSQL. Its data stays under .paybill/postgres."""
-    was = _guard(lambda: _server(root).stop())
+    was = guard(lambda: _server(root).stop())
     out.print("stopped" if was else "not running")
 
 
@@ -146,7 +108,7 @@ def local_status(root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
     server = _server(root)
     running = server.is_running()
     if as_json:
-        _emit_json({"running": running, "data_dir": str(server.data_dir)})
+        emit({"running": running, "data_dir": str(server.data_dir)})
     else:
         out.print(f"{'running' if running else 'stopped'} ({server.data_dir})")
     raise typer.Exit(0 if running else 1)
@@ -157,7 +119,7 @@ def local_env(root: RootOpt = Path(".")) -> None:
     """Print sourceable exports so plain `pulumi` commands work against the local backend."""
     from paybill_infra.engine.settings import DEV_PASSPHRASE, EngineSettings
 
-    settings = _guard(lambda: EngineSettings.for_project(root))
+    settings = guard(lambda: EngineSettings.for_project(root))
     env = settings.env({"PATH": "$PATH", "PULUMI_CONFIG_PASSPHRASE": "-"})
     lines = ["# Generated by `paybill local env`: source it to run plain `pulumi` commands here."]
     for key in (
@@ -183,7 +145,7 @@ def _fleet(root: Path, stack: str) -> Any:
 
 def _report(summary: Any, as_json: bool) -> None:
     if as_json:
-        _emit_json(
+        emit(
             {
                 "operation": summary.operation,
                 "stack": summary.stack,
@@ -215,7 +177,7 @@ def fleet_up(
 
         registry_up(root, workers, as_json)
         return
-    _report(_guard(lambda: _fleet(root, stack).up(on_output=_stream(as_json))), as_json)
+    _report(guard(lambda: _fleet(root, stack).up(on_output=_stream(as_json))), as_json)
 
 
 @fleet_app.command("preview")
@@ -228,7 +190,7 @@ def fleet_preview(
 
         registry_preview(root, as_json)
         return
-    _report(_guard(lambda: _fleet(root, stack).preview(on_output=_stream(as_json))), as_json)
+    _report(guard(lambda: _fleet(root, stack).preview(on_output=_stream(as_json))), as_json)
 
 
 @fleet_app.command("drift")
@@ -241,15 +203,15 @@ def fleet_drift(
 
         registry_drift(root, as_json)
         return
-    summary = _guard(lambda: _fleet(root, stack).refresh(on_output=_stream(as_json)))
+    summary = guard(lambda: _fleet(root, stack).refresh(on_output=_stream(as_json)))
     _report(summary, as_json)
-    raise typer.Exit(6 if summary.changed else 0)
+    raise typer.Exit(DRIFT_EXIT if summary.changed else 0)
 
 
 @fleet_app.command("destroy")
 def fleet_destroy(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
     """Remove every tenant and the platform of the stack."""
-    _report(_guard(lambda: _fleet(root, stack).destroy(on_output=_stream(as_json))), as_json)
+    _report(guard(lambda: _fleet(root, stack).destroy(on_output=_stream(as_json))), as_json)
 
 
 @fleet_app.command("status")

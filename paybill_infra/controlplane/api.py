@@ -33,6 +33,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill_infra.catalog import PlanCatalog, load_catalog
@@ -836,6 +837,17 @@ class ControlPlane:
                         self.journal.start(session, operation_id, kind, slug, actor, request, key)
             except PaybillError as err:
                 self._refuse(err, actor, slug, kind.value)
+            except IntegrityError:
+                # The tenant lock does not cover another tenant racing for the same idempotency key: whoever
+                # lost the insert sees the winner's row now (a different request: IdempotencyConflictError).
+                claimed = (
+                    self.journal.dedupe(key, request_hash(kind, slug, request), self.settings.lock_timeout_s)
+                    if (key is not None)
+                    else None
+                )
+                if claimed is None:
+                    raise
+                return claimed
             if earlier is not None:
                 self._audit(actor, f"{kind.value}.deduplicated", slug, earlier.id, {})
                 return earlier

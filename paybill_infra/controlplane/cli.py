@@ -1,88 +1,29 @@
 """``paybill tenants …`` and the control-plane half of ``paybill fleet …`` (typer + rich).
 
 Mounted by :mod:`paybill_infra.cli`. Every read command takes ``--json``; mutating commands show a rich
-progress bar per tenant fed by the control plane's progress events. Exit codes extend the CLI's table:
-2 invalid input or refused request (nothing touched), 3 engine or operation failure, 6 drift found,
-7 the tenant's state or billing forbids the action, 8 a lock or idempotency conflict.
+progress bar per tenant fed by the control plane's progress events. Exit codes: :mod:`paybill_infra.cli_output`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
 from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
-from paybill_infra.errors import (
-    BillingGateError,
-    DatabaseServerError,
-    EngineError,
-    EngineNotFoundError,
-    IdempotencyConflictError,
-    IllegalTransitionError,
-    InvalidInputError,
-    LockTimeoutError,
-    MigrationError,
-    OperationFailedError,
-    PaybillError,
-    PlanLimitError,
-    TenantExistsError,
-    UnknownPlanError,
-    UnknownTenantError,
-)
 
 tenants_app = typer.Typer(help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds plans.yaml and .paybill/).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who asks (recorded in the audit log).")]
 KeyOpt = Annotated[str | None, typer.Option("--idempotency-key", help="Replay-safe request key.")]
-
-EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
-    (InvalidInputError, 2),
-    (UnknownPlanError, 2),
-    (UnknownTenantError, 2),
-    (TenantExistsError, 2),
-    (PlanLimitError, 2),
-    (MigrationError, 3),
-    (OperationFailedError, 3),
-    (EngineError, 3),
-    (DatabaseServerError, 4),
-    (EngineNotFoundError, 5),
-    (IllegalTransitionError, 7),
-    (BillingGateError, 7),
-    (LockTimeoutError, 8),
-    (IdempotencyConflictError, 8),
-)
-
-
-def guard(call: Callable[[], T]) -> T:
-    """Run ``call``; print a PaybillError in one block and exit with its code."""
-    try:
-        return call()
-    except PaybillError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)) from None
-
-
-def emit(value: Any) -> None:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    elif isinstance(value, list):
-        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def open_plane(root: Path, *, workers: int = 4, progress: Progress | None = None) -> ControlPlane:
@@ -279,7 +220,7 @@ def registry_drift(root: Path, as_json: bool) -> None:
         for item in report.drifted:
             out.print(f"[yellow]drift[/] {item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
         out.print("no drift" if report.clean else f"{len(report.drifted)} drifted resources")
-    raise typer.Exit(0 if report.clean else 6)
+    raise typer.Exit(0 if report.clean else DRIFT_EXIT)
 
 
 def registry_status(root: Path, as_json: bool) -> None:

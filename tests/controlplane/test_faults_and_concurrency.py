@@ -94,6 +94,29 @@ def test_idempotency_key_replays_and_refuses_reuse(plane: ControlPlane) -> None:
     assert plane.show("twice").state is TenantState.ACTIVE
 
 
+def test_a_key_raced_by_another_tenant_is_a_conflict_not_a_crash(
+    plane: ControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plane.onboard({"slug": "racer", "display_name": "Racer", "plan": "growth"})  # own stack: pools stay as counted
+    first = plane.suspend("twice", idempotency_key="req-race-0001")
+    real = plane.journal.dedupe
+    blind = [2]  # both pre-insert checks ran before the winner's row existed
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if blind[0]:
+            blind[0] -= 1
+            return None
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plane.journal, "dedupe", racing)
+    with pytest.raises(IdempotencyConflictError) as info:
+        plane.suspend("racer", idempotency_key="req-race-0001")
+    assert info.value.operation_id == first.id
+    assert plane.show("racer").state is TenantState.ACTIVE
+    monkeypatch.undo()
+    plane.resume("twice")
+
+
 class CorruptingMover(LocalDataMover):
     """Copies, then reports a mismatch: the migration must roll back with the source intact."""
 
