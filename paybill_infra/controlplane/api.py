@@ -752,9 +752,9 @@ class ControlPlane:
             elif kind is OperationKind.CHANGE_PLAN:
                 with self.registry.transaction() as session:
                     tenant = self._tenant(session, row.tenant)
-                    switched = tenant.target_stack is None
-                if not switched:
-                    self._rollback_migration(row.id, row.tenant)
+                    switched, source_role = tenant.target_stack is None, tenant.role
+                if not switched:  # the crash may have come after the write freeze: rollback lifts it
+                    self._rollback_migration(row.id, row.tenant, source_role)
                     return OperationStatus.ROLLED_BACK, "interrupted before the switch; rolled back to the source"
                 self._finish_migration(row.id, row.tenant, str((row.summary or {}).get("source_stack", "")))
             elif kind is OperationKind.OFFBOARD:
@@ -969,6 +969,7 @@ class ControlPlane:
             target = self._placement(session, slug, Isolation(row.target_isolation or ""), row.target_pool_id)
             source_stack, target_stack = row.stack or "", row.target_stack or ""
             from_plan, to_plan = row.plan, row.target_plan or ""
+            source_role = row.role
         self.journal.phase(operation_id, "provision", source_stack=source_stack, target_stack=target_stack)
         phase = "provision"
         try:
@@ -977,6 +978,8 @@ class ControlPlane:
             self._sync(target_stack, operation_id)
             phase = "move"
             self.journal.phase(operation_id, phase)
+            if source_role:
+                self.mover.freeze(source_role)
             copied = self.mover.copy(slug, source, target)
             phase = "verify"
             self.journal.phase(operation_id, phase, copied=copied)
@@ -986,11 +989,11 @@ class ControlPlane:
                     slug, str(source), str(target), phase, f"mismatch in {', '.join(check.mismatches())}", False
                 )
         except (PaybillError, OSError, ValueError) as err:
-            rolled_back = self._rollback_migration(operation_id, slug)
+            rolled_back = self._rollback_migration(operation_id, slug, source_role)
             reason = err.reason if isinstance(err, MigrationError) else str(err)
             raise MigrationError(slug, str(source), str(target), phase, reason[:1000], rolled_back) from err
         except Exception as err:  # psycopg errors and the like: the source is intact, undo the target
-            rolled_back = self._rollback_migration(operation_id, slug)
+            rolled_back = self._rollback_migration(operation_id, slug, source_role)
             raise MigrationError(slug, str(source), str(target), phase, str(err)[:1000], rolled_back) from err
         with self.registry.transaction() as session:
             row = self._tenant(session, slug)
@@ -1021,9 +1024,11 @@ class ControlPlane:
         self._mark(slug, S.ACTIVE)
         return summary
 
-    def _rollback_migration(self, operation_id: str, slug: str) -> bool:
-        """Forget the target placement and converge the target stack without the tenant. The source was
-        never written to. Returns whether the target is gone."""
+    def _rollback_migration(self, operation_id: str, slug: str, source_role: str | None) -> bool:
+        """Lift the source's write freeze, forget the target placement and converge the target stack
+        without the tenant. The source was never written to. Returns whether the target is gone."""
+        if source_role:
+            self.mover.thaw(source_role)
         with self.registry.transaction() as session:
             row = self._tenant(session, slug)
             target_stack = row.target_stack

@@ -82,7 +82,15 @@ class ExportManifest:
 
 class DataMover(Protocol):
     """The data steps of a migration, and the retention export. Implementations must leave the source
-    untouched and make :meth:`copy` atomic and repeatable."""
+    untouched and make :meth:`copy` atomic and repeatable.
+
+    :meth:`freeze` stops writes through the tenant's source role before the copy, so nothing written after
+    the copy can be lost at the switch; :meth:`thaw` lifts it when the migration rolls back to the source.
+    """
+
+    def freeze(self, role: str) -> None: ...
+
+    def thaw(self, role: str) -> None: ...
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]: ...
 
@@ -104,6 +112,16 @@ class LocalDataMover:
     def _connect(self, database: str) -> Iterator[psycopg.Connection[Any]]:
         with psycopg.connect(self._admin().conninfo(database), connect_timeout=30) as conn:
             yield conn
+
+    def freeze(self, role: str) -> None:
+        """No new sessions for ``role``, and its open ones are ended (their open transactions roll back)."""
+        with psycopg.connect(self._admin().conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {r} NOLOGIN").format(r=sql.Identifier(role)))
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+
+    def thaw(self, role: str) -> None:
+        with psycopg.connect(self._admin().conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {r} LOGIN").format(r=sql.Identifier(role)))
 
     def _rows(self, conn: psycopg.Connection[Any], tenant: str, placement: Placement, table: Table) -> list[Any]:
         columns = [c.name for c in table.columns]

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import psycopg
 import pytest
 
 from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
@@ -118,7 +119,22 @@ def test_a_key_raced_by_another_tenant_is_a_conflict_not_a_crash(
 
 
 class CorruptingMover(LocalDataMover):
-    """Copies, then reports a mismatch: the migration must roll back with the source intact."""
+    """Copies, then reports a mismatch: the migration must roll back with the source intact. While it
+    copies, it tries to log in as the tenant's source role, which the write freeze must refuse."""
+
+    login_during_copy: str = "not tried"
+
+    def __init__(self, admin: Any, password: str) -> None:
+        super().__init__(admin)
+        self._password = password
+
+    def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]:
+        try:
+            psycopg.connect(self._admin().url(source.database, user=f"t_{tenant}_app", password=self._password)).close()
+            self.login_during_copy = "allowed"
+        except psycopg.OperationalError as err:
+            self.login_during_copy = "refused" if "not permitted to log in" in str(err) else str(err)
+        return super().copy(tenant, source, target)
 
     def verify(self, tenant: str, source: Placement, target: Placement) -> Verification:
         real = super().verify(tenant, source, target)
@@ -128,12 +144,19 @@ class CorruptingMover(LocalDataMover):
 def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane) -> None:
     env.query("INSERT INTO t_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
     stacks_before = plane.status().stacks
+    creds = plane.credentials("twice")
+    mover = CorruptingMover(plane.admin, creds.password.get_secret_value())
     with (
-        env.plane(data_mover=CorruptingMover(plane.admin), recover=False) as faulty,
+        env.plane(data_mover=mover, recover=False) as faulty,
         pytest.raises(MigrationError, match="rolled back to the source") as caught,
     ):
         faulty.change_plan("twice", "enterprise")
     assert caught.value.rolled_back and caught.value.phase == "verify"
+    assert mover.login_during_copy == "refused", "writes to the source were not frozen during the copy"
+    with psycopg.connect(
+        plane.admin().url(creds.database, user=creds.user, password=creds.password.get_secret_value())
+    ) as conn:
+        assert conn.execute("SELECT count(*) FROM t_twice.customers").fetchone() == (1,), "thawed after rollback"
     view = plane.show("twice")
     assert (view.plan, view.state, view.isolation.value) == ("growth", TenantState.ACTIVE, "bridge")
     assert plane.status().stacks == stacks_before
