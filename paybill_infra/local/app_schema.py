@@ -1,72 +1,68 @@
-"""The tenant application tables the local target provisions, as SQLAlchemy Core metadata.
+"""The tenant application tables of the local target, declared once as an ``agent_acl`` data schema.
 
-The same tables exist in every topology: in a silo tenant's own database, in a bridge tenant's schema,
-and shared in the ``pooled`` schema. Every table carries ``tenant_id`` even where isolation is physical,
-so moving a tenant between topologies is a row copy, never a reshape. Foreign keys include ``tenant_id``
-so a pooled tenant cannot point a row at another tenant's row (FK checks bypass row-level security).
+The same typed schema drives provisioning (the tables every topology gets: in a silo tenant's own database, in
+a bridge tenant's schema, shared in the ``pooled`` schema) and the agent ACL (sensitivities, column grants,
+the tenant-closure proof): SQLAlchemy tables come from :func:`agent_acl.models.build_metadata`.
+
+Every table carries ``tenant_id`` even where isolation is physical, so moving a tenant between topologies is
+a row copy, never a reshape; ``agent_acl`` makes every tenant table unique on ``(tenant_id, id)`` and requires
+foreign keys to include ``tenant_id``, so a pooled row cannot point at another tenant's row (FK checks bypass
+row-level security).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Column,
-    DateTime,
-    ForeignKeyConstraint,
-    Identity,
-    Index,
-    MetaData,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
+from sqlalchemy import Table
+
+from agent_acl import DataSchema
+from agent_acl.models import sorted_tables
+
+APP_SCHEMA = DataSchema.model_validate(
+    {
+        "tenant_column": "tenant_id",
+        "tables": [
+            {
+                "name": "customers",
+                "primary_key": ["id"],
+                "columns": [
+                    {"name": "id", "type": "bigint", "nullable": False, "generated": "identity"},
+                    {"name": "tenant_id", "type": "text", "nullable": False},
+                    {"name": "name", "type": "text", "nullable": False, "sensitivity": "pii"},
+                    {"name": "email", "type": "text", "sensitivity": "pii"},
+                    {"name": "created_at", "type": "timestamptz", "nullable": False, "generated": "now"},
+                ],
+            },
+            {
+                "name": "invoices",
+                "primary_key": ["id"],
+                "columns": [
+                    {"name": "id", "type": "bigint", "nullable": False, "generated": "identity"},
+                    {"name": "tenant_id", "type": "text", "nullable": False},
+                    {"name": "customer_id", "type": "bigint", "nullable": False},
+                    {"name": "amount_cents", "type": "bigint", "nullable": False, "sensitivity": "confidential"},
+                    {"name": "currency", "type": "text", "nullable": False, "default": "USD"},
+                    {"name": "status", "type": "text", "nullable": False, "default": "open"},
+                ],
+                "foreign_keys": [
+                    {
+                        "name": "customer",
+                        "columns": ["tenant_id", "customer_id"],
+                        "references": {"table": "customers", "columns": ["tenant_id", "id"]},
+                        "on_delete": "cascade",
+                    }
+                ],
+            },
+        ],
+    }
 )
 
-TENANT_COLUMN = "tenant_id"
+TENANT_COLUMN = APP_SCHEMA.tenant_column
 
 
-def define_tables(metadata: MetaData, schema: str | None = None) -> tuple[Table, ...]:
-    """Declare the tables in ``metadata`` under ``schema``, parents first.
-
-    A factory rather than ``Table.to_metadata`` copies: copies take their constraints from a set, so their
-    DDL order would change from run to run, and generated SQL must be byte-identical.
-    """
-    customers = Table(
-        "customers",
-        metadata,
-        Column("id", BigInteger, Identity(), primary_key=True),
-        Column(TENANT_COLUMN, Text, nullable=False),
-        Column("name", Text, nullable=False),
-        Column("email", Text),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        UniqueConstraint(TENANT_COLUMN, "id", name="customers_tenant_id_id_key"),
-        Index("customers_tenant_id_idx", TENANT_COLUMN),
-        schema=schema,
-    )
-    parent = f"{schema}.customers" if schema else "customers"
-    invoices = Table(
-        "invoices",
-        metadata,
-        Column("id", BigInteger, Identity(), primary_key=True),
-        Column(TENANT_COLUMN, Text, nullable=False),
-        Column("customer_id", BigInteger, nullable=False),
-        Column("amount_cents", BigInteger, nullable=False),
-        Column("currency", Text, nullable=False, server_default="USD"),
-        Column("status", Text, nullable=False, server_default="open"),
-        ForeignKeyConstraint(
-            [TENANT_COLUMN, "customer_id"],
-            [f"{parent}.{TENANT_COLUMN}", f"{parent}.id"],
-            name="invoices_customer_fkey",
-            ondelete="CASCADE",
-        ),
-        CheckConstraint("amount_cents >= 0", name="invoices_amount_nonnegative"),
-        Index("invoices_tenant_id_idx", TENANT_COLUMN),
-        schema=schema,
-    )
-    return customers, invoices
+def tables_in(schema: str | None = None) -> tuple[Table, ...]:
+    """The tables placed in PostgreSQL schema ``schema``, parents first (create in this order, delete rows in
+    reverse). Shared and cached by ``agent_acl``: read-only."""
+    return tuple(sorted_tables(APP_SCHEMA, schema))
 
 
-metadata = MetaData()
-TABLES: tuple[Table, ...] = define_tables(metadata)
-"""Tables in dependency order (parents first): create in this order, delete rows in reverse."""
+TABLES: tuple[Table, ...] = tables_in()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from psycopg import sql
 from sqlalchemy import Table
 
-from paybill_infra.local.app_schema import TABLES, TENANT_COLUMN, define_tables
+from paybill_infra.local.app_schema import TABLES, TENANT_COLUMN, tables_in
 
 OWNER_ROLE = "paybill_owner"
 SHARED_DATABASE = "paybill"
@@ -217,14 +217,13 @@ def create_tables(schema: str, owner: str, tables: Sequence[Table] = TABLES) -> 
     """The application tables in ``schema``, created as ``owner`` (inside a transaction; the role is reset
     at the end).
 
-    Table DDL is compiled from the SQLAlchemy metadata, so the schema is declared once.
+    Table DDL is compiled from the tables of ``app_schema.APP_SCHEMA``, the one declaration of them.
     """
-    from sqlalchemy import MetaData
     from sqlalchemy.dialects.postgresql.base import PGDialect
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves this __init__ unannotated
-    copies = {table.name: table for table in define_tables(MetaData(), schema)}
+    copies = {table.name: table for table in tables_in(schema)}
     out: Statements = list(set_local_role(owner))
     for table in tables:
         copy = copies[table.name]
