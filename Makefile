@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-EXTRAS ?= dev,policy,all
+EXTRAS ?= dev,policy,all,service
 STACK ?= local
 
 .PHONY: demo test venv engine env lint typecheck langhost-test stop clean help
@@ -52,7 +52,7 @@ langhost-test:
 	else echo "==> no Go: skipping the language host's own tests (the engine came from PATH)"; fi
 
 test: venv engine lint typecheck langhost-test
-	@source <($(VENV)/bin/paybill local env) && $(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q
 
 stop: venv
 	$(VENV)/bin/paybill local stop

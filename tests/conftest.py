@@ -17,6 +17,11 @@ from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSp
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Tests make their own backends and homes: a developer's sourced `.paybill/env` (or any shell setting) must not
+# point them all at one shared state backend, where stacks of different test modules would collide.
+for _leaky in ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+    os.environ.pop(_leaky, None)
+
 
 @pytest.fixture(scope="session")
 def server_scratch() -> Iterator[Path]:
