@@ -1213,10 +1213,13 @@ class ControlPlane:
     def _place(self, session: Session, slug: str, plan: Plan) -> tuple[str, int | None]:
         """The stack (and pool) for ``slug`` on ``plan``: its own stack, or the first pool of the plan with
         room (lowest ordinal; a new pool when all are full). Runs in the registry transaction, so two
-        concurrent placements cannot overfill a pool (SQLite serialises writers; PostgreSQL locks the
-        plan's pool rows)."""
+        concurrent placements cannot overfill a pool or open two (SQLite serialises writers; on PostgreSQL
+        placements of one plan take turns on an advisory lock)."""
         if plan.isolation is not Isolation.POOLED:
             return tenant_stack_name(slug, plan.isolation.value), None
+        if session.get_bind().dialect.name == "postgresql":
+            # Row locks cannot guard a plan that has no pool yet: two first placements would both open one.
+            session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"paybill:place:{plan.name}"))))
         pool = self._free_pool(session, plan, lock=True)
         if pool is None:
             ordinal = self._next_ordinal(session, plan.name)

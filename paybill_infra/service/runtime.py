@@ -1,0 +1,81 @@
+"""What one API process holds: settings, the service store, the queue, and a read-side control plane.
+
+The API's :class:`~paybill_infra.controlplane.ControlPlane` is built with ``recover=False`` and is only
+asked for registry reads, catalog lookups and subscription transitions: it never runs the engine. Every
+mutating request becomes a ``svc_operations`` row and a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import procrastinate
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from paybill_infra.controlplane import ControlPlane, TenantState, WebhookVerifier
+from paybill_infra.service.auth import Authenticator
+from paybill_infra.service.errors import ServiceError
+from paybill_infra.service.events import Wakeups
+from paybill_infra.service.models import JobKind, OperationView, Principal
+from paybill_infra.service.queue import enqueue, make_app, queue_schema
+from paybill_infra.service.settings import ServiceSettings
+from paybill_infra.service.store import Store
+
+bearer = HTTPBearer(auto_error=False, description="An API key (`pbk_…`) or a JWT")
+
+
+class ApiRuntime:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.store = Store.connect(settings.sqlalchemy_url())
+        self.store.create_schema(queue_schema())
+        self.queue: procrastinate.App = make_app(settings)
+        with self.store.exclusive():
+            self.plane = ControlPlane(settings.control_plane(), recover=False)
+        self.auth = Authenticator(
+            self.store, settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        self.webhooks = WebhookVerifier(settings.webhook_secret) if settings.webhook_secret else None
+        self.wakeups = Wakeups(settings.conninfo())
+
+    def close(self) -> None:
+        self.plane.close()
+        self.store.close()
+
+    async def submit(
+        self,
+        kind: JobKind,
+        tenant: str | None,
+        principal_actor: str,
+        request: Mapping[str, object],
+        idempotency_key: str | None,
+    ) -> OperationView:
+        """Record the operation, then defer its job (see :mod:`paybill_infra.service.queue`)."""
+        operation, created = await asyncio.to_thread(
+            self.store.create, kind, tenant, principal_actor, dict(request), idempotency_key
+        )
+        if created:
+            await enqueue(self.queue, self.store, operation)
+        elif operation.kind is not kind or operation.tenant != tenant:
+            raise ServiceError(409, "Conflict", "the idempotency key belongs to another request", "Idempotency-Key")
+        return operation
+
+    def settled_state(self, slug: str) -> TenantState | None:
+        """The tenant's state if no operation of it is queued or running (then the state is authoritative
+        and a transition can be refused at once); ``None`` while one is in flight."""
+        if self.store.pending(slug):
+            return None
+        return self.plane.show(slug).state
+
+
+def runtime(request: Request) -> ApiRuntime:
+    value = request.app.state.runtime
+    if not isinstance(value, ApiRuntime):
+        raise ServiceError(503, "Service Unavailable", "the service is starting")
+    return value
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    return await asyncio.to_thread(runtime(request).auth.authenticate, credentials.credentials if credentials else None)

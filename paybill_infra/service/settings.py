@@ -1,0 +1,77 @@
+"""Service settings: one frozen model, read from ``PAYBILL_SERVICE_*`` environment variables.
+
+The API and every worker read the same variables, so a deployment sets them once (a Kubernetes secret, a
+systemd ``EnvironmentFile``). Secrets are ``SecretStr``: they never appear in ``repr``, logs or responses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from paybill_infra.controlplane import ControlPlaneSettings
+
+ENV_PREFIX = "PAYBILL_SERVICE_"
+_PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+class ServiceSettings(BaseModel):
+    """Where the service's database is, how it authenticates callers, and how hard workers drive the engine.
+
+    ``database_url`` is one PostgreSQL database holding the control plane's registry and journal, the
+    queue (procrastinate's tables) and the service's own tables: a single transactional store, no extra
+    broker. ``root`` is the control plane's project root (``plans.yaml``, the state backend, exports).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root: Path
+    database_url: SecretStr
+    backend_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: Annotated[str, Field(min_length=1, max_length=200)] = "paybill"
+    jwt_audience: Annotated[str, Field(min_length=1, max_length=200)] = "paybill-api"
+    webhook_secret: SecretStr | None = None
+    worker_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    engine_workers: Annotated[int, Field(ge=1, le=64)] = 4
+    lease_ttl_s: Annotated[float, Field(ge=5, le=3_600)] = 60
+    heartbeat_s: Annotated[float, Field(gt=0, le=600)] = 10
+    stalled_after_s: Annotated[float, Field(gt=0, le=3_600)] = 60
+    sweep_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15
+    event_poll_s: Annotated[float, Field(gt=0, le=60)] = 5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Settings from ``PAYBILL_SERVICE_<FIELD>`` variables (``PAYBILL_SERVICE_DATABASE_URL`` …)."""
+        env = os.environ if environ is None else environ
+        names = {f"{ENV_PREFIX}{name.upper()}": name for name in cls.model_fields}
+        values = {field: env[var] for var, field in names.items() if var in env}
+        values.setdefault("root", os.getcwd())
+        return cls.model_validate(values)
+
+    def conninfo(self) -> str:
+        """The database as a libpq URL (procrastinate and psycopg)."""
+        url = self.database_url.get_secret_value()
+        for scheme in _PG_SCHEMES:
+            if url.startswith(scheme):
+                return "postgresql://" + url.removeprefix(scheme)
+        raise ValueError("PAYBILL_SERVICE_DATABASE_URL must be a postgresql:// URL")
+
+    def sqlalchemy_url(self) -> str:
+        """The database as an SQLAlchemy URL (psycopg 3 driver)."""
+        return "postgresql+psycopg://" + self.conninfo().removeprefix("postgresql://")
+
+    def control_plane(self) -> ControlPlaneSettings:
+        """The embedded control plane's settings: its registry lives in the service's database."""
+        return ControlPlaneSettings(
+            root=self.root,
+            database_url=self.sqlalchemy_url(),
+            backend_url=self.backend_url,
+            workers=self.engine_workers,
+            lease_ttl_s=self.lease_ttl_s,
+            webhook_secret=self.webhook_secret,
+        )

@@ -1,0 +1,377 @@
+"""The service's own tables, beside the control plane's registry in the same PostgreSQL database.
+
+- ``svc_operations``: every accepted request, from the moment the API answers 202 (``queued``) to its
+  terminal status. It is written *before* the job is deferred, so a request the API accepted is never lost:
+  a sweep re-defers any ``queued`` row without a job (an API that died between the two writes).
+- ``svc_events``: progress events written by workers, read by the API's SSE stream (how events cross
+  processes and machines); every write, and every terminal status, also sends ``NOTIFY`` on
+  :data:`EVENTS_CHANNEL` with the operation id.
+- ``svc_webhook_events``: billing event ids already applied (replays are rejected).
+- ``svc_api_keys``: API keys, stored as SHA-256 digests only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Identity,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from paybill_infra.controlplane import ProgressEvent
+from paybill_infra.service.models import TERMINAL, JobKind, JobStatus, OperationView, Role, Scope
+
+SCHEMA_LOCK = 0x70617962696C6C  # advisory lock id serialising schema set-up across API and workers
+EVENT_PAGE = 500
+EVENTS_CHANNEL = "paybill_service_events"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OperationRow(Base):
+    __tablename__ = "svc_operations"
+    __table_args__ = (UniqueConstraint("actor", "idempotency_key", name="svc_operations_idempotency"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    tenant: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    phase: Mapped[str] = mapped_column(String(64), default="queued")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    control_plane_operation: Mapped[str | None] = mapped_column(String(64), index=True)
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRow(Base):
+    __tablename__ = "svc_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    operation_id: Mapped[str] = mapped_column(ForeignKey("svc_operations.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WebhookEventRow(Base):
+    __tablename__ = "svc_webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "svc_api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    tenant: Mapped[str | None] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def view(row: OperationRow, *, deduplicated: bool = False) -> OperationView:
+    return OperationView(
+        id=row.id,
+        kind=JobKind(row.kind),
+        tenant=row.tenant,
+        actor=row.actor,
+        status=JobStatus(row.status),
+        phase=row.phase,
+        control_plane_operation=row.control_plane_operation,
+        worker=row.worker,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        summary=dict(row.summary or {}),
+        error=row.error,
+        deduplicated=deduplicated,
+    )
+
+
+class Store:
+    """Typed access to the service tables (SQLAlchemy 2, one short transaction per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def connect(cls, url: str) -> Store:
+        return cls(create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def create_schema(self, queue_schema_sql: str) -> None:
+        """Create the queue's and the service's tables once, whoever starts first (an advisory lock makes
+        concurrent API and worker start-ups safe). The queue's DDL is procrastinate's own file."""
+        with self.engine.begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+            exists = conn.execute(select(func.to_regclass("procrastinate_jobs"))).scalar()
+            if exists is None:
+                # the DBAPI cursor without parameters: the file holds literal '%' signs
+                conn.connection.cursor().execute(queue_schema_sql)
+            Base.metadata.create_all(conn)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the set-up lock (session-level): the control plane's Alembic upgrade runs in its own
+        connections, and API and workers starting together on a fresh database must not race it."""
+        with self.engine.connect() as conn:
+            conn.execute(select(func.pg_advisory_lock(SCHEMA_LOCK)))
+            try:
+                yield
+            finally:
+                conn.execute(select(func.pg_advisory_unlock(SCHEMA_LOCK)))
+                conn.commit()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # --- operations ------------------------------------------------------------------------------------
+
+    def create(
+        self, kind: JobKind, tenant: str | None, actor: str, request: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[OperationView, bool]:
+        """Record an accepted request as ``queued``; with an idempotency key already used by ``actor``,
+        return the first operation instead (``created`` is then ``False``)."""
+        now = utcnow()
+        row = OperationRow(
+            id=str(uuid.uuid4()),
+            kind=kind.value,
+            tenant=tenant,
+            actor=actor,
+            status=JobStatus.QUEUED.value,
+            phase="queued",
+            request=request,
+            idempotency_key=idempotency_key,
+            attempts=0,
+            summary={},
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self.session() as session:
+                session.add(row)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.session() as session:
+                first = session.scalars(
+                    select(OperationRow).where(
+                        OperationRow.actor == actor, OperationRow.idempotency_key == idempotency_key
+                    )
+                ).one()
+                return view(first, deduplicated=True), False
+        return view(row), True
+
+    def get(self, operation_id: str) -> OperationView | None:
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id)
+            return view(row) if row is not None else None
+
+    def request_of(self, operation_id: str) -> dict[str, Any]:
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id)
+            return dict(row.request) if row is not None else {}
+
+    def recent(self, tenant: str | None = None, limit: int = 100, kind: JobKind | None = None) -> list[OperationView]:
+        with self.session() as session:
+            query = select(OperationRow).order_by(OperationRow.created_at.desc(), OperationRow.id).limit(limit)
+            if tenant is not None:
+                query = query.where(OperationRow.tenant == tenant)
+            if kind is not None:
+                query = query.where(OperationRow.kind == kind.value)
+            return [view(r) for r in session.scalars(query)]
+
+    def pending(self, tenant: str) -> bool:
+        """Whether an operation of ``tenant`` is queued or running."""
+        with self.session() as session:
+            found = session.scalars(
+                select(OperationRow.id)
+                .where(
+                    OperationRow.tenant == tenant,
+                    OperationRow.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value)),
+                )
+                .limit(1)
+            ).first()
+            return found is not None
+
+    def running_for(self, tenant: str) -> str | None:
+        """The tenant's running operation (the queue's tenant lock allows at most one)."""
+        with self.session() as session:
+            return session.scalars(
+                select(OperationRow.id)
+                .where(OperationRow.tenant == tenant, OperationRow.status == JobStatus.RUNNING.value)
+                .order_by(OperationRow.updated_at.desc())
+                .limit(1)
+            ).first()
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as session:
+            rows = session.execute(select(OperationRow.status, func.count()).group_by(OperationRow.status))
+            return {str(status): int(n) for status, n in rows}
+
+    def set_job(self, operation_id: str, job_id: int) -> None:
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id)
+            if row is not None:
+                row.job_id = job_id
+
+    def start(self, operation_id: str, worker: str) -> OperationView | None:
+        """Mark the operation running on ``worker`` (one more attempt); ``None`` if it is already terminal."""
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id, with_for_update=True)
+            if row is None or JobStatus(row.status) in TERMINAL:
+                return None
+            row.status, row.phase, row.attempts = JobStatus.RUNNING.value, "running", row.attempts + 1
+            row.worker = worker
+            row.updated_at = utcnow()
+            return view(row)
+
+    def link(self, operation_id: str, control_plane_operation: str) -> None:
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id)
+            if row is not None and row.control_plane_operation is None:
+                row.control_plane_operation, row.updated_at = control_plane_operation, utcnow()
+
+    def by_control_plane(self, control_plane_operation: str) -> str | None:
+        with self.session() as session:
+            return session.scalars(
+                select(OperationRow.id).where(OperationRow.control_plane_operation == control_plane_operation)
+            ).first()
+
+    def finish(
+        self,
+        operation_id: str,
+        status: JobStatus,
+        *,
+        phase: str,
+        control_plane_operation: str | None = None,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> OperationView:
+        """Record the terminal status, once: a second finish (a retried job) keeps the first outcome."""
+        with self.session() as session:
+            row = session.get(OperationRow, operation_id, with_for_update=True)
+            if row is None:
+                raise LookupError(operation_id)
+            if JobStatus(row.status) not in TERMINAL:
+                row.status, row.phase, row.error = status.value, phase, error
+                row.control_plane_operation = control_plane_operation or row.control_plane_operation
+                row.summary, row.updated_at = summary or {}, utcnow()
+                session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
+            return view(row)
+
+    def orphans(self, older_than: timedelta) -> list[OperationView]:
+        """Queued operations that never got a job (the API died between recording and deferring)."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(OperationRow).where(
+                    OperationRow.status == JobStatus.QUEUED.value,
+                    OperationRow.job_id.is_(None),
+                    OperationRow.created_at < utcnow() - older_than,
+                )
+            )
+            return [view(r) for r in rows]
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    def add_event(self, operation_id: str, event: ProgressEvent) -> None:
+        with self.session() as session:
+            session.add(EventRow(operation_id=operation_id, payload=event.model_dump(mode="json")))
+            session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
+
+    def events_after(self, operation_id: str, after: int) -> list[tuple[int, ProgressEvent]]:
+        with self.session() as session:
+            rows = session.execute(
+                select(EventRow.id, EventRow.payload)
+                .where(EventRow.operation_id == operation_id, EventRow.id > after)
+                .order_by(EventRow.id)
+                .limit(EVENT_PAGE)
+            )
+            return [(int(i), ProgressEvent.model_validate(p)) for i, p in rows]
+
+    # --- webhooks and keys --------------------------------------------------------------------------------
+
+    def claim_webhook_event(self, event_id: str) -> bool:
+        """Record ``event_id``; ``False`` if it was already applied (a replay)."""
+        try:
+            with self.session() as session:
+                session.add(WebhookEventRow(event_id=event_id, received_at=utcnow()))
+        except IntegrityError:
+            return False
+        return True
+
+    def release_webhook_event(self, event_id: str) -> None:
+        """Forget an event whose application failed, so the provider's redelivery can apply it."""
+        with self.session() as session:
+            row = session.get(WebhookEventRow, event_id)
+            if row is not None:
+                session.delete(row)
+
+    def add_key(
+        self, key_id: str, digest: str, subject: str, role: Role, tenant: str | None, scopes: frozenset[Scope]
+    ) -> None:
+        with self.session() as session:
+            session.add(
+                ApiKeyRow(
+                    id=key_id,
+                    digest=digest,
+                    subject=subject,
+                    role=role.value,
+                    tenant=tenant,
+                    scopes=sorted(s.value for s in scopes),
+                    created_at=utcnow(),
+                )
+            )
+
+    def key(self, key_id: str) -> ApiKeyRow | None:
+        with self.session() as session:
+            row = session.get(ApiKeyRow, key_id)
+            return row if row is not None and row.revoked_at is None else None
+
+    def revoke_key(self, key_id: str) -> None:
+        with self.session() as session:
+            row = session.get(ApiKeyRow, key_id)
+            if row is not None:
+                row.revoked_at = utcnow()

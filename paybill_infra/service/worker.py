@@ -1,0 +1,162 @@
+"""The worker process: runs queued operations on the control plane (the only place the engine runs).
+
+Start one or many (``python -m paybill_infra.service worker``), on any machine that reaches the database
+and the state backend. At start a worker recovers the control-plane operations of dead workers (crash
+recovery) and then, every ``sweep_interval_s``, requeues stalled jobs and orphaned operations
+(:func:`~paybill_infra.service.queue.sweep`) and recovers again (owners on other hosts are declared dead
+by lease expiry, which takes time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import procrastinate
+
+from paybill_infra.controlplane import (
+    ControlPlane,
+    OnboardRequest,
+    OperationResult,
+    OperationStatus,
+    RetentionPolicy,
+)
+from paybill_infra.errors import MigrationError, OperationFailedError, PaybillError
+from paybill_infra.service.events import EventRecorder, current_operation
+from paybill_infra.service.models import JobKind, JobStatus, OperationView
+from paybill_infra.service.queue import QUEUE, TASK_NAME, make_app, queue_schema, sweep
+from paybill_infra.service.settings import ServiceSettings
+from paybill_infra.service.store import Store
+
+log = logging.getLogger("paybill.worker")
+MAX_ATTEMPTS = 5
+RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=2)
+SUMMARY_KEYS = ("stack", "changes", "migration", "from", "to", "rows", "retention", "export", "teardown", "recovered")
+
+
+def public_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """What of a control-plane summary the API shows: counts, stacks and paths, never outputs."""
+    return {k: summary[k] for k in SUMMARY_KEYS if k in summary}
+
+
+class Worker:
+    """One worker process: the queue app with the task registered, and the embedded control plane."""
+
+    def __init__(self, settings: ServiceSettings, *, name: str = "paybill-worker") -> None:
+        self.settings = settings
+        self.name = name
+        self.identity = f"{name}@{socket.gethostname()}:{os.getpid()}"
+        self.store = Store.connect(settings.sqlalchemy_url())
+        self.store.create_schema(queue_schema())
+        self.recorder = EventRecorder(self.store)
+        self.app = make_app(settings)
+        self.app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY, pass_context=True)(self.run_operation)
+        with self.store.exclusive():
+            self.plane = ControlPlane(settings.control_plane(), on_event=self.recorder, recover=False)
+        self.plane.recover()
+
+    def close(self) -> None:
+        self.plane.close()
+        self.store.close()
+
+    async def run_operation(self, context: procrastinate.JobContext, operation_id: str) -> None:
+        """The task: run one service operation to its terminal status (a no-op once it has one).
+
+        Refusals and failures of the control plane are outcomes, recorded as such. Anything else (the
+        database unreachable, say) is retried with backoff; after the last attempt the operation is
+        recorded as failed, so no operation stays ``running`` forever."""
+        operation = await asyncio.to_thread(self.store.start, operation_id, self.identity)
+        if operation is None:
+            return
+        token = current_operation.set(operation_id)
+        try:
+            await asyncio.to_thread(self.execute, operation)
+        except Exception as err:
+            if context.job.attempts >= MAX_ATTEMPTS:
+                error = f"gave up after {context.job.attempts + 1} attempts ({type(err).__name__})"
+                await asyncio.to_thread(self.store.finish, operation_id, JobStatus.FAILED, phase="gave-up", error=error)
+            raise
+        finally:
+            current_operation.reset(token)
+            self.recorder.forget(operation_id)
+
+    def execute(self, operation: OperationView) -> OperationView:
+        request = self.store.request_of(operation.id)
+        finish = self.store.finish
+        try:
+            if operation.kind is JobKind.DRIFT:
+                report = self.plane.drift(operation.tenant)
+                return finish(
+                    operation.id, JobStatus.SUCCEEDED, phase="checked", summary=report.model_dump(mode="json")
+                )
+            result = self.dispatch(operation, request, f"svc:{operation.id}")
+        except OperationFailedError as err:
+            return finish(
+                operation.id, JobStatus.FAILED, phase="failed", control_plane_operation=err.operation_id, error=str(err)
+            )
+        except MigrationError as err:
+            status = JobStatus.ROLLED_BACK if err.rolled_back else JobStatus.FAILED
+            return finish(operation.id, status, phase=err.phase, error=str(err))
+        except PaybillError as err:
+            return finish(operation.id, JobStatus.FAILED, phase="refused", error=str(err))
+        return finish(
+            operation.id,
+            JobStatus(result.status.value),
+            phase=result.phase,
+            control_plane_operation=result.id,
+            summary={**public_summary(result.summary), "deduplicated": result.deduplicated},
+            error=result.error if result.status is not OperationStatus.SUCCEEDED else None,
+        )
+
+    def dispatch(self, operation: OperationView, request: dict[str, Any], key: str) -> OperationResult:
+        plane, actor, slug = self.plane, operation.actor, operation.tenant or ""
+        if operation.kind is JobKind.ONBOARD:
+            return plane.onboard(OnboardRequest.model_validate(request), actor=actor, idempotency_key=key)
+        if operation.kind is JobKind.CHANGE_PLAN:
+            return plane.change_plan(slug, str(request["plan"]), actor=actor, idempotency_key=key)
+        if operation.kind is JobKind.SUSPEND:
+            return plane.suspend(slug, actor=actor, reason=str(request.get("reason", "")), idempotency_key=key)
+        if operation.kind is JobKind.RESUME:
+            return plane.resume(slug, actor=actor, reason=str(request.get("reason", "")), idempotency_key=key)
+        retention = RetentionPolicy(request.get("retention", RetentionPolicy.EXPORT.value))
+        return plane.offboard(slug, retention=retention, actor=actor, idempotency_key=key)
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval_s)
+            try:
+                await sweep(self.app, self.store, self.settings)
+                await asyncio.to_thread(self.plane.recover)
+            except Exception:
+                log.exception("sweep failed; retrying at the next interval")
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM (a graceful stop lets running operations finish)."""
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(self.settings.worker_concurrency + 4, "paybill-job"))
+        async with self.app.open_async():
+            await sweep(self.app, self.store, self.settings)
+            sweeper = asyncio.create_task(self.sweep_forever())
+            try:
+                await self.app.run_worker_async(
+                    queues=[QUEUE],
+                    concurrency=self.settings.worker_concurrency,
+                    name=self.name,
+                    update_heartbeat_interval=self.settings.heartbeat_s,
+                    stalled_worker_timeout=self.settings.stalled_after_s,
+                )
+            finally:
+                sweeper.cancel()
+
+
+def run(settings: ServiceSettings, *, name: str = "paybill-worker") -> None:
+    """Build a worker and serve until stopped (the ``worker`` command)."""
+    worker = Worker(settings, name=name)
+    try:
+        asyncio.run(worker.serve())
+    finally:
+        worker.close()
