@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from paybill_infra.engine import pulumi_bin_dir
+from paybill_infra.errors import EngineNotFoundError
 from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSpec, admin_connection
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -21,6 +23,17 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # point them all at one shared state backend, where stacks of different test modules would collide.
 for _leaky in ("PULUMI_BACKEND_URL", "PULUMI_HOME", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
     os.environ.pop(_leaky, None)
+
+
+@pytest.fixture(scope="session")
+def engine_available() -> None:
+    """The Pulumi CLI is there; outside CI its absence skips (saying why), in CI it fails the test."""
+    try:
+        pulumi_bin_dir()
+    except EngineNotFoundError as err:
+        if IN_CI:
+            raise
+        pytest.skip(f"no Pulumi CLI: run `make engine` first ({err})")
 
 
 @pytest.fixture(scope="session")

@@ -252,4 +252,3 @@ def test_output_contract(combo: tuple[Cloud, Isolation, Run]) -> None:
     assert run.secret["db_password"] is True
     assert not run.secret["tenant_id"]
     assert set(REQUIRED_TAGS) <= run.outputs["tags"].keys()
-

@@ -92,18 +92,4 @@ def plane(env: Env) -> Iterator[ControlPlane]:
         yield control_plane
 
 
-@pytest.fixture(scope="session")
-def engine_available() -> None:
-    from paybill_infra.engine import pulumi_bin_dir
-    from paybill_infra.errors import EngineNotFoundError
-    from tests.conftest import IN_CI
-
-    try:
-        pulumi_bin_dir()
-    except EngineNotFoundError as err:
-        if IN_CI:
-            raise
-        pytest.skip(f"no Pulumi CLI: run `make engine` first ({err})")
-
-
 Factory = Callable[..., ControlPlane]

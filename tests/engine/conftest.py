@@ -15,9 +15,7 @@ import pytest
 import yaml
 
 from paybill_infra.engine import EngineSettings, FleetStack, pulumi_bin_dir
-from paybill_infra.errors import EngineNotFoundError
 from paybill_infra.local.server import AdminConnection, EmbeddedServer
-from tests.conftest import IN_CI
 
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "plans.yaml")
 
@@ -57,16 +55,6 @@ class Project:
     def credentials(self) -> dict[str, str]:
         value: dict[str, str] = self.fleet.stack.outputs()["credentials"].value
         return value
-
-
-@pytest.fixture(scope="session")
-def engine_available() -> None:
-    try:
-        pulumi_bin_dir()
-    except EngineNotFoundError as err:
-        if IN_CI:
-            raise
-        pytest.skip(f"no Pulumi CLI: run `make engine` first ({err})")
 
 
 ProjectFactory = Callable[[list[dict[str, Any]]], Project]

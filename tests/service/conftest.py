@@ -29,7 +29,6 @@ from pydantic import SecretStr
 from paybill_infra.local.server import AdminConnection
 from paybill_infra.service import JobStatus, Role, ServiceSettings, Store, create_api_key, issue_token
 from paybill_infra.service.queue import queue_schema
-from tests.conftest import IN_CI
 from tests.controlplane.conftest import CATALOG
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
@@ -168,19 +167,6 @@ class Service:
 
 
 @pytest.fixture(scope="session")
-def engine_ready() -> None:
-    from paybill_infra.engine import pulumi_bin_dir
-    from paybill_infra.errors import EngineNotFoundError
-
-    try:
-        pulumi_bin_dir()
-    except EngineNotFoundError as err:
-        if IN_CI:
-            raise
-        pytest.skip(f"no Pulumi CLI: run `make engine` first ({err})")
-
-
-@pytest.fixture(scope="session")
 def service_factory(server_scratch: Path, pg_admin: AdminConnection) -> Iterator[Callable[[str], Service]]:
     made: list[Service] = []
 
@@ -197,7 +183,7 @@ def service_factory(server_scratch: Path, pg_admin: AdminConnection) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def service(service_factory: Callable[[str], Service], engine_ready: None) -> Service:
+def service(service_factory: Callable[[str], Service], engine_available: None) -> Service:
     """The shared deployment: an API and two workers."""
     svc = service_factory("main")
     svc.start_api()

@@ -32,7 +32,7 @@ EXAMPLES = 15
 
 
 @pytest.fixture(scope="module")
-def fuzzed(service_factory: Callable[[str], Service], engine_ready: None) -> Service:
+def fuzzed(service_factory: Callable[[str], Service], engine_available: None) -> Service:
     svc = service_factory("fuzz")
     svc.start_api()
     return svc
