@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from paybill_infra._validation import problems_from
+from paybill_infra._validation import validate_entries
 from paybill_infra.errors import CatalogError, FieldProblem, UnknownPlanError
 from paybill_infra.schema.plan import Plan
 
@@ -48,22 +48,9 @@ def parse_catalog(document: object, source: str) -> PlanCatalog:
     entries: list[Any] = document["plans"]
     if not entries:
         raise CatalogError(source, [FieldProblem("plans", "the catalog defines no plan")])
-    plans: list[Plan] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        label = f"plans[{index}]"
-        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-            label += f" '{entry['name']}'"
-        try:
-            plan = Plan.model_validate(entry)
-        except ValidationError as err:
-            raise CatalogError(source, problems_from(err), entry=label) from None
-        if plan.name in seen:
-            raise CatalogError(
-                source, [FieldProblem("name", f"duplicate plan name (first at plans[{seen[plan.name]}])")], entry=label
-            )
-        seen[plan.name] = index
-        plans.append(plan)
+    plans = validate_entries(
+        entries, Plan, source=source, error=CatalogError, list_name="plans", key="name", what="plan name"
+    )
     tiers = [p.tier for p in plans]
     if len(set(tiers)) != len(tiers):
         raise CatalogError(source, [FieldProblem("plans", "two plans share a tier; tiers must rank plans uniquely")])

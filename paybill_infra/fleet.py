@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from paybill_infra._validation import problems_from
+from paybill_infra._validation import problems_from, validate_entries
 from paybill_infra.catalog import PlanCatalog
 from paybill_infra.errors import FieldProblem, FleetConfigError, TopologyError, UnknownPlanError
 from paybill_infra.schema.enums import Cloud
@@ -40,22 +40,16 @@ def parse_tenants(raw: object, source: str) -> tuple[Tenant, ...]:
     """Validate the ``paybill:tenants`` list; errors name ``tenants[i] 'slug'`` and the field."""
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise FleetConfigError(source, [FieldProblem("tenants", "expected a list of tenant objects")])
-    tenants: list[Tenant] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(raw):
-        label = f"tenants[{index}]"
-        if isinstance(entry, Mapping) and isinstance(entry.get("slug"), str):
-            label += f" '{entry['slug']}'"
-        try:
-            tenant = Tenant.model_validate(_tenant_fields(entry))
-        except ValidationError as err:
-            raise FleetConfigError(source, problems_from(err), entry=label) from None
-        if tenant.slug in seen:
-            raise FleetConfigError(
-                source, [FieldProblem("slug", f"duplicate tenant (first at tenants[{seen[tenant.slug]}])")], entry=label
-            )
-        seen[tenant.slug] = index
-        tenants.append(tenant)
+    tenants = validate_entries(
+        raw,
+        Tenant,
+        source=source,
+        error=FleetConfigError,
+        list_name="tenants",
+        key="slug",
+        what="tenant",
+        prepare=_tenant_fields,
+    )
     return tuple(tenants)
 
 
