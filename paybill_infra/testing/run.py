@@ -66,7 +66,7 @@ class _RecordingMonitor(MockMonitor):
         self.options: dict[str, tuple[bool, bool, tuple[str, ...]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.options[response.urn] = (bool(request.protect), bool(request.retainOnDelete), tuple(request.dependencies))
         return response
 
@@ -120,7 +120,7 @@ def _run(
     def capture(name: str, value: Any) -> None:
         exported[name] = value
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
         pulumi.export = capture
         try:
@@ -128,7 +128,10 @@ def _run(
         finally:
             pulumi.export = real_export
         outputs = {k: pulumi.Output.from_input(v) for k, v in {**exported, **returned}.items()}
-        flags = {k: pulumi.Output.from_input(v.is_secret()) for k, v in outputs.items()}
+        flags: dict[str, pulumi.Output[bool]] = {
+            k: pulumi.Output.from_input(v.is_secret())
+            for k, v in outputs.items()  # type: ignore[arg-type]
+        }
         return pulumi.Output.all(pulumi.Output.all(**outputs), pulumi.Output.all(**flags)).apply(
             lambda pair: (resolved.update(pair[0]), secret.update(pair[1]))
         )
