@@ -128,10 +128,7 @@ def _run(
         finally:
             pulumi.export = real_export
         outputs = {k: pulumi.Output.from_input(v) for k, v in {**exported, **returned}.items()}
-        flags: dict[str, pulumi.Output[bool]] = {
-            k: pulumi.Output.from_input(v.is_secret())  # type: ignore[arg-type]
-            for k, v in outputs.items()
-        }
+        flags: dict[str, pulumi.Output[bool]] = {k: pulumi.Output.from_input(v.is_secret()) for k, v in outputs.items()}
         return pulumi.Output.all(pulumi.Output.all(**outputs), pulumi.Output.all(**flags)).apply(
             lambda pair: (resolved.update(pair[0]), secret.update(pair[1]))
         )
