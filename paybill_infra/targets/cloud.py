@@ -10,8 +10,7 @@ pip extra) when it is missing.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import sys
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from paybill_infra.clouds.regions import REGIONS
 from paybill_infra.clouds.registry import CloudComponents, components_for
 from paybill_infra.contract import ServerAdmin
 from paybill_infra.errors import TargetError
+from paybill_infra.schema.enums import Isolation
 from paybill_infra.targets.base import Member, Program, Target, TargetSettings
 
 PLATFORM_RESOURCE = "platform"
@@ -104,8 +104,8 @@ class CloudTarget(Target):
         return program
 
     def _pool_class(self) -> type:
-        hints = typing.get_type_hints(self.components.tenant_args)
-        pool_class: type = hints["pool"]
+        hint = next(f.type for f in dataclasses.fields(self.components.tenant_args) if f.name == "pool")
+        pool_class: type = vars(sys.modules[self.components.tenant_args.__module__])[str(hint)]
         return pool_class
 
 
@@ -135,26 +135,18 @@ def _plain(value: Any) -> Any:
 
 
 def _rebuild(cls: type, data: Mapping[str, Any]) -> Any:
-    """The dataclass ``cls`` from its :func:`_plain` form (tuples, enums and nested dataclasses restored)."""
-    hints = typing.get_type_hints(cls)
-    return cls(**{f.name: _coerce(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
-
-
-def _coerce(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _rebuild(hint, value)
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v) for v in value)
-        return tuple(_coerce(a, v) for a, v in zip(args, value, strict=True))
-    if origin in (typing.Union, types.UnionType):
-        concrete = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(concrete) == 1:
-            return _coerce(concrete[0], value)
-    return value
+    """The dataclass ``cls`` from its :func:`_plain` form: lists become tuples, isolation names become
+    :class:`Isolation` members, and fields typed with a dataclass of the same module are rebuilt."""
+    scope = vars(sys.modules[cls.__module__])
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], str(f.type)
+        nested = scope.get(hint)
+        if isinstance(value, Mapping) and isinstance(nested, type) and dataclasses.is_dataclass(nested):
+            value = _rebuild(nested, value)
+        elif isinstance(value, list):
+            value = tuple(Isolation(v) for v in value) if hint.startswith("tuple[Isolation") else tuple(value)
+        values[f.name] = value
+    return cls(**values)

@@ -74,7 +74,10 @@ def cloud_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]
             "keyId": hashlib.sha256(name.encode()).hexdigest()[:32],
         }
     if provider == "azure-native":
+        kind = typ.rsplit(":", 1)[-1]
+        own_name = inputs.get(f"{kind[0].lower()}{kind[1:]}Name") or inputs.get("resourceName") or name
         return {
+            "name": own_name,
             "fullyQualifiedDomainName": f"{inputs.get('serverName', name)}.postgres.database.azure.com",
             "principalId": f"principal-{name}",
             "clientId": f"client-{name}",
