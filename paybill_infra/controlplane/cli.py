@@ -27,8 +27,7 @@ KeyOpt = Annotated[str | None, typer.Option("--idempotency-key", help="Replay-sa
 
 
 def open_plane(root: Path, *, workers: int = 4, progress: Progress | None = None) -> ControlPlane:
-    settings = ControlPlaneSettings(root=root.resolve(), workers=workers)
-    plane = guard(lambda: ControlPlane(settings))
+    plane = guard(lambda: ControlPlane(ControlPlaneSettings.for_root(root.resolve(), workers=workers)))
     if progress is not None:
         plane.events.add_sink(ProgressSink(progress))
     return plane
@@ -87,15 +86,54 @@ def onboard(
     plan: Annotated[str, typer.Option("--plan", "-p")],
     name: Annotated[str | None, typer.Option("--name", help="Display name (default: the slug).")] = None,
     subscription: Annotated[str, typer.Option("--subscription")] = "trialing",
+    cloud: Annotated[str | None, typer.Option("--cloud", help="Target cloud (default: the settings').")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region (default: the target's).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Review offline (mocks, no credentials): stacks and resources.")
+    ] = False,
     root: RootOpt = Path("."),
     actor: ActorOpt = "cli",
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Onboard a tenant: subscription, placement (pool or own stack) and infrastructure."""
-    request = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
+    """Onboard a tenant: subscription, placement (pool or own stack) and infrastructure on its target."""
+    request: dict[str, Any] = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
+    request.update({k: v for k, v in (("cloud", cloud), ("region", region)) if v is not None})
+    if dry_run:
+        with open_plane(root) as plane:
+            review = guard(lambda: plane.preview_onboard(request, offline=True))
+        _review(review, as_json)
+        return
     result = _run(root, as_json, lambda p: p.onboard(request, actor=actor, idempotency_key=key))
     _report(result, as_json)
+
+
+def _review(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
+        return
+    for stack in result.stacks:
+        out.print(f"[bold]{stack.stack}[/]: {stack.changes}")
+        for resource in stack.resources:
+            out.print(f"  {resource.op:<7} {resource.type} {resource.name}", markup=False)
+    out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
+
+
+@tenants_app.command("move")
+def move(
+    slug: str,
+    cloud: Annotated[str, typer.Option("--cloud", help="The target cloud.")],
+    region: Annotated[str | None, typer.Option("--region", help="Region (default: the target's).")] = None,
+    root: RootOpt = Path("."),
+    actor: ActorOpt = "cli",
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a tenant to another region or cloud (data residency): a verified migration with rollback."""
+    _report(
+        _run(root, as_json, lambda p: p.move(slug, cloud=cloud, region=region, actor=actor, idempotency_key=key)),
+        as_json,
+    )
 
 
 @tenants_app.command("list")
@@ -106,16 +144,18 @@ def list_tenants(
 ) -> None:
     """List tenants with their plan, isolation, state and stack."""
     with open_plane(root) as plane:
-        tenants = guard(lambda: plane.list(state))
+        tenants = guard(lambda: plane.tenants(state))
     if as_json:
         emit(tenants)
         return
-    table = Table("tenant", "plan", "isolation", "state", "stack", "subscription")
+    table = Table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")
     for t in tenants:
         table.add_row(
             t.slug,
             t.plan,
             t.isolation.value,
+            t.cloud.value,
+            t.region,
             t.state.value,
             t.stack or "-",
             t.subscription.status if t.subscription else "-",
@@ -150,13 +190,7 @@ def change_plan(
 ) -> None:
     """Move a tenant to another plan (a topology migration when the isolation changes)."""
     if preview:
-        result = _run(root, as_json, lambda p: p.preview(slug, plan))
-        if as_json:
-            emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
-            return
-        for stack in result.stacks:
-            out.print(f"{stack.stack}: {stack.changes}")
-        out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
+        _review(_run(root, as_json, lambda p: p.preview(slug, plan)), as_json)
         return
     _report(_run(root, as_json, lambda p: p.change_plan(slug, plan, actor=actor, idempotency_key=key)), as_json)
 
@@ -231,8 +265,10 @@ def registry_status(root: Path, as_json: bool) -> None:
         emit(status)
         return
     out.print(f"tenants: {status.tenants}")
-    table = Table("pool", "plan", "database", "members", "capacity")
+    table = Table("pool", "plan", "cloud", "region", "database", "members", "capacity")
     for pool in status.pools:
-        table.add_row(pool.stack, pool.plan, pool.database, str(pool.members), str(pool.capacity))
+        table.add_row(
+            pool.stack, pool.plan, pool.cloud.value, pool.region, pool.database, str(pool.members), str(pool.capacity)
+        )
     out.print(table)
     out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")

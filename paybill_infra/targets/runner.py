@@ -56,6 +56,8 @@ class InfraRunner(Protocol):
 
     def exists(self, stack: str) -> bool: ...
 
+    def resources(self, stack: str) -> list[tuple[str, str]]: ...
+
 
 def _no_program() -> None:
     """Reading outputs or destroying never runs a program."""
@@ -83,18 +85,34 @@ class EngineInfraRunner:
             with lock:
                 seen.append(StackResource(op=str(meta.op.value), type=meta.type, name=meta.urn.rsplit("::", 1)[-1]))
 
-        outcome = self.stacks.run(stack, "preview", program, on_event=record)
+        existed = self.stacks.exists(stack)
+        try:
+            outcome = self.stacks.run(stack, "preview", program, on_event=record)
+        finally:
+            if not existed and self.stacks.exists(stack):
+                self.stacks.select(stack, _no_program).workspace.remove_stack(stack)
         return InfraOutcome(outcome.change.changes, tuple(seen))
 
     def outputs(self, stack: str, cloud: Cloud, region: str, program: Program) -> dict[str, Any]:
         return self.stacks.outputs(stack, _no_program)
 
     def destroy(self, stack: str, cloud: Cloud, region: str) -> InfraOutcome:
+        """Destroy the stack. Tenant data is ``protect``-ed *and* ``retain_on_delete``: lifting the protection
+        here lets the stack go while the cloud keeps the retained database, key and bucket (the silo
+        offboarding contract: the export is taken first, the data is never deleted by the engine)."""
+        self.stacks.unprotect_all(stack)
         outcome = self.stacks.run(stack, "destroy", _no_program)
         return InfraOutcome(outcome.change.changes)
 
     def exists(self, stack: str) -> bool:
         return self.stacks.exists(stack)
+
+    def resources(self, stack: str) -> list[tuple[str, str]]:
+        return sorted(
+            (str(r["type"]), str(r["urn"]).rsplit("::", 1)[-1])
+            for r in self.stacks.resources(stack, _no_program)
+            if r.get("custom")
+        )
 
 
 class MockInfraRunner:
