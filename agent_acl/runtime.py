@@ -150,7 +150,12 @@ def param_model(workflow: str, step: Step) -> type[BaseModel]:
 
 
 class AgentSession:
-    """One agent acting for one tenant. Not thread-safe per instance; create one per conversation/job."""
+    """One agent acting for one tenant. Not thread-safe per instance; create one per conversation/job.
+
+    ``engine`` must use the psycopg driver (the calls are pipelined). ``state`` keeps the agent's call-rate
+    window, keyed by policy, tenant and agent: by default this session's own memory; sessions given one
+    :class:`~agent_acl.state.PostgresState` share one budget across processes, at one more round trip a call.
+    """
 
     def __init__(
         self,
