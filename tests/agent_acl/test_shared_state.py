@@ -16,14 +16,17 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from agent_acl import (
+    AclPolicy,
     AgentSession,
     ApprovalAuthority,
     ApprovalRequest,
     BudgetExceeded,
+    ConfigError,
     InvalidApproval,
     MemoryState,
     PostgresState,
     SharedState,
+    TableAuditSink,
     TenantContext,
     create_state_tables,
 )
@@ -144,3 +147,31 @@ def test_sessions_share_the_rate_window_and_it_slides(deployment: Deployment, st
         assert sessions[1].run("support", "lookup", {"name": "alice-acme"}).row_count == 1
     finally:
         engine.dispose()
+
+
+def test_used_tokens_are_pruned_only_after_the_grace(state_url: str) -> None:
+    engine = sa.create_engine(state_url)
+    state = PostgresState(engine)
+    try:
+        assert state.claim_token("old", expires_at=NOW - 1000, now=NOW - 2000)
+        assert state.claim_token("recent", expires_at=NOW - 10, now=NOW - 20)
+        assert not state.claim_token("recent", expires_at=NOW - 10, now=NOW - 20)
+        assert state.claim_token("fresh", expires_at=NOW + 900, now=NOW)  # prunes what expired > 300 s ago
+        with engine.connect() as conn:
+            kept = conn.execute(
+                sa.text("SELECT token_id FROM agent_acl.used_approval_tokens WHERE token_id IN ('old', 'recent')")
+            )
+            assert kept.scalars().all() == ["recent"]
+    finally:
+        engine.dispose()
+
+
+def test_engines_must_use_psycopg(policy: AclPolicy) -> None:
+    engine = sa.create_engine("sqlite://")
+    for build in (
+        lambda: PostgresState(engine),
+        lambda: TableAuditSink(engine),
+        lambda: AgentSession(engine, TenantContext(tenant="acme", isolation="pooled"), "support_bot", policy=policy),
+    ):
+        with pytest.raises(ConfigError, match="psycopg driver"):
+            build()
