@@ -275,6 +275,28 @@ class LockTimeoutError(ControlPlaneError):
 
 
 @dataclass
+class LegacyNamesError(ControlPlaneError):
+    """The registry holds in-database names of the old scheme (``t_<slug>_app``, ``pb_pool_<plan>_NNN``).
+
+    Those names can collide across tenants (issue 10), so the control plane refuses to run on them rather
+    than mixing two schemes; ``legacy`` lists each offending record as ``what: old -> new``.
+    """
+
+    legacy: Sequence[str]
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = "\n".join(f"  - {item}" for item in self.legacy[:20])
+        more = f"\n  ... and {len(self.legacy) - 20} more" if len(self.legacy) > 20 else ""
+        return (
+            f"the registry uses {len(self.legacy)} in-database name(s) of the old naming scheme, which can "
+            f"collide across tenants; migrate the fleet first (README: 'In-database names'):\n{shown}{more}"
+        )
+
+
+@dataclass
 class MigrationError(ControlPlaneError):
     """A topology migration failed in ``phase``; ``rolled_back`` tells whether the source was kept intact."""
 

@@ -77,7 +77,7 @@ def test_migrations_match_the_models_and_audit_is_append_only(tmp_path: Path) ->
 def test_names_are_deterministic_and_safe() -> None:
     assert pool_stack_name("starter", 3) == "pool-starter-003"
     assert tenant_stack_name("acme", "silo") == "tenant-acme-silo"
-    assert tenant_role("acme", 0) == "t_acme_app" and tenant_role("acme", 2) == "t_acme_g2"
+    assert tenant_role("acme", 0) == "r_acme" and tenant_role("acme", 2) == "r_acme__g2"
     long = "a" * 40
     assert len(tenant_role(long, 12)) <= 63 and tenant_role(long, 12) == tenant_role(long, 12)
 
