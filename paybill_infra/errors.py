@@ -134,6 +134,25 @@ class DatabaseServerError(PaybillError):
         return f"local PostgreSQL at {self.data_dir}: {self.reason}"
 
 
+@dataclass
+class ProvisioningBusyError(PaybillError):
+    """A provisioning session gave up waiting (``lock_timeout``/``statement_timeout``) in ``database``.
+
+    Retryable: the lock or the slow statement belongs to another provisioner (tenants cannot take the
+    provisioning lock). The message carries ``provisioning busy``, which the control plane's retry policy
+    treats as transient.
+    """
+
+    database: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"provisioning busy (retryable) in database '{self.database}': {self.reason}"
+
+
 # --- control plane -------------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,8 @@ SECRETS_SCHEMES = ("passphrase", "awskms://", "azurekeyvault://", "gcpkms://", "
 _STACK_RULE = NameRule(100, Alphabet.DNS)
 TRANSIENT = re.compile(
     r"UNAVAILABLE|too many clients|could not connect|connection refused|database system is starting up|"
-    r"tuple concurrently updated|deadlock detected|currently locked|Socket closed|failed to connect",
+    r"tuple concurrently updated|deadlock detected|currently locked|Socket closed|failed to connect|"
+    r"provisioning busy",
     re.IGNORECASE,
 )
 _PROVIDERS: dict[str, type[PostgresProvider]] = {

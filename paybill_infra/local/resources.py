@@ -25,7 +25,8 @@ _OUTPUTS: dict[str, None] = {"drift": None, "host": None, "port": None}
 
 
 class LoginRole(Resource, module="postgres", name="LoginRole"):
-    """A tenant login role with a generated password (a Pulumi secret)."""
+    """A tenant login role with a generated password (a Pulumi secret). ``search_path`` lists the role's own
+    schemas: its role-level search path becomes ``pg_catalog`` and exactly those."""
 
     role: pulumi.Output[str]
     password: pulumi.Output[str]
@@ -39,6 +40,7 @@ class LoginRole(Resource, module="postgres", name="LoginRole"):
         role: str,
         connection_limit: int,
         statement_timeout_ms: int,
+        search_path: list[str],
         login: pulumi.Input[bool] = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -47,6 +49,7 @@ class LoginRole(Resource, module="postgres", name="LoginRole"):
             "role": role,
             "connection_limit": connection_limit,
             "statement_timeout_ms": statement_timeout_ms,
+            "search_path": search_path,
             "login": login,
             "password": None,
             "verifier": None,
