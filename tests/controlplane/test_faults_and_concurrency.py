@@ -160,7 +160,7 @@ def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane
     view = plane.show("twice")
     assert (view.plan, view.state, view.isolation.value) == ("growth", TenantState.ACTIVE, "bridge")
     assert plane.status().stacks == stacks_before
-    assert env.query("SELECT 1 FROM pg_database WHERE datname = 't_twice'") == []
+    assert env.query("SELECT 1 FROM pg_database WHERE datname = 'd_twice'") == []
     assert env.query("SELECT name FROM t_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
     assert plane.operations("twice")[0].status is OperationStatus.ROLLED_BACK
 
@@ -182,13 +182,13 @@ def test_twenty_tenants_onboarded_concurrently(env: Env, plane: ControlPlane) ->
     # bin-packing: capacity 4 -> 10 starter tenants fill pools 1..3 (stable left starter earlier)
     pools = {p.stack: (p.members, p.capacity) for p in plane.status().pools if p.plan == "starter"}
     assert pools == {"pool-starter-001": (4, 4), "pool-starter-002": (4, 4), "pool-starter-003": (2, 4)}
-    roles = {r[0] for r in env.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_crowd%%'")}
+    roles = {r[0] for r in env.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'r\\_crowd%%'")}
     assert len(roles) == 20
     members = Counter(
         r[0]
         for db in pools
         for r in env.query(
-            "SELECT tenant_id FROM paybill.tenant_roles", dbname=db.replace("pool-starter-", "pb_pool_starter_")
+            "SELECT tenant_id FROM paybill.tenant_roles", dbname=db.replace("pool-starter-", "pool_starter__")
         )
     )
     assert sum(members.values()) == 10 and max(members.values()) == 1
