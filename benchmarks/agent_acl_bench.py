@@ -18,13 +18,10 @@ Not a timed test: numbers depend on the machine. Two measurements:
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
-import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,16 +43,12 @@ from agent_acl import (  # noqa: E402
     load_policy,
     migration,
 )
-from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSpec, admin_connection  # noqa: E402
+from benchmarks.report import load_arguments, percentile, scratch_server, write_section  # noqa: E402
+from paybill_infra.local.server import AdminConnection  # noqa: E402
 
 POLICY = ROOT / "examples" / "agent-workflow" / "billing_policy.yaml"
 BEGIN, END = "<!-- agent_acl:begin -->", "<!-- agent_acl:end -->"
 APP_PASSWORD = "bench-app-password"  # noqa: S105 - a throwaway role on a throwaway server
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(fn: Callable[[], object], n: int, warmup: int = 20) -> list[float]:
@@ -183,44 +176,14 @@ def bench_rls(admin: AdminConnection, names: Names, n: int) -> dict[str, float]:
     return results
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if BEGIN in current and END in current:
-        current = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current if current.endswith("\n") else current + "\n", encoding="utf-8")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = load_arguments(__doc__, calls=500)
 
-    url = os.environ.get("PAYBILL_PG_URL")
-    tmp = None
-    if url:
-        admin = admin_connection(ServerSpec(url=url))
-        server = None
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="agent-acl-bench-")
-        server = EmbeddedServer(Path(tmp.name))
-        admin = server.ensure_running()
-    try:
+    with scratch_server("agent-acl-bench-") as admin:
         policy, names = apply(admin, "aclbench", ["acme"])
         load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
         session = bench_session(admin, policy, names, args.calls)
         rls = bench_rls(admin, names, args.calls)
-    finally:
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
 
     ratio = session["session_p50"] / session["core_as_agent_p50"]
     ratio_raw = session["session_p50"] / session["core_raw_p50"]
@@ -257,7 +220,7 @@ statement, so the index still drives the scan.
 """
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(ROOT / "BENCHMARKS.md", BEGIN, END, text)
 
 
 if __name__ == "__main__":
