@@ -43,6 +43,9 @@ LOCK_TIMEOUT_MS = 10_000
 """How long a provisioning statement waits for any lock before failing with a retryable error."""
 STATEMENT_TIMEOUT_MS = 300_000
 """How long one provisioning statement may run (``CREATE DATABASE`` included)."""
+PROVISIONING_LOCK_TIMEOUT_MS = 120_000
+"""How long a provisioner waits for :func:`provisioning_lock`. Only other provisioners hold it, each for a short
+section, but a large parallel ``up`` queues many of them; still bounded, so a stuck holder fails retryably."""
 
 
 @contextmanager
@@ -80,6 +83,7 @@ def provisioning_lock(admin: AdminConnection) -> Iterator[None]:
                 with suppress(pg_errors.UniqueViolation, pg_errors.DuplicateObject):
                     conn.execute(statement)
         with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROVISIONING_LOCK_TIMEOUT_MS)}ms",))
             _run(conn, q.take_provisioning_lock())
             yield
 

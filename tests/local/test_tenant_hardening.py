@@ -172,6 +172,7 @@ def test_a_tenant_holding_every_advisory_lock_it_can_take_does_not_delay_provisi
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prov, "LOCK_TIMEOUT_MS", 2_000)
+    monkeypatch.setattr(prov, "PROVISIONING_LOCK_TIMEOUT_MS", 2_000)
     held: list[psycopg.Connection[Any]] = []
     try:
         for slug in ("zeta", "zeta-app", "acme"):
@@ -207,7 +208,7 @@ def _member(slug: str) -> dict[str, str]:
 def test_a_stuck_provisioning_lock_fails_typed_and_retryable_never_hangs(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prov, "LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(prov, "PROVISIONING_LOCK_TIMEOUT_MS", 300)
     props = {"server": fleet.server, "database": SHARED, **_member("lockco")}
     role = fleet.role_props(props["role"], q.POOLED_SCHEMA)
     prov.LoginRoleProvider().create(role)

@@ -12,11 +12,12 @@ import re
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from paybill_infra.controlplane.stacks import pool_database, pool_owner, tenant_role
 from paybill_infra.errors import InvalidInputError
 from paybill_infra.local import sql as q
-from paybill_infra.schema import Cloud
+from paybill_infra.schema import Cloud, Plan
 from paybill_infra.schema.identifiers import SLUG_PATTERN, is_valid_slug
 from paybill_infra.topology.naming import DATABASE_KINDS, RULES, Alphabet, NameKind, NameRule, names_for, scoped_name
 
@@ -119,3 +120,18 @@ def test_negative_generation_and_ordinal_are_refused() -> None:
         tenant_role("acme", -1)
     with pytest.raises(InvalidInputError, match="ordinal"):
         pool_database("starter", -1)
+
+
+@pytest.mark.parametrize("name", ["gold--eu", "a--b"])
+def test_plan_names_with_a_double_hyphen_are_refused(name: str) -> None:
+    """A plan name is the body of its pool names, so it obeys the slug rule that keeps ``__`` for suffixes."""
+    with pytest.raises(ValidationError, match="name"):
+        Plan.model_validate(
+            {
+                "name": name,
+                "tier": 1,
+                "isolation": "pooled",
+                "price": {"amount": "1", "currency": "USD"},
+                "billing_id": "x",
+            }
+        )
