@@ -130,7 +130,7 @@ class CorruptingMover(LocalDataMover):
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]:
         try:
-            psycopg.connect(self._admin().url(source.database, user=f"t_{tenant}_app", password=self._password)).close()
+            psycopg.connect(self._admin().url(source.database, user=f"r_{tenant}", password=self._password)).close()
             self.login_during_copy = "allowed"
         except psycopg.OperationalError as err:
             self.login_during_copy = "refused" if "not permitted to log in" in str(err) else str(err)
@@ -142,7 +142,7 @@ class CorruptingMover(LocalDataMover):
 
 
 def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane) -> None:
-    env.query("INSERT INTO t_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
+    env.query("INSERT INTO s_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
     stacks_before = plane.status().stacks
     creds = plane.credentials("twice")
     mover = CorruptingMover(plane.admin, creds.password.get_secret_value())
@@ -156,12 +156,12 @@ def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane
     with psycopg.connect(
         plane.admin().url(creds.database, user=creds.user, password=creds.password.get_secret_value())
     ) as conn:
-        assert conn.execute("SELECT count(*) FROM t_twice.customers").fetchone() == (1,), "thawed after rollback"
+        assert conn.execute("SELECT count(*) FROM s_twice.customers").fetchone() == (1,), "thawed after rollback"
     view = plane.show("twice")
     assert (view.plan, view.state, view.isolation.value) == ("growth", TenantState.ACTIVE, "bridge")
     assert plane.status().stacks == stacks_before
     assert env.query("SELECT 1 FROM pg_database WHERE datname = 'd_twice'") == []
-    assert env.query("SELECT name FROM t_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
+    assert env.query("SELECT name FROM s_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
     assert plane.operations("twice")[0].status is OperationStatus.ROLLED_BACK
 
 

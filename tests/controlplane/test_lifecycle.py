@@ -80,7 +80,7 @@ def test_upgrade_pooled_to_bridge_moves_the_rows(
     assert result.summary["migration"] is True
     assert result.summary["rows"] == {"customers": 3, "invoices": 6}
     view = plane.show(SLUG)
-    assert (view.isolation.value, view.database, view.schema_name) == ("bridge", "paybill_bridge", "t_acme")
+    assert (view.isolation.value, view.database, view.schema_name) == ("bridge", "paybill_bridge", "s_acme")
     assert tenant_rows(env, plane) == seeded
     # the source is gone: acme's pooled rows and old role, while the neighbour's row stays
     assert env.query("SELECT tenant_id FROM pooled.customers", dbname="pool_starter__001") == [("initech",)]
@@ -88,10 +88,10 @@ def test_upgrade_pooled_to_bridge_moves_the_rows(
 
 
 def test_upgrade_bridge_to_silo_keeps_keys(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    before = env.query("SELECT id, name FROM t_acme.customers ORDER BY id", dbname="paybill_bridge")
+    before = env.query("SELECT id, name FROM s_acme.customers ORDER BY id", dbname="paybill_bridge")
     plane.change_plan(SLUG, "enterprise")
-    assert plane.show(SLUG).database == "t_acme"
-    assert env.query("SELECT id, name FROM app.customers ORDER BY id", dbname="t_acme") == before
+    assert plane.show(SLUG).database == "d_acme"
+    assert env.query("SELECT id, name FROM app.customers ORDER BY id", dbname="d_acme") == before
     assert tenant_rows(env, plane) == seeded
     assert env.query("SELECT 1 FROM pg_namespace WHERE nspname = 's_acme'", dbname="paybill_bridge") == []
     # new rows get fresh keys after the moved ones (identity sequence moved past them)
