@@ -204,7 +204,6 @@ POOL_DATABASE_MARKER = "pool"
 POOL_OWNER_MARKER = "poolowner"
 SCOPED_HASH_LEN = 10
 _BODY = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-_POSTGRES_NAME = _POSTGRES
 
 
 def scoped_name(rule: NameRule, marker: str, body: str, *suffixes: str) -> str:
@@ -252,17 +251,17 @@ def tenant_role(slug: str, generation: int) -> str:
     if generation < 0:
         raise InvalidInputError("tenant_role", [FieldProblem("generation", f"expected >= 0, got {generation}")])
     suffixes = (f"g{generation}",) if generation else ()
-    return scoped_name(_POSTGRES_NAME, DATABASE_KINDS[NameKind.DB_USER], slug, *suffixes)
+    return scoped_name(_POSTGRES, DATABASE_KINDS[NameKind.DB_USER], slug, *suffixes)
 
 
 def pool_database(plan: str, ordinal: int) -> str:
     """The database of the control plane's ``ordinal``-th pool of ``plan``: ``pool_<plan>__<NNN>``."""
-    return scoped_name(_POSTGRES_NAME, POOL_DATABASE_MARKER, plan, _ordinal(ordinal))
+    return scoped_name(_POSTGRES, POOL_DATABASE_MARKER, plan, _ordinal(ordinal))
 
 
 def pool_owner(plan: str, ordinal: int) -> str:
     """The owner role of that pool database: ``poolowner_<plan>__<NNN>``."""
-    return scoped_name(_POSTGRES_NAME, POOL_OWNER_MARKER, plan, _ordinal(ordinal))
+    return scoped_name(_POSTGRES, POOL_OWNER_MARKER, plan, _ordinal(ordinal))
 
 
 def _ordinal(ordinal: int) -> str:
