@@ -55,6 +55,7 @@ from paybill_infra.controlplane.models import (
     UsageReport,
     validate,
 )
+from paybill_infra.controlplane.naming_check import ensure_current_names
 from paybill_infra.controlplane.operation_runner import OperationRunner
 from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
@@ -100,6 +101,7 @@ class ControlPlane:
         engine = make_engine(settings.database_url or default_url(root))
         migrations.upgrade(engine)
         self.registry = Registry(engine)
+        ensure_current_names(self.registry)
         self.billing_store = InDatabaseBilling(self.registry)
         self.billing: BillingAdapter = billing or self.billing_store
         self.events = EventBus()

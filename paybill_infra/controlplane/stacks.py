@@ -68,8 +68,6 @@ _PROVIDERS: dict[str, type[PostgresProvider]] = {
 }
 
 
-
-
 class SecretsConfig(BaseModel):
     """The secrets provider new stacks are created with: ``passphrase`` (default; the engine settings warn
     loudly when the development passphrase is used) or a KMS URL."""
