@@ -29,15 +29,14 @@ import asyncio
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from paybill_infra.catalog import load_catalog
-from paybill_infra.controlplane import migrations
-from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling, WebhookVerifier
-from paybill_infra.controlplane.events import EventBus, Sink
-from paybill_infra.controlplane.jobs import Journal, Locks, new_owner, result_of
-from paybill_infra.controlplane.migration import DataMover, PostgresDataMover
+from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
+from paybill_infra.controlplane.billing_flow import BillingFlow
+from paybill_infra.controlplane.events import Sink
+from paybill_infra.controlplane.jobs import result_of
+from paybill_infra.controlplane.migration import DataMover
 from paybill_infra.controlplane.models import (
     AuditEntry,
     DriftReport,
@@ -55,22 +54,18 @@ from paybill_infra.controlplane.models import (
     UsageReport,
     validate,
 )
-from paybill_infra.controlplane.naming_check import ensure_current_names
 from paybill_infra.controlplane.operation_runner import OperationRunner
 from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.recovery import Recovery
-from paybill_infra.controlplane.registry import Registry, default_url, make_engine, utcnow
 from paybill_infra.controlplane.review import Review
-from paybill_infra.controlplane.runtime import Runtime, valid_actor, valid_plan, valid_slug
+from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_plan, valid_slug
 from paybill_infra.controlplane.settings import ControlPlaneSettings
-from paybill_infra.controlplane.stacks import RetryPolicy, StackManager
-from paybill_infra.engine.settings import EngineSettings
-from paybill_infra.errors import ControlPlaneError, FieldProblem, InvalidInputError, PaybillError
+from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
-from paybill_infra.schema.enums import Cloud, SubscriptionStatus
-from paybill_infra.targets import EngineInfraRunner, InfraRunner, target_for
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.targets import InfraRunner
 
 __all__ = ["ControlPlane", "ControlPlaneSettings"]
 
@@ -96,49 +91,20 @@ class ControlPlane:
         recover: bool = True,
     ) -> None:
         self.settings = settings
-        root = settings.root.resolve()
-        targets = {cloud: target_for(cloud, target) for cloud, target in settings.targets.items()}
-        engine = make_engine(settings.database_url or default_url(root))
-        migrations.upgrade(engine)
-        self.registry = Registry(engine)
-        ensure_current_names(self.registry)
-        self.billing_store = InDatabaseBilling(self.registry)
-        self.billing: BillingAdapter = billing or self.billing_store
-        self.events = EventBus()
+        self.runtime = build_runtime(settings, infra=infra, data_mover=data_mover)
+        self.registry, self.catalog, self.stacks = self.runtime.registry, self.runtime.catalog, self.runtime.stacks
+        self.journal, self.events = self.runtime.journal, self.runtime.events
         if on_event is not None:
             self.events.add_sink(on_event)
-        self.owner = new_owner()
-        ttl = timedelta(seconds=settings.lease_ttl_s)
-        stacks = StackManager(
-            EngineSettings.for_project(root, backend_url=settings.backend_url),
-            state_dir=root / ".paybill",
-            project=settings.project,
-            secrets=settings.secrets,
-            retry=RetryPolicy(attempts=settings.retry_attempts),
-            parallel=settings.engine_parallel,
-        )
-        self.runtime = Runtime(
-            settings=settings,
-            catalog=load_catalog(settings.catalog or root / "plans.yaml"),
-            registry=self.registry,
-            journal=Journal(self.registry, self.owner, ttl),
-            locks=Locks(self.registry, self.owner, ttl),
-            stacks=stacks,
-            events=self.events,
-            targets=targets,
-            infra=infra or EngineInfraRunner(stacks),
-            mover=data_mover or PostgresDataMover(),
-            server=settings.server(),
-            export_dir=(settings.export_dir or root / ".paybill" / "exports").resolve(),
-            slots=threading.BoundedSemaphore(settings.workers),
-        )
-        self.catalog, self.stacks, self.journal = self.runtime.catalog, stacks, self.runtime.journal
+        self.billing_store = InDatabaseBilling(self.registry)
+        self.billing: BillingAdapter = billing or self.billing_store
         self.reconciler = Reconciler(self.runtime)
         runner = OperationRunner(self.runtime)
         self._operations = Operations(self.runtime, self.reconciler, runner)
         self._recovery = Recovery(self.runtime, self.reconciler, self._operations, runner)
         self._review = Review(self.runtime, self.reconciler)
         self._reads = Reads(self.runtime)
+        self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="paybill-heartbeat", daemon=True)
@@ -309,48 +275,17 @@ class ControlPlane:
         return self.billing.subscription(valid_slug(slug))
 
     def record_billing_event(self, event: BillingEvent | dict[str, Any]) -> SubscriptionView:
-        """Apply a billing event (state machine enforced); a subscription suspended by billing suspends the
-        tenant, and a recovered one resumes it."""
-        parsed = event if isinstance(event, BillingEvent) else validate(BillingEvent, event, "billing event")
-        before = self.billing.subscription(parsed.tenant)
-        after = self.billing.record(parsed)
-        tenant = self.show(parsed.tenant)
-        if after.status is SubscriptionStatus.SUSPENDED and tenant.state is S.ACTIVE:
-            self.suspend(parsed.tenant, actor="billing", reason=f"billing event {parsed.event_id}")
-        elif (
-            before is not None
-            and before.status is SubscriptionStatus.SUSPENDED
-            and after.status is SubscriptionStatus.ACTIVE
-            and tenant.state is S.SUSPENDED
-        ):
-            self.resume(parsed.tenant, actor="billing", reason=f"billing event {parsed.event_id}")
-        return after
+        """Apply a billing event (see :mod:`~paybill_infra.controlplane.billing_flow`)."""
+        return self._billing.record(
+            event if isinstance(event, BillingEvent) else validate(BillingEvent, event, "billing event")
+        )
 
     def handle_billing_webhook(self, body: bytes, signature: str) -> SubscriptionView:
-        """Verify a signed webhook (``settings.webhook_secret``) and apply its event."""
-        if self.settings.webhook_secret is None:
-            raise ControlPlaneError("no webhook secret configured (ControlPlaneSettings.webhook_secret)")
-        return self.record_billing_event(WebhookVerifier(self.settings.webhook_secret).parse(body, signature))
+        return self._billing.webhook(body, signature)
 
     def enforce_billing(self, now: datetime | None = None) -> list[OperationResult]:
-        """Suspend tenants past due beyond the grace period; offboard (with export) tenants canceled
-        beyond the retention period. Meant for a periodic job; idempotent."""
-        now = now or utcnow()
-        results: list[OperationResult] = []
-        for slug in self.billing_store.overdue(now, self.settings.billing.grace_period):
-            self.record_billing_event(
-                BillingEvent(
-                    event_id=f"grace-{slug}-{int(now.timestamp())}",
-                    tenant=slug,
-                    status=SubscriptionStatus.SUSPENDED,
-                    occurred_at=now,
-                )
-            )
-            results.extend(self.operations(slug, limit=1))
-        for slug in self.billing_store.expired(now, self.settings.billing.retention):
-            if self.show(slug).state in (S.ACTIVE, S.SUSPENDED, S.FAILED):
-                results.append(self.offboard(slug, actor="billing"))
-        return results
+        """Billing's grace and retention periods, enforced (a periodic job; idempotent)."""
+        return self._billing.enforce(now)
 
     # --- recovery ------------------------------------------------------------------------------------------
 
