@@ -26,11 +26,12 @@ reads live in the modules named above.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
 from paybill_infra.controlplane.billing_flow import BillingFlow
@@ -71,6 +72,18 @@ __all__ = ["ControlPlane", "ControlPlaneSettings"]
 
 K = OperationKind
 S = TenantState
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _threaded(method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The ``a*`` counterpart of a blocking method: it runs in a worker thread (``asyncio.to_thread``)."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    return run
 
 
 class ControlPlane:
@@ -142,20 +155,34 @@ class ControlPlane:
     # --- tenant operations -------------------------------------------------------------------------------
 
     def onboard(
-        self, request: OnboardRequest | dict[str, Any], *, actor: str = "system", idempotency_key: str | None = None
+        self,
+        request: OnboardRequest | dict[str, Any],
+        *,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Create the tenant, its subscription and its infrastructure on its target (the request's cloud and
         region, or the defaults). Pooled tenants join the first pool of their (plan, cloud, region) with room.
         Onboarding a tenant that exists with the same plan returns its onboarding result (``deduplicated``)."""
         req = _request(request)
-        return self._operations.onboard(req, valid_actor(actor), idempotency_key)
+        with self.events.watching(on_event, req.slug):
+            return self._operations.onboard(req, valid_actor(actor), idempotency_key)
 
     def change_plan(
-        self, slug: str, plan: str, *, actor: str = "system", idempotency_key: str | None = None
+        self,
+        slug: str,
+        plan: str,
+        *,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Move the tenant to ``plan``: in place within one isolation (and pool), else a migration (provision
         the target, move the data, verify, switch, tear down the source; rolled back on failure)."""
-        return self._operations.change_plan(valid_slug(slug), valid_plan(plan), valid_actor(actor), idempotency_key)
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.change_plan(slug, valid_plan(plan), valid_actor(actor), idempotency_key)
 
     def move(
         self,
@@ -165,23 +192,44 @@ class ControlPlane:
         region: str | None = None,
         actor: str = "system",
         idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Move the tenant, on its plan, to another region or cloud (data residency): the same migration as a
         topology change, with the same verification and rollback."""
-        where = _cloud(cloud)
-        return self._operations.move(valid_slug(slug), where, region, valid_actor(actor), idempotency_key)
+        where, slug = _cloud(cloud), valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.move(slug, where, region, valid_actor(actor), idempotency_key)
 
     def suspend(
-        self, slug: str, *, actor: str = "system", reason: str = "", idempotency_key: str | None = None
+        self,
+        slug: str,
+        *,
+        actor: str = "system",
+        reason: str = "",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Keep the tenant's data, but its role can no longer log in."""
-        return self._operations.toggle(K.SUSPEND, valid_slug(slug), valid_actor(actor), reason, idempotency_key)
+        return self._toggle(K.SUSPEND, slug, actor, reason, idempotency_key, on_event)
 
     def resume(
-        self, slug: str, *, actor: str = "system", reason: str = "", idempotency_key: str | None = None
+        self,
+        slug: str,
+        *,
+        actor: str = "system",
+        reason: str = "",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Let a suspended tenant log in again (its subscription must be trialing or active)."""
-        return self._operations.toggle(K.RESUME, valid_slug(slug), valid_actor(actor), reason, idempotency_key)
+        return self._toggle(K.RESUME, slug, actor, reason, idempotency_key, on_event)
+
+    def _toggle(
+        self, kind: OperationKind, slug: str, actor: str, reason: str, key: str | None, on_event: Sink | None
+    ) -> OperationResult:
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.toggle(kind, slug, valid_actor(actor), reason, key)
 
     def offboard(
         self,
@@ -190,10 +238,13 @@ class ControlPlane:
         retention: RetentionPolicy = RetentionPolicy.EXPORT,
         actor: str = "system",
         idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Export the tenant's rows (unless ``retention`` is ``none``), then remove every resource of it.
         The registry keeps the tenant as ``offboarded`` (and the audit trail) forever."""
-        return self._operations.offboard(valid_slug(slug), retention, valid_actor(actor), idempotency_key)
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.offboard(slug, retention, valid_actor(actor), idempotency_key)
 
     def onboard_many(
         self, requests: Sequence[OnboardRequest | dict[str, Any]], *, actor: str = "system"
@@ -293,40 +344,19 @@ class ControlPlane:
         """Finish or roll back every operation whose owner died (see :mod:`~paybill_infra.controlplane.recovery`)."""
         return self._recovery.recover()
 
-    # --- async counterparts --------------------------------------------------------------------------------
+    # --- async counterparts: the same calls in a worker thread, never blocking the event loop ----------------
 
-    async def aonboard(self, request: OnboardRequest | dict[str, Any], **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.onboard, request, **kwargs)
-
-    async def achange_plan(self, slug: str, plan: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.change_plan, slug, plan, **kwargs)
-
-    async def amove(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.move, slug, **kwargs)
-
-    async def asuspend(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.suspend, slug, **kwargs)
-
-    async def aresume(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.resume, slug, **kwargs)
-
-    async def aoffboard(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.offboard, slug, **kwargs)
-
-    async def apreview(self, slug: str, plan: str, **kwargs: Any) -> PreviewResult:
-        return await asyncio.to_thread(self.preview, slug, plan, **kwargs)
-
-    async def adrift(self, slug: str | None = None) -> DriftReport:
-        return await asyncio.to_thread(self.drift, slug)
-
-    async def astatus(self) -> FleetStatus:
-        return await asyncio.to_thread(self.status)
-
-    async def atenants(self, state: TenantState | None = None) -> list[TenantView]:
-        return await asyncio.to_thread(self.tenants, state)
-
-    async def ashow(self, slug: str) -> TenantView:
-        return await asyncio.to_thread(self.show, slug)
+    aonboard = _threaded(onboard)
+    achange_plan = _threaded(change_plan)
+    amove = _threaded(move)
+    asuspend = _threaded(suspend)
+    aresume = _threaded(resume)
+    aoffboard = _threaded(offboard)
+    apreview = _threaded(preview)
+    adrift = _threaded(drift)
+    astatus = _threaded(status)
+    atenants = _threaded(tenants)
+    ashow = _threaded(show)
 
 
 def _request(request: OnboardRequest | dict[str, Any]) -> OnboardRequest:

@@ -209,7 +209,8 @@ class Operations:
 
     def offboard(self, slug: str, retention: RetentionPolicy, actor: str, key: str | None) -> OperationResult:
         def check(session: Session) -> OperationResult | None:
-            rules.require_state(slug, K.OFFBOARD, self.rt.tenant(session, slug).state)
+            row = self.rt.tenant(session, slug, include_offboarded=True)
+            rules.require_state(slug, K.OFFBOARD, row.state)
             return None
 
         def prepare(session: Session, operation_id: str) -> None:

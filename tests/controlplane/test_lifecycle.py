@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
+from paybill_infra.controlplane import ControlPlane, OperationStatus, ProgressEvent, ProgressPhase, TenantState
+from paybill_infra.errors import IllegalTransitionError
 from tests.controlplane.conftest import Env
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
@@ -118,8 +119,13 @@ def test_downgrade_silo_to_pooled(env: Env, plane: ControlPlane, seeded: list[tu
 
 
 def test_suspend_then_resume(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    plane.suspend(SLUG, reason="support ticket 42")
+    progress: list[ProgressEvent] = []
+    suspended = plane.suspend(SLUG, reason="support ticket 42", on_event=progress.append)
     assert plane.show(SLUG).state is TenantState.SUSPENDED
+    assert {e.tenant for e in progress} == {SLUG}, "the callback sees only this operation's tenant"
+    assert {e.operation_id for e in progress if e.operation_id} == {suspended.id}
+    phases = [e.phase for e in progress]
+    assert ProgressPhase.RESOURCE in phases and phases[-1] is ProgressPhase.FINISHED
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         login(env, plane)
     plane.resume(SLUG)
@@ -155,6 +161,8 @@ def test_offboard_exports_then_leaves_nothing(env: Env, plane: ControlPlane) -> 
     assert env.query("SELECT 1 FROM pg_database WHERE datname = 'pool_team__001'") == []
     assert all("acme" not in stack for stack in plane.status().stacks)
     assert role not in {r[0] for r in env.query("SELECT rolname FROM pg_roles")}
+    with pytest.raises(IllegalTransitionError, match=r"cannot offboard tenant 'acme' while it is offboarded"):
+        plane.offboard(SLUG)
 
 
 def test_audit_log_records_every_operation_and_no_secret(env: Env, plane: ControlPlane) -> None:
