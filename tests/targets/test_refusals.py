@@ -77,8 +77,8 @@ def test_bad_target_settings() -> None:
         target_for(Cloud.AZURE, TargetSettings())
     with pytest.raises(TargetError, match="unknown region"):
         target_for(Cloud.GCP, TargetSettings(region="mars-north-1", platform={"project": "p"}))
-    with pytest.raises(TargetError, match=r"settings\.platform"):
-        target_for(Cloud.AWS, TargetSettings(platform={"vpc_cidr": "10.0.0.0/28"}))
+    with pytest.raises(TargetError, match=r"settings\.platform: .*unexpected keyword argument 'vpc_size'"):
+        target_for(Cloud.AWS, TargetSettings(platform={"vpc_size": "large"}))
 
 
 @pytest.fixture
