@@ -34,10 +34,10 @@ from paybill_infra.controlplane.programs import (
     BRIDGE_DATABASE,
     Endpoint,
     MemberSpec,
+    PlatformProgram,
+    PoolProgram,
     ServerConfig,
-    platform_program,
-    pool_program,
-    tenant_program,
+    TenantProgram,
 )
 from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
@@ -319,10 +319,10 @@ class Reconciler:
             MemberSpec(m.topology, m.role, m.suspended, passwords.get(m.topology.tenant)) for m in spec.members
         )
         if spec.kind is StackKind.PLATFORM:
-            return platform_program(server)
+            return PlatformProgram(server)
         if spec.kind is StackKind.POOL:
-            return pool_program(server, spec.database, spec.owner, members)
-        return tenant_program(server, endpoint, members[0], own_platform=own_platform)
+            return PoolProgram(server, spec.database, spec.owner, members)
+        return TenantProgram(server, endpoint, members[0], own_platform=own_platform)
 
     def _local_endpoint(self, spec: StackSpec, review: bool) -> Endpoint:
         if spec.kind is not StackKind.TENANT:

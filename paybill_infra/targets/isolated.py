@@ -5,10 +5,11 @@ context replaces for the whole process (``pulumi._utils.ContextProperty.fset``).
 control plane's process would therefore leak into the inline programs the Automation API runs in it at the
 same time, and those programs then wait forever on a monitor or RPC bookkeeping that is not theirs.
 
-So the control plane never runs mocks in its own process: programs (closures, serialised with ``dill``, as
-Pulumi's dynamic providers are) go to one long-lived worker process, which runs them one at a time under
-:class:`~paybill_infra.testing.CloudMocks` and sends back the outputs and the registered resources. The
-worker is started on first use (``spawn``: a fresh interpreter, no inherited threads) and reused.
+So the control plane never runs mocks in its own process: programs (plain, picklable data: the targets' and
+the database layer's programs are frozen dataclasses) go to one long-lived worker process, which runs them
+one at a time under :class:`~paybill_infra.testing.CloudMocks` and sends back the outputs and the registered
+resources. The worker is started on first use (``spawn``: a fresh interpreter, no inherited threads) and
+reused.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
-
-import dill  # type: ignore[import-untyped]
 
 from paybill_infra.targets.base import Program
 from paybill_infra.testing.mocks import CloudMocks, DatabaseStandIn
@@ -37,8 +36,7 @@ def run_isolated(
 ) -> tuple[dict[str, Any], Resources]:
     """Run ``program`` under :class:`CloudMocks` (``database`` standing in for the managed servers) in the
     worker process; its outputs (secrets included) and resources."""
-    payload = dill.dumps((program, database, stack), recurse=True)
-    result: tuple[dict[str, Any], Resources] = _worker().submit(_run, payload).result()
+    result: tuple[dict[str, Any], Resources] = _worker().submit(_run, program, database, stack).result()
     return result
 
 
@@ -50,7 +48,8 @@ def _worker() -> ProcessPoolExecutor:
         return _WORKER
 
 
-def _run(payload: bytes) -> tuple[dict[str, Any], Resources]:
-    program, database, stack = dill.loads(payload)  # noqa: S301 - bytes from this process's own parent
+def _run(
+    program: Program, database: Callable[[str], DatabaseStandIn] | None, stack: str
+) -> tuple[dict[str, Any], Resources]:
     run = run_program(program, mocks=CloudMocks(database), stack=stack)
     return run.outputs, [(r.type, r.name) for r in run.resources]

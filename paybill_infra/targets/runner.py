@@ -12,6 +12,7 @@ successive runs report creates, deletes and unchanged resources as the engine wo
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -120,7 +121,7 @@ class MockInfraRunner:
     """Infrastructure stacks under Pulumi's mocks (run in a worker process: see
     :mod:`~paybill_infra.targets.isolated`); ``stand_ins`` gives the real server that answers for each managed
     database server, or ``None`` for a review that never reaches a database. It is serialised to the worker,
-    so it must be picklable (by ``dill``)."""
+    so it must be picklable."""
 
     def __init__(self, state_dir: Path, stand_ins: StandIns | None = None) -> None:
         self.state_dir = state_dir
@@ -130,8 +131,7 @@ class MockInfraRunner:
     def _run(
         self, stack: str, cloud: Cloud, region: str, program: Program
     ) -> tuple[dict[str, Any], list[StackResource]]:
-        stand_ins = self.stand_ins
-        database = (lambda owner: stand_ins(cloud, region, owner)) if stand_ins is not None else None
+        database = functools.partial(self.stand_ins, cloud, region) if self.stand_ins is not None else None
         outputs, resources = run_isolated(program, database, stack)
         return outputs, [StackResource(op="same", type=t, name=n) for t, n in resources]
 
