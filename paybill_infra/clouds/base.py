@@ -57,8 +57,10 @@ def data_options(owner: pulumi.Resource, topology: Topology) -> pulumi.ResourceO
     return pulumi.ResourceOptions(parent=owner, protect=keep, retain_on_delete=keep)
 
 
-def tenant_password(owner: pulumi.Resource, name: str) -> random.RandomPassword:
-    """A generated database password; Pulumi keeps ``result`` secret in state and outputs.
+def tenant_password(
+    owner: pulumi.Resource, name: str, *, aliases: list[pulumi.Alias] | None = None
+) -> random.RandomPassword:
+    """A generated database password (``<name>-password``); Pulumi keeps ``result`` secret in state and outputs.
 
     Alphanumeric only, so it survives connection strings and shell quoting unescaped; 40 characters of
     ``[A-Za-z0-9]`` carry about 238 bits.
@@ -70,23 +72,14 @@ def tenant_password(owner: pulumi.Resource, name: str) -> random.RandomPassword:
         min_lower=4,
         min_upper=4,
         min_numeric=4,
-        opts=pulumi.ResourceOptions(parent=owner),
+        opts=pulumi.ResourceOptions(parent=owner, aliases=aliases),
     )
 
 
 def admin_password(owner: pulumi.Resource, name: str, *, old_name: str | None = None) -> random.RandomPassword:
     """The administrator password of a server ``owner`` creates (``<name>-admin-password``). ``old_name`` is
     the name an earlier release gave the same password, kept as an alias so upgrading never rotates it."""
-    aliases = [pulumi.Alias(name=old_name)] if old_name else None
-    return random.RandomPassword(
-        f"{name}-admin-password",
-        length=PASSWORD_LENGTH,
-        special=False,
-        min_lower=4,
-        min_upper=4,
-        min_numeric=4,
-        opts=pulumi.ResourceOptions(parent=owner, aliases=aliases),
-    )
+    return tenant_password(owner, f"{name}-admin", aliases=[pulumi.Alias(name=old_name)] if old_name else None)
 
 
 def server_admin(

@@ -277,47 +277,51 @@ class StackManager:
     def unprotect_all(self, stack: str) -> int:
         """Lift ``protect`` from every resource of ``stack`` (as ``pulumi state unprotect --all`` does), so a
         destroy can proceed; ``retain_on_delete`` still keeps the cloud resources. Returns how many."""
-        handle = self.select(stack, _no_program)
-        try:
-            state = handle.export_stack()
-        except auto.CommandError as err:
-            raise map_engine_error(err, stack=stack, operation="export") from None
-        deployment = dict(state.deployment or {})
-        resources = list(deployment.get("resources") or [])
-        protected = [r for r in resources if r.get("protect")]
-        if not protected:
-            return 0
-        deployment["resources"] = [{**r, "protect": False} for r in resources]
-        try:
-            handle.import_stack(auto.Deployment(version=state.version, deployment=deployment))
-        except auto.CommandError as err:
-            raise map_engine_error(err, stack=stack, operation="import") from None
+        protected: list[str] = []
+
+        def edit(deployment: dict[str, Any]) -> bool:
+            resources = list(deployment.get("resources") or [])
+            protected.extend(str(r.get("urn", "")) for r in resources if r.get("protect"))
+            deployment["resources"] = [{**r, "protect": False} for r in resources]
+            return bool(protected)
+
+        self._edit_checkpoint(stack, edit)
         return len(protected)
 
     def clear_pending(self, stack: str, server: dict[str, Any]) -> list[str]:
         """Drop the checkpoint's pending operations; undo pending creates through their providers first.
         ``server`` replaces the (possibly encrypted) server input. Returns the URNs that were pending."""
+        pending: list[dict[str, Any]] = []
+
+        def edit(deployment: dict[str, Any]) -> bool:
+            pending.extend(deployment.get("pending_operations") or [])
+            for item in pending:
+                resource = item.get("resource") or {}
+                provider = _PROVIDERS.get(str(resource.get("type", "")).rsplit(":", 1)[-1])
+                if item.get("type") == "creating" and provider is not None:
+                    inputs = {**(resource.get("inputs") or {}), "server": server}
+                    provider().delete(str(resource.get("id") or ""), inputs)
+            deployment["pending_operations"] = []
+            return bool(pending)
+
+        self._edit_checkpoint(stack, edit)
+        return [str((item.get("resource") or {}).get("urn", "")) for item in pending]
+
+    def _edit_checkpoint(self, stack: str, edit: Callable[[dict[str, Any]], bool]) -> None:
+        """Export ``stack``'s checkpoint, let ``edit`` change the deployment in place, and import it back when
+        ``edit`` says it changed something."""
         handle = self.select(stack, _no_program)
         try:
             state = handle.export_stack()
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="export") from None
         deployment = dict(state.deployment or {})
-        pending = list(deployment.get("pending_operations") or [])
-        if not pending:
-            return []
-        for item in pending:
-            resource = item.get("resource") or {}
-            provider = _PROVIDERS.get(str(resource.get("type", "")).rsplit(":", 1)[-1])
-            if item.get("type") == "creating" and provider is not None:
-                inputs = {**(resource.get("inputs") or {}), "server": server}
-                provider().delete(str(resource.get("id") or ""), inputs)
-        deployment["pending_operations"] = []
+        if not edit(deployment):
+            return
         try:
             handle.import_stack(auto.Deployment(version=state.version, deployment=deployment))
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="import") from None
-        return [str((item.get("resource") or {}).get("urn", "")) for item in pending]
 
 
 def _no_program() -> None:

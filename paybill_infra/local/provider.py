@@ -79,8 +79,9 @@ def provisioning_lock(admin: AdminConnection) -> Iterator[None]:
     with _connect(admin, q.MAINTENANCE_DATABASE, autocommit=True) as conn:
         if not _exists(conn, "SELECT 1 WHERE to_regclass(%s) IS NOT NULL", f"{q.LOCK_SCHEMA}.{q.LOCK_TABLE}"):
             for statement in q.create_lock_table():
-                # A concurrent provisioner may create it first: its duplicate is as good as ours.
-                with suppress(pg_errors.UniqueViolation, pg_errors.DuplicateObject):
+                # A concurrent provisioner may run the same statement first: its duplicate is as good as ours,
+                # whether it shows as a duplicate or, for the schema's ACL, as "tuple concurrently updated".
+                with suppress(pg_errors.UniqueViolation, pg_errors.DuplicateObject, pg_errors.InternalError_):
                     conn.execute(statement)
         with conn.transaction():
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROVISIONING_LOCK_TIMEOUT_MS)}ms",))
