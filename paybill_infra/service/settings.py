@@ -25,6 +25,9 @@ class ServiceSettings(BaseModel):
     ``database_url`` is one PostgreSQL database holding the control plane's registry and journal, the
     queue (procrastinate's tables) and the service's own tables: a single transactional store, no extra
     broker. ``root`` is the control plane's project root (``plans.yaml``, the state backend, exports).
+    ``max_body_bytes`` caps every request body (413 above it). ``session_secret`` signs the ops console's
+    session cookies (``session_ttl_s`` long); unset, each API process draws a random one, so sessions end
+    with the process and do not span replicas.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,6 +46,9 @@ class ServiceSettings(BaseModel):
     stalled_after_s: Annotated[float, Field(gt=0, le=3_600)] = 60
     sweep_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15
     event_poll_s: Annotated[float, Field(gt=0, le=60)] = 5
+    max_body_bytes: Annotated[int, Field(ge=1_024, le=1_073_741_824)] = 1_048_576
+    session_secret: SecretStr | None = None
+    session_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = 900
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
