@@ -246,6 +246,16 @@ class Store:
                 .limit(1)
             ).first()
 
+    def running_tenants(self) -> list[str]:
+        """Tenants with a running operation."""
+        with self.session() as session:
+            found = session.scalars(
+                select(OperationRow.tenant)
+                .where(OperationRow.status == JobStatus.RUNNING.value, OperationRow.tenant.is_not(None))
+                .distinct()
+            )
+            return [t for t in found if t]
+
     def counts(self) -> dict[str, int]:
         with self.session() as session:
             rows = session.execute(select(OperationRow.status, func.count()).group_by(OperationRow.status))

@@ -190,3 +190,12 @@ def service(service_factory: Callable[[str], Service], engine_available: None) -
     svc.start_worker("w1")
     svc.start_worker("w2")
     return svc
+
+
+@pytest.fixture(scope="session")
+def lone_service(service_factory: Callable[[str], Service], engine_available: None) -> Service:
+    """A deployment with one worker: concurrent operations share its process (events, the browser console)."""
+    svc = service_factory("lone")
+    svc.start_api()
+    svc.start_worker("solo")
+    return svc
