@@ -25,8 +25,8 @@ def test_concurrent_operations_on_one_worker_each_stream_only_their_own_events(l
         change = http.patch("/tenants/acme/plan", json={"plan": "team"}).json()
         onboard = http.post("/tenants", json={"slug": "newco", "display_name": "NewCo", "plan": "starter"}).json()
     with ThreadPoolExecutor(2) as pool:
-        streams = dict(zip(SLUGS, pool.map(lambda o: sse(lone_service, o["id"]), (change, onboard))))
-    runs = {tenant: lone_service.wait(op["id"]) for tenant, op in zip(SLUGS, (change, onboard))}
+        streams = dict(zip(SLUGS, pool.map(lambda o: sse(lone_service, o["id"]), (change, onboard)), strict=True))
+    runs = {tenant: lone_service.wait(op["id"]) for tenant, op in zip(SLUGS, (change, onboard), strict=True)}
     for tenant, frames in streams.items():
         run = runs[tenant]
         assert run["status"] == "succeeded" and frames[-1] == ("end", run)
