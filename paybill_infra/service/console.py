@@ -154,7 +154,7 @@ def _attrs(rows: list[tuple[tuple[str, str], list[str]]]) -> list[tuple[str, lis
 
 def _operation_row(o: OperationView) -> tuple[tuple[str, str], list[str]]:
     cells = [
-        o.created_at.isoformat(timespec="seconds"),
+        o.created_at.strftime("%Y-%m-%dT%H:%M:%S"),
         o.kind.value,
         o.tenant or "fleet",
         o.status.value,

@@ -108,6 +108,7 @@ async function refreshSummary() {
 async function refresh() {
   try {
     await Promise.all([refreshTenants(), refreshOperations(), platform ? refreshSummary() : Promise.resolve()]);
+    main.dataset.refreshes = String(Number(main.dataset.refreshes || "0") + 1);
   } finally {
     window.setTimeout(refresh, REFRESH_MS);
   }
