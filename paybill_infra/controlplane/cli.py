@@ -11,24 +11,29 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
+from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, table
 from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
 
-tenants_app = typer.Typer(help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True, rich_markup_mode=None
+)
 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds plans.yaml and .paybill/).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who asks (recorded in the audit log).")]
 KeyOpt = Annotated[str | None, typer.Option("--idempotency-key", help="Replay-safe request key.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a TTY).")]
 
 
-def open_plane(root: Path, *, workers: int = 4, progress: Progress | None = None) -> ControlPlane:
+def open_plane(
+    root: Path, *, workers: int = 4, progress: Progress | None = None, as_json: bool = False
+) -> ControlPlane:
     settings = ControlPlaneSettings(root=root.resolve(), workers=workers)
-    plane = guard(lambda: ControlPlane(settings))
+    plane = guard(lambda: ControlPlane(settings), as_json=as_json)
     if progress is not None:
         plane.events.add_sink(ProgressSink(progress))
     return plane
@@ -67,8 +72,11 @@ def progress_bars(enabled: bool) -> Progress:
 
 
 def _run(root: Path, as_json: bool, call: Callable[[ControlPlane], Any], *, workers: int = 4) -> Any:
-    with progress_bars(not as_json) as progress, open_plane(root, workers=workers, progress=progress) as plane:
-        return guard(lambda: call(plane))
+    with (
+        progress_bars(not as_json) as progress,
+        open_plane(root, workers=workers, progress=progress, as_json=as_json) as plane,
+    ):
+        return guard(lambda: call(plane), as_json=as_json)
 
 
 def _report(result: Any, as_json: bool) -> None:
@@ -105,14 +113,14 @@ def list_tenants(
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants with their plan, isolation, state and stack."""
-    with open_plane(root) as plane:
-        tenants = guard(lambda: plane.list(state))
+    with open_plane(root, as_json=as_json) as plane:
+        tenants = guard(lambda: plane.list(state), as_json=as_json)
     if as_json:
         emit(tenants)
         return
-    table = Table("tenant", "plan", "isolation", "state", "stack", "subscription")
+    rows = table("tenant", "plan", "isolation", "state", "stack", "subscription")
     for t in tenants:
-        table.add_row(
+        rows.add_row(
             t.slug,
             t.plan,
             t.isolation.value,
@@ -120,22 +128,23 @@ def list_tenants(
             t.stack or "-",
             t.subscription.status if t.subscription else "-",
         )
-    out.print(table)
+    out.print(rows)
 
 
 @tenants_app.command("show")
 def show(slug: str, root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
     """One tenant, its subscription and its recent operations."""
-    with open_plane(root) as plane:
-        view = guard(lambda: plane.show(slug))
-        ops = guard(lambda: plane.operations(slug, limit=10))
+    with open_plane(root, as_json=as_json) as plane:
+        view = guard(lambda: plane.show(slug), as_json=as_json)
+        ops = guard(lambda: plane.operations(slug, limit=10), as_json=as_json)
     if as_json:
         emit({"tenant": view.model_dump(mode="json"), "operations": [o.model_dump(mode="json") for o in ops]})
         return
     for key, value in view.model_dump(mode="json").items():
-        out.print(f"[bold]{key}[/]: {value}")
+        out.print(f"[bold]{key}[/]: {escape(str(value))}")
     for op in ops:
-        out.print(f"  {op.created_at:%Y-%m-%d %H:%M:%S} {op.kind.value:<12} {op.status.value:<11} {op.error or ''}")
+        line = f"  {op.created_at:%Y-%m-%d %H:%M:%S} {op.kind.value:<12} {op.status.value:<11} {op.error or ''}"
+        out.print(line, markup=False, highlight=False)
 
 
 @tenants_app.command("change-plan")
@@ -184,9 +193,12 @@ def offboard(
     root: RootOpt = Path("."),
     actor: ActorOpt = "cli",
     key: KeyOpt = None,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offboard a tenant (retention export first, then every resource removed)."""
+    """Offboard a tenant (retention export first, then every resource removed). Asks for confirmation on a
+    terminal; elsewhere it needs --yes."""
+    confirm(f"offboard tenant '{slug}' and remove its resources", yes=yes, as_json=as_json)
     result = _run(root, as_json, lambda p: p.offboard(slug, retention=retention, actor=actor, idempotency_key=key))
     _report(result, as_json)
 
@@ -218,21 +230,22 @@ def registry_drift(root: Path, as_json: bool) -> None:
         emit(report)
     else:
         for item in report.drifted:
-            out.print(f"[yellow]drift[/] {item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
+            where = escape(f"{item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
+            out.print(f"[yellow]drift[/] {where}")
         out.print("no drift" if report.clean else f"{len(report.drifted)} drifted resources")
     raise typer.Exit(0 if report.clean else DRIFT_EXIT)
 
 
 def registry_status(root: Path, as_json: bool) -> None:
     """``paybill fleet status``: tenants per state, stacks, pools and running operations."""
-    with open_plane(root) as plane:
-        status = guard(plane.status)
+    with open_plane(root, as_json=as_json) as plane:
+        status = guard(plane.status, as_json=as_json)
     if as_json:
         emit(status)
         return
     out.print(f"tenants: {status.tenants}")
-    table = Table("pool", "plan", "database", "members", "capacity")
+    rows = table("pool", "plan", "database", "members", "capacity")
     for pool in status.pools:
-        table.add_row(pool.stack, pool.plan, pool.database, str(pool.members), str(pool.capacity))
-    out.print(table)
+        rows.add_row(pool.stack, pool.plan, pool.database, str(pool.members), str(pool.capacity))
+    out.print(rows)
     out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")
