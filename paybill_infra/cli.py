@@ -32,9 +32,11 @@ app.add_typer(fleet_app, name="fleet")
 
 
 def _mount_tenants() -> None:
+    from paybill_infra.cli_service import service_app
     from paybill_infra.controlplane.cli import tenants_app
 
     app.add_typer(tenants_app, name="tenants")
+    app.add_typer(service_app, name="service")
 
 
 _mount_tenants()

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from paybill_infra.controlplane import ControlPlaneSettings
+from paybill_infra.errors import FieldProblem, InvalidInputError
 
 ENV_PREFIX = "PAYBILL_SERVICE_"
 _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -52,12 +53,22 @@ class ServiceSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
-        """Settings from ``PAYBILL_SERVICE_<FIELD>`` variables (``PAYBILL_SERVICE_DATABASE_URL`` …)."""
+        """Settings from ``PAYBILL_SERVICE_<FIELD>`` variables (``PAYBILL_SERVICE_DATABASE_URL`` …); a missing
+        or bad one is an :class:`InvalidInputError` naming the variable and what it must hold."""
         env = os.environ if environ is None else environ
         names = {f"{ENV_PREFIX}{name.upper()}": name for name in cls.model_fields}
         values = {field: env[var] for var, field in names.items() if var in env}
         values.setdefault("root", os.getcwd())
-        return cls.model_validate(values)
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as err:
+            problems = [
+                FieldProblem(ENV_PREFIX + ".".join(map(str, e["loc"])).upper(), e["msg"])
+                for e in err.errors(include_url=False, include_input=False)
+            ]
+            raise InvalidInputError("the service environment", problems) from None
+        settings.conninfo()
+        return settings
 
     def conninfo(self) -> str:
         """The database as a libpq URL (procrastinate and psycopg)."""
@@ -65,7 +76,10 @@ class ServiceSettings(BaseModel):
         for scheme in _PG_SCHEMES:
             if url.startswith(scheme):
                 return "postgresql://" + url.removeprefix(scheme)
-        raise ValueError("PAYBILL_SERVICE_DATABASE_URL must be a postgresql:// URL")
+        raise InvalidInputError(
+            "the service environment",
+            [FieldProblem(f"{ENV_PREFIX}DATABASE_URL", "expected a postgresql:// URL")],
+        )
 
     def sqlalchemy_url(self) -> str:
         """The database as an SQLAlchemy URL (psycopg 3 driver)."""
