@@ -9,11 +9,13 @@ backend can use it alone. The pieces:
 * Derivations: :func:`build_metadata` (SQLAlchemy), :func:`migration` / :func:`shared_plan` /
   :func:`tenant_plan` and their teardowns (ordered psycopg statements per isolation model), :func:`render`.
 * :func:`explain_access` (the table x column x operation matrix) and :func:`check_tenant_closure`.
-* :class:`AgentSession` (the runtime), :class:`TenantContext`, :class:`ApprovalAuthority`, audit sinks.
+* :class:`AgentSession` (the runtime), :class:`TenantContext`, :class:`ApprovalAuthority`, audit sinks, and
+  the state shared between processes (:class:`PostgresState`, set up by :func:`create_state_tables`).
 """
 
 from agent_acl.access import AccessEntry, AccessMatrix, MaskedColumn, Privilege, explain_access
 from agent_acl.approvals import ApprovalAuthority
+from agent_acl.audit import AuditRecord, AuditSink, Decision, MemoryAuditSink, TableAuditSink
 from agent_acl.closure import check_statements, check_tenant_closure, statement_violations
 from agent_acl.compiler import CompiledStep, compile_agent, compile_step
 from agent_acl.ddl import (
@@ -70,16 +72,7 @@ from agent_acl.policy import (
     parse_schema,
 )
 from agent_acl.roles import enable_login
-from agent_acl.runtime import (
-    AgentSession,
-    AuditRecord,
-    AuditSink,
-    Decision,
-    MemoryAuditSink,
-    StepResult,
-    TableAuditSink,
-    TenantContext,
-)
+from agent_acl.runtime import AgentSession, StepResult, TenantContext
 from agent_acl.schema import (
     Column,
     ColumnType,
@@ -91,6 +84,7 @@ from agent_acl.schema import (
     Sensitivity,
     Table,
 )
+from agent_acl.state import MemoryState, PostgresState, SharedState, create_state_tables
 
 __all__ = [
     "AccessDenied",
@@ -128,6 +122,7 @@ __all__ = [
     "Join",
     "MaskedColumn",
     "MemoryAuditSink",
+    "MemoryState",
     "Names",
     "OnDelete",
     "Operation",
@@ -135,12 +130,14 @@ __all__ = [
     "ParameterError",
     "PlacementError",
     "PolicyError",
+    "PostgresState",
     "Privilege",
     "Problem",
     "Reference",
     "RowLimitExceeded",
     "SchemaError",
     "Sensitivity",
+    "SharedState",
     "Step",
     "StepFailed",
     "StepOrderError",
@@ -157,6 +154,7 @@ __all__ = [
     "check_tenant_closure",
     "compile_agent",
     "compile_step",
+    "create_state_tables",
     "enable_login",
     "explain_access",
     "load_policy",

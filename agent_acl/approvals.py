@@ -4,6 +4,10 @@ An :class:`ApprovalAuthority` holds an HMAC key the agent never sees. A human (o
 looks at an :class:`~agent_acl.errors.ApprovalRequest` and calls :meth:`ApprovalAuthority.issue`; the
 token binds agent, tenant, workflow, step, the parameter digest and the compiled SQL hash, expires, and is
 single-use. The session verifies and consumes it before running the step.
+
+Single use is recorded in a :class:`~agent_acl.state.SharedState`: by default this authority's own memory (one
+process); give every process the same :class:`~agent_acl.state.PostgresState` and a token is accepted once
+across all of them.
 """
 
 from __future__ import annotations
@@ -13,15 +17,14 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 
 from agent_acl.errors import ApprovalRequest, ConfigError, InvalidApproval
+from agent_acl.state import MemoryState, SharedState
 
 TOKEN_VERSION = "v1"  # noqa: S105 - a format tag, not a credential
-MAX_REMEMBERED = 100_000
 
 
 def _b64(data: bytes) -> str:
@@ -33,16 +36,22 @@ def _unb64(text: str) -> bytes:
 
 
 class ApprovalAuthority:
-    """Issues and consumes approval tokens. Keep one per process (it remembers used tokens)."""
+    """Issues and consumes approval tokens; used tokens are remembered in ``state``."""
 
-    def __init__(self, key: bytes, *, ttl_seconds: float = 900.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        ttl_seconds: float = 900.0,
+        clock: Callable[[], float] = time.time,
+        state: SharedState | None = None,
+    ) -> None:
         if len(key) < 32:
             raise ConfigError("ApprovalAuthority", "the key must be at least 32 bytes")
         self._key = key
         self._ttl = ttl_seconds
         self._clock = clock
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._state: SharedState = state if state is not None else MemoryState()
 
     def __repr__(self) -> str:
         return f"ApprovalAuthority(ttl_seconds={self._ttl}, key=***)"
@@ -86,11 +95,7 @@ class ApprovalAuthority:
         now = self._clock()
         if float(body["exp"]) < now:
             raise deny("token expired")
-        with self._lock:
-            nonce = str(body["nonce"])
-            if nonce in self._used:
-                raise deny("token already used")
-            if len(self._used) >= MAX_REMEMBERED:
-                self._used = {n: exp for n, exp in self._used.items() if exp >= now}
-            self._used[nonce] = float(body["exp"])
+        token_id = hashlib.sha256(str(body["nonce"]).encode()).hexdigest()
+        if not self._state.claim_token(token_id, float(body["exp"]), now):
+            raise deny("token already used")
         return str(body["approver"])

@@ -3,35 +3,39 @@
 ``session.run(workflow, step, params)``:
 
 1. refuses unknown or unallowed workflows and steps, and steps out of order (a run starts at step one);
-2. enforces the agent's call-rate and row budgets;
+2. enforces the agent's call-rate (in a :class:`~agent_acl.state.SharedState`) and row budgets;
 3. validates the parameters against the step's typed declaration (values are never echoed in errors);
 4. requires a single-use approval token for actions that need one;
-5. in one transaction: ``set_config('role', <agent role>, true)`` and ``statement_timeout``, an optional
-   ``EXPLAIN`` cost check, the compiled statement with the tenant bound from the trusted context, the row
-   limit (more rows is a denial and a rollback), then the audit record;
+5. in one transaction, pipelined on one pooled connection in two round trips:
+   ``[BEGIN, set_config('role', <agent role>) and statement_timeout, the compiled statement with the tenant
+   bound from the trusted context]``, then the row limit is checked (more rows is a denial and a rollback),
+   then ``[RESET ROLE, the audit record, COMMIT]``. The first call of a session adds one round trip for the
+   placement check; a step with ``max_cost`` adds one for its ``EXPLAIN``;
 6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step.
 
-Every compiled statement of the agent passes the tenant-closure check when the session is built, so a
-session that exists can only emit statements proven to carry the tenant predicate.
+The role-switch parameters, the driver SQL of every step and the audit INSERT are built when the session
+(or the sink) is, so a call only binds values. Every compiled statement of the agent passes the
+tenant-closure check when the session is built, so a session that exists can only emit statements proven to
+carry the tenant predicate.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, NoReturn, Protocol
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -45,11 +49,12 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from sqlalchemy.exc import DBAPIError
 
 from agent_acl.approvals import ApprovalAuthority
+from agent_acl.audit import AuditRecord, AuditSink, Decision, MemoryAuditSink
 from agent_acl.closure import check_statements
 from agent_acl.compiler import CompiledStep, compile_agent
+from agent_acl.driver import BEGIN, COMMIT, RESET_ROLE, DriverStatement, pipelined, require_psycopg
 from agent_acl.errors import (
     AccessDenied,
     ApprovalRequest,
@@ -64,11 +69,18 @@ from agent_acl.errors import (
     StepTimeout,
     UnknownActionError,
 )
-from agent_acl.naming import AUDIT_TABLE, TENANT_BIND, Isolation, Names, TenantId
+from agent_acl.naming import TENANT_BIND, Isolation, Names, TenantId
 from agent_acl.policy import AclPolicy, Agent, Param, Step
 from agent_acl.schema import ColumnType
+from agent_acl.state import MemoryState, SharedState
 
 RATE_WINDOW_S = 60.0
+ROLE_SQL = b"SELECT set_config('role', %s, true), set_config('statement_timeout', %s, true)"
+PLACEMENT_SQL = (
+    b"SELECT current_database(), current_user,"
+    b" (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s),"
+    b" (SELECT bool_or(rolsuper OR rolbypassrls) FROM pg_catalog.pg_roles WHERE rolname = %s)"
+)
 
 
 class TenantContext(BaseModel):
@@ -79,94 +91,6 @@ class TenantContext(BaseModel):
     tenant: TenantId
     isolation: Isolation
     actor: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
-
-
-class Decision(enum.Enum):
-    ALLOWED = "allowed"
-    DENIED = "denied"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """What happened, without any value: digests of the SQL and of the parameters, a row count, a decision."""
-
-    at: datetime
-    agent: str
-    tenant: str
-    workflow: str
-    step: str
-    sql_hash: str
-    params_digest: str
-    row_count: int
-    decision: Decision
-    reason: str
-
-
-class AuditSink(Protocol):
-    """Where audit records go. ``connection`` is the step's transaction (role reset) for allowed steps,
-    or a fresh transaction for denials and failures (None when the denial happened before any SQL)."""
-
-    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None: ...
-
-
-@dataclass
-class MemoryAuditSink:
-    """Keeps records in a list (tests, examples)."""
-
-    records: list[AuditRecord] = field(default_factory=list)
-
-    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None:
-        self.records.append(record)
-
-
-AUDIT_COLUMNS = (
-    "at",
-    "agent",
-    "tenant",
-    "workflow",
-    "step",
-    "sql_hash",
-    "params_digest",
-    "row_count",
-    "decision",
-    "reason",
-)
-
-
-def audit_table(control_schema: str = "acl") -> sa.Table:
-    """The ``acl.audit_log`` table as SQLAlchemy Core (created by the provisioning plans)."""
-    metadata = sa.MetaData()
-    return sa.Table(
-        AUDIT_TABLE,
-        metadata,
-        sa.Column("id", sa.Uuid, primary_key=True, server_default=sa.FetchedValue()),
-        sa.Column("at", sa.DateTime(timezone=True)),
-        *(sa.Column(name, sa.Text) for name in AUDIT_COLUMNS[1:7]),
-        sa.Column("row_count", sa.Integer),
-        sa.Column("decision", sa.Text),
-        sa.Column("reason", sa.Text),
-        schema=control_schema,
-        implicit_returning=False,  # the app may INSERT into the log, never read it back
-    )
-
-
-class TableAuditSink:
-    """Writes into ``acl.audit_log`` of the tenant's database, in the step's own transaction when it succeeds
-    (so a committed step always has its record) and in a separate one for denials."""
-
-    def __init__(self, engine: sa.Engine, control_schema: str = "acl") -> None:
-        self._engine = engine
-        self._table = audit_table(control_schema)
-
-    def write(self, record: AuditRecord, connection: sa.Connection | None) -> None:
-        values = {name: getattr(record, name) for name in AUDIT_COLUMNS}
-        values["decision"] = record.decision.value
-        if connection is not None:
-            connection.execute(sa.insert(self._table).values(values))
-            return
-        with self._engine.begin() as conn:
-            conn.execute(sa.insert(self._table).values(values))
 
 
 @dataclass(frozen=True)
@@ -226,7 +150,12 @@ def param_model(workflow: str, step: Step) -> type[BaseModel]:
 
 
 class AgentSession:
-    """One agent acting for one tenant. Not thread-safe per instance; create one per conversation/job."""
+    """One agent acting for one tenant. Not thread-safe per instance; create one per conversation/job.
+
+    ``engine`` must use the psycopg driver (the calls are pipelined). ``state`` keeps the agent's call-rate
+    window, keyed by policy, tenant and agent: by default this session's own memory; sessions given one
+    :class:`~agent_acl.state.PostgresState` share one budget across processes, at one more round trip a call.
+    """
 
     def __init__(
         self,
@@ -239,7 +168,9 @@ class AgentSession:
         approvals: ApprovalAuthority | None = None,
         audit_key: bytes | None = None,
         clock: Callable[[], float] = time.time,
+        state: SharedState | None = None,
     ) -> None:
+        require_psycopg(engine, "AgentSession")
         self.policy = policy
         self.agent = policy.agent(agent) if isinstance(agent, str) else agent
         if self.agent not in policy.agents:
@@ -257,8 +188,15 @@ class AgentSession:
         self._compiled: dict[tuple[str, str], CompiledStep] = compile_agent(policy, self.agent, self._schema)
         check_statements((c.subject, c.statement) for c in self._compiled.values())
         self._models = {key: param_model(key[0], compiled.step) for key, compiled in self._compiled.items()}
+        self._driver = {
+            key: DriverStatement.compile(compiled.statement, engine.dialect) for key, compiled in self._compiled.items()
+        }
+        self._role_params = {
+            key: (self.role, f"{self._timeout_ms(compiled.step)}ms") for key, compiled in self._compiled.items()
+        }
+        self._state: SharedState = state if state is not None else MemoryState()
+        self._rate_key = f"{policy.name}:{tenant_context.tenant}:{self.agent.name}"
         self._next: dict[str, int] = {}
-        self._calls: deque[float] = deque()
         self._rows_used = 0
         self._placement_checked = False
         self._lock = threading.Lock()
@@ -345,10 +283,9 @@ class AgentSession:
     # -- checks ------------------------------------------------------------------------------------------
 
     def _charge_call(self, workflow: str, step: str, sql_hash: str) -> None:
-        now = self._clock()
-        while self._calls and now - self._calls[0] >= RATE_WINDOW_S:
-            self._calls.popleft()
-        if len(self._calls) >= self.agent.budgets.calls_per_minute:
+        if not self._state.charge_call(
+            self._rate_key, self._clock(), self.agent.budgets.calls_per_minute, RATE_WINDOW_S
+        ):
             self._deny(
                 BudgetExceeded(
                     self.agent.name,
@@ -361,7 +298,6 @@ class AgentSession:
                 sql_hash,
                 "",
             )
-        self._calls.append(now)
 
     def _check_approval(
         self, workflow: str, step: Step, compiled: CompiledStep, digest: str, approval: str | None
@@ -410,31 +346,9 @@ class AgentSession:
         budget = self.agent.budgets.statement_timeout_ms
         return min(step.timeout_ms, budget) if step.timeout_ms is not None else budget
 
-    def _enter_role(self, conn: sa.Connection, step: Step) -> None:
-        conn.execute(
-            sa.select(
-                sa.func.set_config("role", self.role, True),
-                sa.func.set_config("statement_timeout", f"{self._timeout_ms(step)}ms", True),
-            )
-        )
-        if not self._placement_checked:
-            self._check_placement(conn)
-
-    def _check_placement(self, conn: sa.Connection) -> None:
-        row = conn.execute(
-            sa.select(
-                sa.func.current_database(),
-                sa.func.current_user(),
-                sa.select(sa.func.count())
-                .select_from(sa.table("pg_namespace", sa.column("nspname"), schema="pg_catalog"))
-                .where(sa.column("nspname") == self._schema)
-                .scalar_subquery(),
-                sa.select(sa.func.bool_or(sa.column("rolsuper") | sa.column("rolbypassrls")))
-                .select_from(sa.table("pg_roles", sa.column("rolname"), schema="pg_catalog"))
-                .where(sa.column("rolname") == self.role)
-                .scalar_subquery(),
-            )
-        ).one()
+    def _check_placement(self, row: tuple[Any, ...] | None) -> None:
+        if row is None:
+            raise PlacementError(self.context.tenant, "the placement check returned nothing")
         database, user, schemas, elevated = row
         if database != self._database:
             raise PlacementError(
@@ -448,21 +362,34 @@ class AgentSession:
 
     def _execute(self, workflow: str, compiled: CompiledStep, values: dict[str, Any], digest: str) -> StepResult:
         step = compiled.step
+        key = (workflow, step.name)
+        driver = self._driver[key]
         binds = {f"p_{k}": v for k, v in values.items()}
         binds[TENANT_BIND] = self.context.tenant
+        params = driver.params(binds)
         agent, tenant = self.agent.name, self.context.tenant
         try:
-            with self._engine.connect() as conn, conn.begin():
-                self._enter_role(conn, step)
+            with pipelined(self._engine) as (conn, pipeline):
+                control = conn.cursor()
+                control.execute(BEGIN)
+                control.execute(ROLE_SQL, self._role_params[key])
+                if not self._placement_checked:
+                    control.execute(PLACEMENT_SQL, (self._schema, self.role))
+                    pipeline.sync()
+                    self._check_placement(control.fetchone())
                 if step.max_cost is not None:
-                    self._check_cost(conn, workflow, compiled, binds, digest)
-                result = conn.execute(compiled.statement, binds)
+                    control.execute(b"EXPLAIN (FORMAT JSON) " + driver.sql, params)
+                    pipeline.sync()
+                    self._check_cost(control.fetchone(), workflow, compiled)
+                cursor = conn.cursor(row_factory=dict_row)
+                cursor.execute(driver.sql, params)
+                pipeline.sync()  # round trip 1: [BEGIN, role, statement]
                 rows: tuple[dict[str, Any], ...] = ()
                 if compiled.returns_rows:
-                    rows = tuple(dict(r) for r in result.mappings().fetchmany(step.row_limit + 1))
+                    rows = tuple(cursor.fetchmany(step.row_limit + 1))
                     count = len(rows)
                 else:
-                    count = max(result.rowcount, 0)
+                    count = max(cursor.rowcount, 0)
                 if count > step.row_limit:
                     raise RowLimitExceeded(
                         agent, tenant, workflow, step.name, "row_limit", f"more than {step.row_limit} rows; rolled back"
@@ -476,23 +403,19 @@ class AgentSession:
                         "row_budget",
                         f"would exceed {self.agent.budgets.rows_per_session} rows per session",
                     )
-                conn.exec_driver_sql("RESET ROLE")
+                control.execute(RESET_ROLE)
                 self._audit.write(self._record(workflow, compiled, digest, count, Decision.ALLOWED, "ok"), conn)
+                control.execute(COMMIT)  # round trip 2 is the Sync of the pipeline's exit
         except AccessDenied as err:
             self._deny(err, compiled.sql_hash, digest)
-        except DBAPIError as err:
+        except psycopg.Error as err:
             self._deny(self._map_db_error(err, workflow, step), compiled.sql_hash, digest)
         self._rows_used += count
         return StepResult(workflow, step.name, rows, count, compiled.masked, compiled.sql_hash)
 
-    def _check_cost(
-        self, conn: sa.Connection, workflow: str, compiled: CompiledStep, binds: dict[str, Any], digest: str
-    ) -> None:
-        compiled_sql = compiled.statement.compile(dialect=conn.dialect)
-        params = compiled_sql.construct_params(binds)
-        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled_sql), params).scalar_one()
-        cost = float(plan[0]["Plan"]["Total Cost"])
+    def _check_cost(self, row: tuple[Any, ...] | None, workflow: str, compiled: CompiledStep) -> None:
         step = compiled.step
+        cost = float(row[0][0]["Plan"]["Total Cost"]) if row is not None else float("inf")
         if step.max_cost is not None and cost > step.max_cost:
             raise BudgetExceeded(
                 self.agent.name,
@@ -503,8 +426,8 @@ class AgentSession:
                 f"planner cost {cost:.0f} exceeds {step.max_cost:.0f}",
             )
 
-    def _map_db_error(self, err: DBAPIError, workflow: str, step: Step) -> AccessDenied:
-        sqlstate = str(getattr(err.orig, "sqlstate", "") or "")
+    def _map_db_error(self, err: psycopg.Error, workflow: str, step: Step) -> AccessDenied:
+        sqlstate = err.sqlstate or ""
         agent, tenant = self.agent.name, self.context.tenant
         if sqlstate == "57014":
             return StepTimeout(

@@ -49,11 +49,32 @@ class TenantContract:
     tags: pulumi.Input[dict[str, str]]
 
 
+@dataclass(frozen=True)
+class ServerAdmin:
+    """The administrator login of a PostgreSQL server a component created (a pool's shared server, a silo
+    tenant's own one). It is what the database layer connects as to create roles, schemas, tables and
+    row-level security there; ``password`` is always a secret Output. ``database`` is the maintenance
+    database that exists on a fresh server."""
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    user: str
+    password: pulumi.Output[str]
+    database: str = "postgres"
+
+
 class TenantComponent(pulumi.ComponentResource):
     """Base of every cloud's tenant component; the typed attributes below are the contract.
 
+    ``server_admin`` is set when the tenant's database lives on a server of its own (silo, or a bridge plan
+    with a dedicated server) and is ``None`` when it lives on its pool's server.
+
     Each subclass's docstring gets its inputs (the fields of its ``args`` class) and these outputs
     appended, so ``help(AwsTenant)`` documents both rather than Pulumi's inherited ``__init__`` text."""
+
+    def __init__(self, t: str, name: str, props: Any = None, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(t, name, props, opts)
+        self.server_admin: ServerAdmin | None = None
 
     tenant_id: pulumi.Output[str]
     isolation: pulumi.Output[str]

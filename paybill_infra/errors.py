@@ -312,6 +312,45 @@ class OperationFailedError(ControlPlaneError):
         return f"{self.kind} of '{self.tenant}' failed (operation {self.operation_id}): {self.reason}"
 
 
+# --- targets ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetError(PaybillError):
+    """A target (the embedded server or a cloud) is misconfigured or cannot serve the request."""
+
+    target: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"target '{self.target}': {self.reason}"
+
+
+@dataclass
+class UnknownTargetError(TargetError):
+    """A tenant asked for a cloud the control plane has no target for."""
+
+    configured: Sequence[str] = ()
+
+    def __str__(self) -> str:
+        return f"no target '{self.target}' is configured; configured: {', '.join(self.configured) or 'none'}"
+
+
+@dataclass
+class EndpointUnreachableError(TargetError):
+    """The database layer cannot reach the server a target's infrastructure exposes (the control plane must
+    run inside the private network, or reach it through a tunnel: ``TargetSettings.tunnels``)."""
+
+    host: str = ""
+    port: int = 0
+
+    def __str__(self) -> str:
+        return f"target '{self.target}': database endpoint {self.host}:{self.port} is unreachable: {self.reason}"
+
+
 @dataclass
 class UnknownRegionError(PaybillError):
     """A component was asked to deploy into a region its cloud does not have (or this SDK does not support)."""

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_random as random
 
 from paybill_infra.clouds.errors import IsolationNotOfferedError, TopologyMismatchError
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import ServerAdmin, TenantComponent, TenantContract
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind
@@ -74,6 +74,34 @@ def tenant_password(owner: pulumi.Resource, name: str) -> random.RandomPassword:
     )
 
 
+def admin_password(owner: pulumi.Resource, name: str, *, old_name: str | None = None) -> random.RandomPassword:
+    """The administrator password of a server ``owner`` creates (``<name>-admin-password``). ``old_name`` is
+    the name an earlier release gave the same password, kept as an alias so upgrading never rotates it."""
+    aliases = [pulumi.Alias(name=old_name)] if old_name else None
+    return random.RandomPassword(
+        f"{name}-admin-password",
+        length=PASSWORD_LENGTH,
+        special=False,
+        min_lower=4,
+        min_upper=4,
+        min_numeric=4,
+        opts=pulumi.ResourceOptions(parent=owner, aliases=aliases),
+    )
+
+
+def server_admin(
+    host: pulumi.Input[str], port: pulumi.Input[int], user: str, password: pulumi.Input[str], database: str = "postgres"
+) -> ServerAdmin:
+    """A :class:`ServerAdmin` with the password forced secret."""
+    return ServerAdmin(
+        host=pulumi.Output.from_input(host),
+        port=pulumi.Output.from_input(port),
+        user=user,
+        password=pulumi.Output.secret(password),
+        database=database,
+    )
+
+
 def tenant_contract(
     topology: Topology,
     *,
@@ -121,5 +149,6 @@ def dispatch_tenant(
             str(cloud), str(topology.isolation), [str(i) for i in offered if i in builders], topology.tenant
         )
     inner = builder(name, args, pulumi.ResourceOptions(parent=owner))
+    owner.server_admin = inner.server_admin
     owner.publish(TenantContract(**{f.name: getattr(inner, f.name) for f in fields(TenantContract)}))
     return inner

@@ -14,7 +14,7 @@ from paybill_infra.controlplane.billing import (
     check_transition,
 )
 from paybill_infra.controlplane.events import EventBus, Subscription
-from paybill_infra.controlplane.migration import DataMover, ExportManifest, LocalDataMover, Placement, Verification
+from paybill_infra.controlplane.migration import DataMover, ExportManifest, Placement, PostgresDataMover, Verification
 from paybill_infra.controlplane.models import (
     AuditEntry,
     BillingPolicy,
@@ -54,13 +54,13 @@ __all__ = [
     "ExportManifest",
     "FleetStatus",
     "InDatabaseBilling",
-    "LocalDataMover",
     "OnboardRequest",
     "OperationKind",
     "OperationResult",
     "OperationStatus",
     "Placement",
     "PoolView",
+    "PostgresDataMover",
     "PreviewResult",
     "ProgressEvent",
     "ProgressPhase",

@@ -113,7 +113,7 @@ class InDatabaseBilling:
             current = SubscriptionStatus(row.status)
             check_transition(event.tenant, current, event.status)
             if event.status is not current:
-                row.status = event.status.value
+                row.status = event.status
                 row.past_due_since = event.occurred_at if event.status is S.PAST_DUE else row.past_due_since
                 if event.status in (S.ACTIVE, S.TRIALING):
                     row.past_due_since = None

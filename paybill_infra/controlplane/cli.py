@@ -32,8 +32,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 def open_plane(
     root: Path, *, workers: int = 4, progress: Progress | None = None, as_json: bool = False
 ) -> ControlPlane:
-    settings = ControlPlaneSettings(root=root.resolve(), workers=workers)
-    plane = guard(lambda: ControlPlane(settings), as_json=as_json)
+    plane = guard(lambda: ControlPlane(ControlPlaneSettings.for_root(root.resolve(), workers=workers)), as_json=as_json)
     if progress is not None:
         plane.events.add_sink(ProgressSink(progress))
     return plane
@@ -95,15 +94,54 @@ def onboard(
     plan: Annotated[str, typer.Option("--plan", "-p")],
     name: Annotated[str | None, typer.Option("--name", help="Display name (default: the slug).")] = None,
     subscription: Annotated[str, typer.Option("--subscription")] = "trialing",
+    cloud: Annotated[str | None, typer.Option("--cloud", help="Target cloud (default: the settings').")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region (default: the target's).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Review offline (mocks, no credentials): stacks and resources.")
+    ] = False,
     root: RootOpt = Path("."),
     actor: ActorOpt = "cli",
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Onboard a tenant: subscription, placement (pool or own stack) and infrastructure."""
-    request = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
+    """Onboard a tenant: subscription, placement (pool or own stack) and infrastructure on its target."""
+    request: dict[str, Any] = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
+    request.update({k: v for k, v in (("cloud", cloud), ("region", region)) if v is not None})
+    if dry_run:
+        with open_plane(root, as_json=as_json) as plane:
+            review = guard(lambda: plane.preview_onboard(request, offline=True), as_json=as_json)
+        _review(review, as_json)
+        return
     result = _run(root, as_json, lambda p: p.onboard(request, actor=actor, idempotency_key=key))
     _report(result, as_json)
+
+
+def _review(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
+        return
+    for stack in result.stacks:
+        out.print(f"[bold]{escape(stack.stack)}[/]: {escape(str(stack.changes))}")
+        for resource in stack.resources:
+            out.print(f"  {resource.op:<7} {resource.type} {resource.name}", markup=False)
+    out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
+
+
+@tenants_app.command("move")
+def move(
+    slug: str,
+    cloud: Annotated[str, typer.Option("--cloud", help="The target cloud.")],
+    region: Annotated[str | None, typer.Option("--region", help="Region (default: the target's).")] = None,
+    root: RootOpt = Path("."),
+    actor: ActorOpt = "cli",
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a tenant to another region or cloud (data residency): a verified migration with rollback."""
+    _report(
+        _run(root, as_json, lambda p: p.move(slug, cloud=cloud, region=region, actor=actor, idempotency_key=key)),
+        as_json,
+    )
 
 
 @tenants_app.command("list")
@@ -114,16 +152,18 @@ def list_tenants(
 ) -> None:
     """List tenants with their plan, isolation, state and stack."""
     with open_plane(root, as_json=as_json) as plane:
-        tenants = guard(lambda: plane.list(state), as_json=as_json)
+        tenants = guard(lambda: plane.tenants(state), as_json=as_json)
     if as_json:
         emit(tenants)
         return
-    rows = table("tenant", "plan", "isolation", "state", "stack", "subscription")
+    rows = table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")
     for t in tenants:
         rows.add_row(
             t.slug,
             t.plan,
             t.isolation.value,
+            t.cloud.value,
+            t.region,
             t.state.value,
             t.stack or "-",
             t.subscription.status if t.subscription else "-",
@@ -159,13 +199,7 @@ def change_plan(
 ) -> None:
     """Move a tenant to another plan (a topology migration when the isolation changes)."""
     if preview:
-        result = _run(root, as_json, lambda p: p.preview(slug, plan))
-        if as_json:
-            emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
-            return
-        for stack in result.stacks:
-            out.print(f"{stack.stack}: {stack.changes}")
-        out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
+        _review(_run(root, as_json, lambda p: p.preview(slug, plan)), as_json)
         return
     _report(_run(root, as_json, lambda p: p.change_plan(slug, plan, actor=actor, idempotency_key=key)), as_json)
 
@@ -244,8 +278,10 @@ def registry_status(root: Path, as_json: bool) -> None:
         emit(status)
         return
     out.print(f"tenants: {status.tenants}")
-    rows = table("pool", "plan", "database", "members", "capacity")
+    rows = table("pool", "plan", "cloud", "region", "database", "members", "capacity")
     for pool in status.pools:
-        rows.add_row(pool.stack, pool.plan, pool.database, str(pool.members), str(pool.capacity))
+        rows.add_row(
+            pool.stack, pool.plan, pool.cloud.value, pool.region, pool.database, str(pool.members), str(pool.capacity)
+        )
     out.print(rows)
     out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")

@@ -42,7 +42,7 @@ from paybill_infra.controlplane.models import (
 )
 from paybill_infra.controlplane.registry import LockRow, OperationRow, Registry, utcnow
 from paybill_infra.controlplane.stacks import pid_alive
-from paybill_infra.errors import IdempotencyConflictError, LockTimeoutError
+from paybill_infra.errors import ControlPlaneError, IdempotencyConflictError, LockTimeoutError
 
 T = TypeVar("T")
 POLL_S = 0.1
@@ -199,10 +199,10 @@ class Journal:
         session.add(
             OperationRow(
                 id=operation_id,
-                kind=kind.value,
+                kind=kind,
                 tenant=tenant,
                 actor=actor,
-                status=OperationStatus.RUNNING.value,
+                status=OperationStatus.RUNNING,
                 phase="started",
                 idempotency_key=key,
                 request_hash=request_hash(kind, tenant, request),
@@ -229,8 +229,8 @@ class Journal:
         with self.registry.transaction() as session:
             row = session.get(OperationRow, operation_id)
             if row is None:
-                raise LookupError(operation_id)
-            row.status = status.value
+                raise ControlPlaneError(f"operation {operation_id} is not journaled")
+            row.status = status
             row.finished_at = utcnow()
             row.error = error
             row.phase = "done" if status is OperationStatus.SUCCEEDED else row.phase
@@ -242,7 +242,7 @@ class Journal:
         while True:
             row = self.get(operation_id)
             if row is None:
-                raise LookupError(operation_id)
+                raise ControlPlaneError(f"operation {operation_id} is not journaled")
             if OperationStatus(row.status) in TERMINAL_STATUSES:
                 return result_of(row, deduplicated=deduplicated)
             if time.monotonic() - started >= timeout_s:
@@ -265,7 +265,7 @@ class Journal:
         with self.registry.transaction() as session:
             row = session.get(OperationRow, operation_id)
             if row is None:
-                raise LookupError(operation_id)
+                raise ControlPlaneError(f"operation {operation_id} is not journaled")
             row.owner = self.owner
             row.attempts += 1
             row.heartbeat_at = utcnow()

@@ -6,7 +6,7 @@ provision the target, **move** the data, **verify** it, switch the tenant's reco
 This module owns the two data steps plus the retention **export** of offboarding, behind the
 :class:`DataMover` protocol, so a cloud target can plug in ``pg_dump``/DMS/logical replication instead.
 
-:class:`LocalDataMover` works on the local target's PostgreSQL as its superuser (RLS does not apply), table
+class:`PostgresDataMover` works on any target's PostgreSQL as its administrator (RLS does not apply), table
 by table in dependency order (``app_schema.TABLES``):
 
 - the copy into the target runs in **one transaction**, after deleting whatever an earlier, interrupted
@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,11 +43,13 @@ KEY_COLUMN = "id"
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a tenant's tables are: database and schema (and, for pooled placements, shared with others)."""
+    """Where a tenant's tables are: the server (its administrator connection), database and schema (for
+    pooled placements, shared with others)."""
 
     isolation: Isolation
     database: str
     schema: str
+    server: AdminConnection = field(repr=False, compare=False)
 
     def __str__(self) -> str:
         return f"{self.isolation.value}:{self.database}.{self.schema}"
@@ -88,9 +90,9 @@ class DataMover(Protocol):
     the copy can be lost at the switch; :meth:`thaw` lifts it when the migration rolls back to the source.
     """
 
-    def freeze(self, role: str) -> None: ...
+    def freeze(self, role: str, placement: Placement) -> None: ...
 
-    def thaw(self, role: str) -> None: ...
+    def thaw(self, role: str, placement: Placement) -> None: ...
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]: ...
 
@@ -101,26 +103,26 @@ class DataMover(Protocol):
     def export(self, tenant: str, placement: Placement, directory: Path) -> ExportManifest: ...
 
 
-class LocalDataMover:
-    """:class:`DataMover` on the local target's PostgreSQL (``admin`` yields the superuser connection)."""
+class PostgresDataMover:
+    """:class:`DataMover` on any PostgreSQL: each placement carries its server's administrator connection, so
+    source and target may be on different servers, regions or clouds."""
 
-    def __init__(self, admin: Callable[[], AdminConnection], tables: Sequence[Table] = TABLES) -> None:
-        self._admin = admin
+    def __init__(self, tables: Sequence[Table] = TABLES) -> None:
         self.tables = tuple(tables)
 
     @contextmanager
-    def _connect(self, database: str) -> Iterator[psycopg.Connection[Any]]:
-        with psycopg.connect(self._admin().conninfo(database), connect_timeout=30) as conn:
+    def _connect(self, placement: Placement) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(placement.server.conninfo(placement.database), connect_timeout=30) as conn:
             yield conn
 
-    def freeze(self, role: str) -> None:
+    def freeze(self, role: str, placement: Placement) -> None:
         """No new sessions for ``role``, and its open ones are ended (their open transactions roll back)."""
-        with psycopg.connect(self._admin().conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
+        with psycopg.connect(placement.server.conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
             conn.execute(sql.SQL("ALTER ROLE {r} NOLOGIN").format(r=sql.Identifier(role)))
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
 
-    def thaw(self, role: str) -> None:
-        with psycopg.connect(self._admin().conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
+    def thaw(self, role: str, placement: Placement) -> None:
+        with psycopg.connect(placement.server.conninfo("postgres"), autocommit=True, connect_timeout=30) as conn:
             conn.execute(sql.SQL("ALTER ROLE {r} LOGIN").format(r=sql.Identifier(role)))
 
     def _rows(self, conn: psycopg.Connection[Any], tenant: str, placement: Placement, table: Table) -> list[Any]:
@@ -135,11 +137,11 @@ class LocalDataMover:
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]:
         """Copy every row of ``tenant`` from ``source`` to ``target`` in one target transaction."""
-        with self._connect(source.database) as src:
+        with self._connect(source) as src:
             data = {table.name: self._rows(src, tenant, source, table) for table in self.tables}
         copied: dict[str, int] = {}
         keep_keys = target.isolation is not Isolation.POOLED
-        with self._connect(target.database) as dst, dst.transaction():
+        with self._connect(target) as dst, dst.transaction():
             for table in reversed(self.tables):
                 dst.execute(
                     sql.SQL("DELETE FROM {t} WHERE {tc} = %s").format(
@@ -211,13 +213,13 @@ class LocalDataMover:
         return mapping
 
     def counts(self, tenant: str, placement: Placement) -> dict[str, int]:
-        with self._connect(placement.database) as conn:
+        with self._connect(placement) as conn:
             return {table.name: len(self._rows(conn, tenant, placement, table)) for table in self.tables}
 
     def _digests(self, tenant: str, placement: Placement) -> tuple[dict[str, int], dict[str, str]]:
         counts: dict[str, int] = {}
         digests: dict[str, str] = {}
-        with self._connect(placement.database) as conn:
+        with self._connect(placement) as conn:
             for table in self.tables:
                 columns = [c.name for c in table.columns]
                 surrogate = {KEY_COLUMN, *_foreign_key_remaps(table)}
@@ -242,7 +244,7 @@ class LocalDataMover:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         document: dict[str, Any] = {"tenant": tenant, "exported_at": stamp, "source": str(placement), "tables": {}}
         counts: dict[str, int] = {}
-        with self._connect(placement.database) as conn:
+        with self._connect(placement) as conn:
             for table in self.tables:
                 rows = self._rows(conn, tenant, placement, table)
                 document["tables"][table.name] = {

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from paybill_infra._validation import problems_from
 from paybill_infra.errors import InvalidInputError
-from paybill_infra.schema.enums import Isolation, SubscriptionStatus
-from paybill_infra.schema.identifiers import DisplayName, PlanName, Slug, TagKey, TagValue
+from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
+from paybill_infra.schema.identifiers import DisplayName, PlanName, Region, Slug, TagKey, TagValue
+from paybill_infra.targets.base import StackResource
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 Actor = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
@@ -41,6 +42,7 @@ class TenantState(StrEnum):
 class OperationKind(StrEnum):
     ONBOARD = "onboard"
     CHANGE_PLAN = "change_plan"
+    MOVE = "move"
     SUSPEND = "suspend"
     RESUME = "resume"
     OFFBOARD = "offboard"
@@ -100,6 +102,10 @@ class OnboardRequest(BaseModel):
     display_name: DisplayName
     plan: PlanName
     subscription: SubscriptionStatus = SubscriptionStatus.TRIALING
+    cloud: Cloud | None = None
+    """The target to run on; ``None``: the control plane's default cloud."""
+    region: Region | None = None
+    """The region of that target; ``None``: the target's default region."""
     tags: Annotated[dict[TagKey, TagValue], Field(max_length=40)] = {}
     external_billing_id: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9_.:-]*$")] = ""
 
@@ -159,6 +165,8 @@ class TenantView(BaseModel):
     display_name: str
     plan: str
     isolation: Isolation
+    cloud: Cloud
+    region: str
     state: TenantState
     stack: str | None
     pool: str | None
@@ -195,6 +203,8 @@ class StackChange(BaseModel):
     stack: str
     operation: str
     changes: dict[str, int]
+    resources: tuple[StackResource, ...] = ()
+    """Per resource, what the run did or would do (filled for infrastructure stacks and offline reviews)."""
 
     @property
     def changed(self) -> int:
@@ -247,6 +257,8 @@ class PoolView(BaseModel):
 
     stack: str
     plan: str
+    cloud: Cloud
+    region: str
     database: str
     capacity: int
     members: int

@@ -53,9 +53,16 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class MemberSpec:
+    """A tenant as a stack holds it. ``password`` is the one a cloud's infrastructure stored for it (kept
+    only in memory while a program is built); ``None`` lets the provider generate one."""
+
     topology: Topology
     role: str
     suspended: bool
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"MemberSpec(tenant={self.topology.tenant!r}, role={self.role!r}, suspended={self.suspended})"
 
 
 @dataclass(frozen=True)
@@ -92,15 +99,32 @@ def pool_program(
     return program
 
 
-def tenant_program(server: ServerConfig, platform: Endpoint, member: MemberSpec) -> Callable[[], None]:
+def tenant_program(
+    server: ServerConfig, platform: Endpoint, member: MemberSpec, *, own_platform: bool = False
+) -> Callable[[], None]:
+    """A silo or bridge tenant over the platform stack's shared database, or, with ``own_platform`` (a bridge
+    tenant on a server of its own), over a shared database this stack creates on that server."""
+
     def program() -> None:
-        ref = PlatformRef(
-            embedded_dir=server.embedded_dir,
-            url=server.url_input(),
-            database=platform.database,
-            host=platform.host,
-            port=platform.port,
-        )
+        ref: LocalPlatform | PlatformRef
+        if own_platform:
+            ref = LocalPlatform(
+                "platform",
+                LocalPlatformArgs(
+                    embedded_dir=server.embedded_dir,
+                    url=server.url_input(),
+                    database=platform.database,
+                    owner=BRIDGE_OWNER,
+                ),
+            )
+        else:
+            ref = PlatformRef(
+                embedded_dir=server.embedded_dir,
+                url=server.url_input(),
+                database=platform.database,
+                host=platform.host,
+                port=platform.port,
+            )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
         _tenants(ref, (member,))
 
@@ -112,7 +136,9 @@ def _tenants(platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, .
     tenants = {
         m.topology.tenant: LocalTenant(
             m.topology.tenant,
-            LocalTenantArgs(topology=m.topology, platform=platform, suspended=m.suspended, role=m.role),
+            LocalTenantArgs(
+                topology=m.topology, platform=platform, suspended=m.suspended, role=m.role, password=m.password
+            ),
         )
         for m in ordered
     }

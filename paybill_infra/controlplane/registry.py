@@ -18,14 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
     Engine,
+    Enum,
     ForeignKey,
     Integer,
     String,
@@ -37,7 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from paybill_infra.controlplane.models import OperationKind, OperationStatus, StackKind, TenantState
 from paybill_infra.errors import ControlPlaneError
+from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
@@ -54,13 +58,29 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to the registry; use timezone-aware UTC values")
+            raise ControlPlaneError("naive datetime given to the registry; use timezone-aware UTC values")
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def enum_column(enum: type[E]) -> Enum:
+    """A closed set stored as its values in a plain string column (no native type, no CHECK), so adding a
+    member never needs a migration and rows read back as enum members."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):
@@ -75,8 +95,10 @@ class TenantRow(Base):
     slug: Mapped[str] = mapped_column(String(40), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(128))
     plan: Mapped[str] = mapped_column(String(32))
-    isolation: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    isolation: Mapped[Isolation] = mapped_column(enum_column(Isolation))
+    cloud: Mapped[Cloud] = mapped_column(enum_column(Cloud), default=Cloud.LOCAL)
+    region: Mapped[str] = mapped_column(String(40), default="local")
+    state: Mapped[TenantState] = mapped_column(enum_column(TenantState), index=True)
     stack: Mapped[str | None] = mapped_column(String(128))
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)
     role: Mapped[str | None] = mapped_column(String(63))
@@ -86,10 +108,12 @@ class TenantRow(Base):
     seats_used: Mapped[int] = mapped_column(Integer, default=0)
     storage_gb_used: Mapped[int] = mapped_column(Integer, default=0)
     target_plan: Mapped[str | None] = mapped_column(String(32))
-    target_isolation: Mapped[str | None] = mapped_column(String(16))
+    target_isolation: Mapped[Isolation | None] = mapped_column(enum_column(Isolation))
     target_stack: Mapped[str | None] = mapped_column(String(128))
     target_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), index=True)
     target_role: Mapped[str | None] = mapped_column(String(63))
+    target_cloud: Mapped[Cloud | None] = mapped_column(enum_column(Cloud))
+    target_region: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -99,7 +123,7 @@ class SubscriptionRow(Base):
 
     tenant: Mapped[str] = mapped_column(String(40), primary_key=True)
     plan: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[SubscriptionStatus] = mapped_column(enum_column(SubscriptionStatus))
     external_id: Mapped[str] = mapped_column(String(128), default="")
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -111,13 +135,18 @@ class PoolRow(Base):
     """A pool stack: up to ``capacity`` pooled tenants of ``plan`` in one database."""
 
     __tablename__ = "pools"
-    __table_args__ = (UniqueConstraint("plan", "ordinal", name="pools_plan_ordinal_key"),)
+    __table_args__ = (
+        UniqueConstraint("plan", "cloud", "region", "ordinal", name="pools_place_ordinal_key"),
+        UniqueConstraint("cloud", "region", "database", name="pools_place_database_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan: Mapped[str] = mapped_column(String(32))
+    cloud: Mapped[Cloud] = mapped_column(enum_column(Cloud), default=Cloud.LOCAL)
+    region: Mapped[str] = mapped_column(String(40), default="local")
     ordinal: Mapped[int] = mapped_column(Integer)
     stack: Mapped[str] = mapped_column(String(128), unique=True)
-    database: Mapped[str] = mapped_column(String(63), unique=True)
+    database: Mapped[str] = mapped_column(String(63))
     owner: Mapped[str] = mapped_column(String(63))
     capacity: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -129,7 +158,9 @@ class StackRow(Base):
     __tablename__ = "stacks"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[StackKind] = mapped_column(enum_column(StackKind))
+    cloud: Mapped[Cloud] = mapped_column(enum_column(Cloud), default=Cloud.LOCAL)
+    region: Mapped[str] = mapped_column(String(40), default="local")
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_operation: Mapped[str | None] = mapped_column(String(16))
     last_changes: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
@@ -143,10 +174,10 @@ class OperationRow(Base):
     __tablename__ = "operations"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[OperationKind] = mapped_column(enum_column(OperationKind))
     tenant: Mapped[str] = mapped_column(String(40), index=True)
     actor: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[OperationStatus] = mapped_column(enum_column(OperationStatus), index=True)
     phase: Mapped[str] = mapped_column(String(32), default="queued")
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))

@@ -49,7 +49,6 @@ from paybill_infra.topology.naming import Alphabet, NameRule, make_name
 DEFAULT_PROJECT = "paybill-tenants"
 PLATFORM_STACK = "platform"
 SECRETS_SCHEMES = ("passphrase", "awskms://", "azurekeyvault://", "gcpkms://", "hashivault://")
-_STACK_RULE = NameRule(100, Alphabet.DNS)
 _PG_RULE = NameRule(63, Alphabet.SQL)
 TRANSIENT = re.compile(
     r"UNAVAILABLE|too many clients|could not connect|connection refused|database system is starting up|"
@@ -65,21 +64,12 @@ _PROVIDERS: dict[str, type[PostgresProvider]] = {
 }
 
 
-def pool_stack_name(plan: str, ordinal: int) -> str:
-    return make_name(_STACK_RULE, "pool", plan, f"{ordinal:03d}")
-
-
 def pool_database(plan: str, ordinal: int) -> str:
     return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}")
 
 
 def pool_owner(plan: str, ordinal: int) -> str:
     return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}", "owner")
-
-
-def tenant_stack_name(slug: str, isolation: str) -> str:
-    """One stack per silo/bridge tenant and isolation: a migration's source and target never share one."""
-    return make_name(_STACK_RULE, "tenant", slug, isolation)
 
 
 def tenant_role(slug: str, generation: int) -> str:
@@ -232,7 +222,7 @@ class StackManager:
                 )
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation=operation) from None
-        raise ValueError(f"unknown stack operation {operation!r}")
+        raise EngineError(stack, operation, "unsupported", "unknown stack operation")
 
     def outputs(self, stack: str, program: Callable[[], None]) -> dict[str, Any]:
         try:
@@ -295,6 +285,26 @@ class StackManager:
             except auto.CommandError as err:
                 raise map_engine_error(err, stack=stack, operation="cancel") from None
         return True
+
+    def unprotect_all(self, stack: str) -> int:
+        """Lift ``protect`` from every resource of ``stack`` (as ``pulumi state unprotect --all`` does), so a
+        destroy can proceed; ``retain_on_delete`` still keeps the cloud resources. Returns how many."""
+        handle = self.select(stack, _no_program)
+        try:
+            state = handle.export_stack()
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="export") from None
+        deployment = dict(state.deployment or {})
+        resources = list(deployment.get("resources") or [])
+        protected = [r for r in resources if r.get("protect")]
+        if not protected:
+            return 0
+        deployment["resources"] = [{**r, "protect": False} for r in resources]
+        try:
+            handle.import_stack(auto.Deployment(version=state.version, deployment=deployment))
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="import") from None
+        return len(protected)
 
     def clear_pending(self, stack: str, server: dict[str, Any]) -> list[str]:
         """Drop the checkpoint's pending operations; undo pending creates through their providers first.

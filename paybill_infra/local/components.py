@@ -131,6 +131,9 @@ class LocalTenantArgs:
     suspended: bool = False
     """A suspended tenant keeps its data but its role cannot log in."""
     role: str | None = None
+    password: pulumi.Input[str] | None = None
+    """The login role's password when the infrastructure already generated one (a cloud's secret store);
+    ``None``: the provider generates it."""
 
 
 class LocalTenant(TenantComponent):
@@ -151,6 +154,7 @@ class LocalTenant(TenantComponent):
             connection_limit=CONNECTION_LIMITS[topo.sizing.database_size],
             statement_timeout_ms=args.statement_timeout_ms,
             login=not args.suspended,
+            password=args.password,
             opts=child,
         )
         after_role = pulumi.ResourceOptions(parent=self, depends_on=[role, *platform.dependencies])

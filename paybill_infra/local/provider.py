@@ -148,8 +148,8 @@ class PostgresProvider(ResourceProvider):
 
 
 class LoginRoleProvider(PostgresProvider):
-    """A tenant's login role. The password is generated once and kept; drift in attributes or password
-    (someone ran ``ALTER ROLE`` by hand) is detected on refresh and reverted on update."""
+    """A tenant's login role. The password is the one given, or generated once, and kept; drift in attributes
+    or password (someone ran ``ALTER ROLE`` by hand) is detected on refresh and reverted on update."""
 
     replace_on = ("role",)
     secret_outputs = ("password", "verifier")
@@ -173,7 +173,7 @@ class LoginRoleProvider(PostgresProvider):
         return {name: name in drift for name in self.forbidden_attributes}
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
-        password = generate_password()
+        password = str(props.get("password") or generate_password())
         verifier = scram_sha256_verifier(password)
         with _connect(admin, "postgres") as conn:
             _run(

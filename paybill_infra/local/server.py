@@ -40,6 +40,7 @@ from paybill_infra.errors import DatabaseServerError
 
 SUPERUSER = "postgres"
 SOCKET_PORT = 5432
+DEFAULT_SSLMODE = "prefer"
 SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
 START_TIMEOUT_S = 60
 
@@ -52,22 +53,30 @@ class AdminConnection:
     port: int
     user: str
     password: str
+    sslmode: str = DEFAULT_SSLMODE
+    """libpq's ``sslmode``: ``prefer`` for the embedded server's Unix socket; a cloud target asks for
+    ``require`` or ``verify-full``."""
 
     def __repr__(self) -> str:
-        return f"AdminConnection(host={self.host!r}, port={self.port}, user={self.user!r}, password=***)"
+        return (
+            f"AdminConnection(host={self.host!r}, port={self.port}, user={self.user!r}, password=***, "
+            f"sslmode={self.sslmode!r})"
+        )
 
     def conninfo(self, dbname: str) -> str:
         return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname, sslmode=self.sslmode
         )
 
     def url(self, dbname: str, *, user: str | None = None, password: str | None = None) -> str:
         """A ``postgresql://`` URL for ``dbname`` (socket hosts go in the ``host`` query parameter)."""
         who = quote(user or self.user, safe="")
         pw = quote(password if password is not None else self.password, safe="")
+        tls = "" if self.sslmode == DEFAULT_SSLMODE else f"sslmode={quote(self.sslmode)}"
         if self.host.startswith("/"):
-            return f"postgresql://{who}:{pw}@/{quote(dbname, safe='')}?host={quote(self.host)}&port={self.port}"
-        return f"postgresql://{who}:{pw}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+            query = "&".join(filter(None, (f"host={quote(self.host)}", f"port={self.port}", tls)))
+            return f"postgresql://{who}:{pw}@/{quote(dbname, safe='')}?{query}"
+        return f"postgresql://{who}:{pw}@{self.host}:{self.port}/{quote(dbname, safe='')}" + (f"?{tls}" if tls else "")
 
 
 class EmbeddedServer:
@@ -254,6 +263,7 @@ def _from_url(url: str) -> AdminConnection:
         port=int(params.get("port") or SOCKET_PORT),
         user=str(params.get("user") or SUPERUSER),
         password=str(params.get("password") or ""),
+        sslmode=str(params.get("sslmode") or DEFAULT_SSLMODE),
     )
 
 

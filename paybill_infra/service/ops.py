@@ -28,7 +28,7 @@ def summary(rt: ApiRuntime) -> OpsSummary:
     last = drifts[0] if drifts else None
     return OpsSummary(
         fleet=rt.plane.status(),
-        tenants=tuple(rt.plane.list()),
+        tenants=tuple(rt.plane.tenants()),
         operations=tuple(rt.store.recent(limit=RECENT)),
         queue=rt.store.counts(),
         last_drift=last,

@@ -126,7 +126,7 @@ def _check_onboard(rt: ApiRuntime, body: OnboardRequest) -> None:
 async def list_tenants(rt: Runtime, caller: Caller, state: TenantState | None = None) -> list[TenantView]:
     require(caller, Scope.TENANTS_READ)
     if caller.role is Role.PLATFORM_ADMIN:
-        return await asyncio.to_thread(rt.plane.list, state)
+        return await asyncio.to_thread(rt.plane.tenants, state)
     try:
         own = await asyncio.to_thread(rt.plane.show, caller.tenant or "")
     except PaybillError:

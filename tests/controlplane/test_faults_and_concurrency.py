@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
-from paybill_infra.controlplane.migration import LocalDataMover, Placement, Verification
+from paybill_infra.controlplane.migration import Placement, PostgresDataMover, Verification
 from paybill_infra.errors import (
     BillingGateError,
     IdempotencyConflictError,
@@ -118,19 +118,19 @@ def test_a_key_raced_by_another_tenant_is_a_conflict_not_a_crash(
     plane.resume("twice")
 
 
-class CorruptingMover(LocalDataMover):
+class CorruptingMover(PostgresDataMover):
     """Copies, then reports a mismatch: the migration must roll back with the source intact. While it
     copies, it tries to log in as the tenant's source role, which the write freeze must refuse."""
 
     login_during_copy: str = "not tried"
 
-    def __init__(self, admin: Any, password: str) -> None:
-        super().__init__(admin)
+    def __init__(self, password: str) -> None:
+        super().__init__()
         self._password = password
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]:
         try:
-            psycopg.connect(self._admin().url(source.database, user=f"t_{tenant}_app", password=self._password)).close()
+            psycopg.connect(source.server.url(source.database, user=f"t_{tenant}_app", password=self._password)).close()
             self.login_during_copy = "allowed"
         except psycopg.OperationalError as err:
             self.login_during_copy = "refused" if "not permitted to log in" in str(err) else str(err)
@@ -145,7 +145,7 @@ def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane
     env.query("INSERT INTO t_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
     stacks_before = plane.status().stacks
     creds = plane.credentials("twice")
-    mover = CorruptingMover(plane.admin, creds.password.get_secret_value())
+    mover = CorruptingMover(creds.password.get_secret_value())
     with (
         env.plane(data_mover=mover, recover=False) as faulty,
         pytest.raises(MigrationError, match="rolled back to the source") as caught,
@@ -174,7 +174,7 @@ def test_twenty_tenants_onboarded_concurrently(env: Env, plane: ControlPlane) ->
     assert all(not isinstance(o, PaybillError) for o in outcomes[:-1]), [
         o for o in outcomes if isinstance(o, Exception)
     ]
-    states = {v.slug: v.state for v in plane.list() if v.slug.startswith("crowd-")}
+    states = {v.slug: v.state for v in plane.tenants() if v.slug.startswith("crowd-")}
     assert len(states) == 20 and set(states.values()) == {TenantState.ACTIVE}
     for slug in states:
         ops = plane.operations(slug)

@@ -16,10 +16,13 @@ from pydantic import SecretStr, ValidationError
 
 from paybill_infra.controlplane import WebhookVerifier, allows_provisioning, check_transition, migrations
 from paybill_infra.controlplane.jobs import Batcher
+from paybill_infra.controlplane.placement import pool_stack, tenant_stack
 from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
-from paybill_infra.controlplane.stacks import SecretsConfig, pool_stack_name, tenant_role, tenant_stack_name
+from paybill_infra.controlplane.stacks import SecretsConfig, tenant_role
 from paybill_infra.errors import ControlPlaneError, IllegalSubscriptionTransitionError, WebhookSignatureError
+from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.enums import SubscriptionStatus as S
+from paybill_infra.targets import TargetSettings, target_for
 
 
 def test_subscription_state_machine() -> None:
@@ -59,7 +62,7 @@ def test_migrations_match_the_models_and_audit_is_append_only(tmp_path: Path) ->
     engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
     migrations.upgrade(engine)
     migrations.upgrade(engine)  # idempotent
-    assert migrations.current(engine) == "0001"
+    assert migrations.current(engine) == "0002"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
     registry = Registry(engine)
@@ -75,8 +78,11 @@ def test_migrations_match_the_models_and_audit_is_append_only(tmp_path: Path) ->
 
 
 def test_names_are_deterministic_and_safe() -> None:
-    assert pool_stack_name("starter", 3) == "pool-starter-003"
-    assert tenant_stack_name("acme", "silo") == "tenant-acme-silo"
+    local = target_for(Cloud.LOCAL, TargetSettings())
+    assert pool_stack(local, "local", "starter", 3) == "pool-starter-003"
+    assert tenant_stack(local, "local", "acme", Isolation.SILO) == "tenant-acme-silo"
+    aws = target_for(Cloud.AWS, TargetSettings())
+    assert pool_stack(aws, "eu-west-1", "starter", 3) == "aws-eu-west-1-pool-starter-003"
     assert tenant_role("acme", 0) == "t_acme_app" and tenant_role("acme", 2) == "t_acme_g2"
     long = "a" * 40
     assert len(tenant_role(long, 12)) <= 63 and tenant_role(long, 12) == tenant_role(long, 12)

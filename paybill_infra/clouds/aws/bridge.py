@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.aws.common import kms_key, tenant_access, tenant_instance
+from paybill_infra.clouds.aws.common import instance_admin, kms_key, tenant_access, tenant_instance
 from paybill_infra.clouds.aws.platform import AwsTenantArgs
 from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
@@ -46,6 +46,7 @@ class AwsBridgeTenant(TenantComponent):
                 backup_days=BACKUP_DAYS,
             )
             db_host, db_port, resource_id = instance.address, instance.port, instance.resource_id
+            self.server_admin = instance_admin(instance)
         else:
             db_host, db_port, resource_id = pool.db_host, pool.db_port, pool.cluster_resource_id
         access = tenant_access(self, name, topo, pool.region, key.arn, resource_id, db_host, db_port, db_name)

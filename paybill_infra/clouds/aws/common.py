@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from paybill_infra.clouds.base import data_options, tenant_password
+from paybill_infra.clouds.base import admin_password, data_options, server_admin, tenant_password
+from paybill_infra.contract import ServerAdmin
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind
 
@@ -113,7 +114,7 @@ def tenant_instance(
     backup_days: int,
 ) -> aws.rds.Instance:
     """An RDS for PostgreSQL instance of the tenant's own (silo, dedicated bridge): Multi-AZ, private, TLS-only,
-    storage, master password and Performance Insights encrypted with the tenant's key ``key_arn``, IAM database
+    storage and Performance Insights encrypted with the tenant's key ``key_arn``, IAM database
     authentication on, API deletion protection on and a final snapshot, protected as the tenant's data; its
     PostgreSQL log goes to CloudWatch (every dedicated instance is audited the same way)."""
     server = topology.name(NameKind.SERVER)
@@ -126,8 +127,7 @@ def tenant_instance(
         storage_type="gp3",
         db_name=topology.name(NameKind.DATABASE),
         username=MASTER_USER,
-        manage_master_user_password=True,
-        master_user_secret_kms_key_id=key_arn,
+        password=admin_password(owner, name).result,
         port=PG_PORT,
         storage_encrypted=True,
         kms_key_id=key_arn,
@@ -147,6 +147,11 @@ def tenant_instance(
         enabled_cloudwatch_logs_exports=["postgresql"],
         opts=data_options(owner, topology),
     )
+
+
+def instance_admin(instance: aws.rds.Instance) -> ServerAdmin:
+    """The administrator login of a dedicated instance (its generated password is a Pulumi secret)."""
+    return server_admin(instance.address, instance.port, MASTER_USER, instance.password.apply(lambda p: p or ""))
 
 
 def account_of(arn: pulumi.Input[str]) -> pulumi.Output[str]:

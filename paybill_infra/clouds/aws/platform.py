@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from paybill_infra.clouds.aws.common import MASTER_USER, PG_MAJOR, PG_PORT, kms_key, private_network
-from paybill_infra.clouds.base import pool_tags, tenant_password
+from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.options import check_cidr
 from paybill_infra.clouds.tagging import with_tags
@@ -114,6 +114,7 @@ class AwsPlatform(pulumi.ComponentResource):
         names = names_for(Cloud.AWS, args.name)
         key = kms_key(self, name, names[NameKind.KEY], f"Paybill pool {args.name}: database and tenant secrets")
         network = private_network(self, name, names[NameKind.GROUP], args.vpc_cidr, zones)
+        admin = admin_password(self, name, old_name=f"{name}-password")
         parameters = aws.rds.ClusterParameterGroup(
             f"{name}-tls",
             family=f"aurora-postgresql{PG_MAJOR}",
@@ -131,7 +132,7 @@ class AwsPlatform(pulumi.ComponentResource):
             engine_version=args.engine_version,
             database_name=SHARED_DATABASE,
             master_username=MASTER_USER,
-            master_password=tenant_password(self, name).result,
+            master_password=admin.result,
             port=PG_PORT,
             storage_encrypted=True,
             kms_key_id=key.arn,
@@ -177,6 +178,7 @@ class AwsPlatform(pulumi.ComponentResource):
             database=SHARED_DATABASE,
             key_arn=key.arn,
         )
+        self.server_admin = server_admin(cluster.endpoint, cluster.port, MASTER_USER, admin.result)
         self.vpc_id = network.vpc.id
         self.db_host = cluster.endpoint
         self.db_port = cluster.port

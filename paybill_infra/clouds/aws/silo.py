@@ -8,7 +8,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from paybill_infra.clouds.aws.common import kms_key, private_network, tenant_access, tenant_instance
+from paybill_infra.clouds.aws.common import instance_admin, kms_key, private_network, tenant_access, tenant_instance
 from paybill_infra.clouds.aws.platform import AwsTenantArgs
 from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
@@ -43,6 +43,7 @@ class AwsSiloTenant(TenantComponent):
             security_group_id=network.db_security_group.id,
             backup_days=BACKUP_DAYS,
         )
+        self.server_admin = instance_admin(instance)
         bucket = self._bucket(name, topo.name(NameKind.BUCKET), key, data_options(self, topo))
         access = tenant_access(
             self,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, tenant_database, tenant_identity
+from paybill_infra.clouds.azure.common import ADMIN_USER, PG_PORT, encrypted_server, tenant_database, tenant_identity
 from paybill_infra.clouds.azure.platform import AzureTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
+from paybill_infra.clouds.base import admin_password, check_tenant, data_options, server_admin, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -29,6 +29,7 @@ class AzureBridgeTenant(TenantComponent):
         db_host: pulumi.Input[str] = pool.db_host
         server_name: pulumi.Input[str] = pool.server_name
         if topo.sizing.dedicated_server:
+            admin = admin_password(self, name)
             server = encrypted_server(
                 self,
                 name,
@@ -42,11 +43,12 @@ class AzureBridgeTenant(TenantComponent):
                 vault_id=pool.vault_id,
                 key_uri=pool.key_uri,
                 subscription_id=pool.subscription_id,
-                admin_password=tenant_password(self, f"{name}-admin").result,
+                admin_password=admin.result,
                 backup_days=BACKUP_DAYS,
                 opts=data_options(self, topo),
             )
             db_host, server_name = server.fully_qualified_domain_name, server.name
+            self.server_admin = server_admin(db_host, PG_PORT, ADMIN_USER, admin.result)
         db_name = tenant_database(self, name, topo, server_name=server_name, resource_group=pool.resource_group)
         access = tenant_identity(
             self,

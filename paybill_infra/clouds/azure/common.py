@@ -141,6 +141,9 @@ def key_vault(
     return KeyVault(vault, key)
 
 
+ADMIN_USER = "paybill_admin"
+
+
 def encrypted_server(
     owner: pulumi.Resource,
     name: str,
@@ -187,7 +190,7 @@ def encrypted_server(
         version=PG_VERSION,
         sku=azure.dbforpostgresql.SkuArgs(name=instance_class, tier=tier),
         storage=azure.dbforpostgresql.StorageArgs(storage_size_gb=max(storage_gb, 32), auto_grow="Enabled"),
-        administrator_login="paybill_admin",
+        administrator_login=ADMIN_USER,
         administrator_login_password=admin_password,
         auth_config=azure.dbforpostgresql.AuthConfigArgs(active_directory_auth="Enabled", password_auth="Enabled"),  # noqa: S106
         network=azure.dbforpostgresql.NetworkArgs(

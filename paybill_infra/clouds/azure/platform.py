@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azure_native as azure
 
-from paybill_infra.clouds.azure.common import PG_PORT, encrypted_server, key_vault, private_network
-from paybill_infra.clouds.base import pool_tags, tenant_password
+from paybill_infra.clouds.azure.common import ADMIN_USER, PG_PORT, encrypted_server, key_vault, private_network
+from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
@@ -115,6 +115,7 @@ class AzurePlatform(pulumi.ComponentResource):
         )
         protected = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
         vault = key_vault(self, name, group.name, args.location, names[NameKind.KEY], args.entra_tenant_id, protected)
+        admin = admin_password(self, name, old_name=f"{name}-password")
         server = encrypted_server(
             self,
             name,
@@ -128,7 +129,7 @@ class AzurePlatform(pulumi.ComponentResource):
             vault_id=vault.vault.id,
             key_uri=vault.key.key_uri_with_version,
             subscription_id=args.subscription_id,
-            admin_password=tenant_password(self, name).result,
+            admin_password=admin.result,
             backup_days=args.backup_retention_days,
             opts=protected,
         )
@@ -158,6 +159,7 @@ class AzurePlatform(pulumi.ComponentResource):
             db_host=server.fully_qualified_domain_name,
             database=SHARED_DATABASE,
         )
+        self.server_admin = server_admin(server.fully_qualified_domain_name, PG_PORT, ADMIN_USER, admin.result)
         self.resource_group = group.name
         self.vnet_id = network.vnet.id
         self.db_host = server.fully_qualified_domain_name

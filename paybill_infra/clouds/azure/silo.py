@@ -7,6 +7,7 @@ import pulumi
 import pulumi_azure_native as azure
 
 from paybill_infra.clouds.azure.common import (
+    ADMIN_USER,
     PG_PORT,
     encrypted_server,
     key_vault,
@@ -15,7 +16,7 @@ from paybill_infra.clouds.azure.common import (
     tenant_identity,
 )
 from paybill_infra.clouds.azure.platform import AzureTenantArgs
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
+from paybill_infra.clouds.base import admin_password, check_tenant, data_options, server_admin, tenant_contract
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.contract import TenantComponent
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -55,6 +56,7 @@ class AzureSiloTenant(TenantComponent):
             pool.entra_tenant_id,
             data_options(self, topo),
         )
+        admin = admin_password(self, name)
         server = encrypted_server(
             self,
             name,
@@ -68,10 +70,11 @@ class AzureSiloTenant(TenantComponent):
             vault_id=vault.vault.id,
             key_uri=vault.key.key_uri_with_version,
             subscription_id=pool.subscription_id,
-            admin_password=tenant_password(self, f"{name}-admin").result,
+            admin_password=admin.result,
             backup_days=BACKUP_DAYS,
             opts=data_options(self, topo),
         )
+        self.server_admin = server_admin(server.fully_qualified_domain_name, PG_PORT, ADMIN_USER, admin.result)
         db_name = tenant_database(self, name, topo, server_name=server.name, resource_group=group.name)
         access = tenant_identity(
             self,

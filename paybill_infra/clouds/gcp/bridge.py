@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
-from paybill_infra.clouds.gcp.common import PG_PORT, private_instance, tenant_access, tenant_database
+from paybill_infra.clouds.base import admin_password, check_tenant, data_options, server_admin, tenant_contract
+from paybill_infra.clouds.gcp.common import ADMIN_USER, PG_PORT, private_instance, tenant_access, tenant_database
 from paybill_infra.clouds.gcp.platform import GcpTenantArgs
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.contract import TenantComponent
@@ -27,6 +27,7 @@ class GcpBridgeTenant(TenantComponent):
         instance_name: pulumi.Input[str] = pool.instance_name
         db_host: pulumi.Input[str] = pool.db_host
         if topo.sizing.dedicated_server:
+            admin = admin_password(self, name)
             instance = private_instance(
                 self,
                 name,
@@ -37,10 +38,12 @@ class GcpBridgeTenant(TenantComponent):
                 disk_gb=topo.sizing.storage_gb,
                 network_id=pool.network_id,
                 key_id=pool.key_id,
+                root_password=admin.result,
                 depends_on=[],
                 opts=data_options(self, topo),
             )
             instance_name, db_host = instance.name, instance.private_ip_address
+            self.server_admin = server_admin(db_host, PG_PORT, ADMIN_USER, admin.result)
         db_name = tenant_database(self, name, topo, instance=instance_name, project=pool.project)
         access = tenant_access(
             self, name, topo, project=pool.project, region=pool.region, instance=instance_name, key_id=pool.key_id

@@ -90,6 +90,10 @@ def cmek_key(
     return key
 
 
+ADMIN_USER = "postgres"
+"""Cloud SQL's built-in administrator, whose password the instance's ``root_password`` sets."""
+
+
 def private_instance(
     owner: pulumi.Resource,
     name: str,
@@ -101,11 +105,13 @@ def private_instance(
     disk_gb: int,
     network_id: pulumi.Input[str],
     key_id: pulumi.Input[str],
+    root_password: pulumi.Input[str],
     depends_on: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> gcp.sql.DatabaseInstance:
     """A regional (HA) Cloud SQL for PostgreSQL instance: private IP only, TLS only, CMEK-encrypted, IAM
-    authentication on, point-in-time recovery, deletion protection at both the Pulumi and the API level."""
+    authentication on, point-in-time recovery, deletion protection at both the Pulumi and the API level;
+    ``root_password`` is the ``postgres`` administrator's, which the database layer connects as."""
     return gcp.sql.DatabaseInstance(
         f"{name}-sql",
         name=instance_name,
@@ -114,6 +120,7 @@ def private_instance(
         database_version=PG_VERSION,
         encryption_key_name=key_id,
         deletion_protection=True,
+        root_password=root_password,
         settings=gcp.sql.DatabaseInstanceSettingsArgs(
             tier=tier,
             edition="ENTERPRISE",

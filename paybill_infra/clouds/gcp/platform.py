@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
-from paybill_infra.clouds.base import pool_tags
+from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
-from paybill_infra.clouds.gcp.common import PG_PORT, cmek_key, private_instance, private_network
+from paybill_infra.clouds.gcp.common import ADMIN_USER, PG_PORT, cmek_key, private_instance, private_network
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -108,6 +108,7 @@ class GcpPlatform(pulumi.ComponentResource):
         names = names_for(Cloud.GCP, args.name)
         network = private_network(self, name, args.project, args.region, names[NameKind.NETWORK], args.subnet_cidr)
         key = cmek_key(self, name, args.project, args.region, names[NameKind.KEY], protected)
+        admin = admin_password(self, name)
         instance = private_instance(
             self,
             name,
@@ -118,6 +119,7 @@ class GcpPlatform(pulumi.ComponentResource):
             disk_gb=args.disk_gb,
             network_id=network.network.id,
             key_id=key.id,
+            root_password=admin.result,
             depends_on=[network.connection],
             opts=protected,
         )
@@ -136,6 +138,7 @@ class GcpPlatform(pulumi.ComponentResource):
             key_id=key.id,
             database=SHARED_DATABASE,
         )
+        self.server_admin = server_admin(instance.private_ip_address, PG_PORT, ADMIN_USER, admin.result)
         self.network_id = network.network.id
         self.db_host = instance.private_ip_address
         self.key_id = key.id

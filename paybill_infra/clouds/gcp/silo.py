@@ -6,8 +6,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract
+from paybill_infra.clouds.base import admin_password, check_tenant, data_options, server_admin, tenant_contract
 from paybill_infra.clouds.gcp.common import (
+    ADMIN_USER,
     PG_PORT,
     cmek_key,
     private_instance,
@@ -64,6 +65,7 @@ class GcpSiloTenant(TenantComponent):
             ]
         network = private_network(self, name, project, pool.region, topo.name(NameKind.NETWORK), args.silo_subnet_cidr)
         key = cmek_key(self, name, project, pool.region, topo.name(NameKind.KEY), data_options(self, topo))
+        admin = admin_password(self, name)
         instance = private_instance(
             self,
             name,
@@ -74,9 +76,11 @@ class GcpSiloTenant(TenantComponent):
             disk_gb=topo.sizing.storage_gb,
             network_id=network.network.id,
             key_id=key.id,
+            root_password=admin.result,
             depends_on=[network.connection, *apis],
             opts=data_options(self, topo),
         )
+        self.server_admin = server_admin(instance.private_ip_address, PG_PORT, ADMIN_USER, admin.result)
         db_name = tenant_database(self, name, topo, instance=instance.name, project=project)
         access = tenant_access(
             self, name, topo, project=project, region=pool.region, instance=instance.name, key_id=key.id

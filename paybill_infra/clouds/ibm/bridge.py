@@ -31,6 +31,7 @@ class IbmBridgeTenant(TenantComponent):
             vpc=pool.vpc_id,
             subnet=pool.subnet_id,
         )
+        self.server_admin = own.admin
         group = tenant_access_group(self, name, topo, own.database.guid)
         self.publish(
             tenant_contract(

@@ -10,8 +10,9 @@ from typing import Any
 
 import pulumi
 
-from paybill_infra.clouds.base import data_options, tenant_password
+from paybill_infra.clouds.base import admin_password, data_options, server_admin, tenant_password
 from paybill_infra.clouds.ibm import bindings as ibm
+from paybill_infra.contract import ServerAdmin
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind
 
@@ -73,6 +74,10 @@ def key_protect(
     return instance, key
 
 
+ADMIN_USER = "admin"
+"""The administrator every Databases for PostgreSQL deployment has; ``adminpassword`` sets its password."""
+
+
 def deployment(
     owner: pulumi.Resource,
     name: str,
@@ -123,6 +128,7 @@ def deployment(
 class TenantDeployment:
     database: ibm.Database
     password: pulumi.Output[str]
+    admin: ServerAdmin
 
 
 def tenant_deployment(
@@ -140,6 +146,7 @@ def tenant_deployment(
     topology, protected as its data, with the tenant's database user and generated password. Silo and bridge
     differ only in whose resource group, key and VPC it uses."""
     password = tenant_password(owner, name).result
+    admin = admin_password(owner, name)
     database = deployment(
         owner,
         name,
@@ -149,13 +156,13 @@ def tenant_deployment(
         host_flavor=topology.sizing.instance_class,
         storage_gb=topology.sizing.storage_gb,
         key_crn=key_crn,
-        admin_password=tenant_password(owner, f"{name}-admin").result,
+        admin_password=admin.result,
         users=[{"name": topology.name(NameKind.DB_USER), "password": password, "type": "database"}],
         vpc=vpc,
         subnet=subnet,
         opts=data_options(owner, topology),
     )
-    return TenantDeployment(database, password)
+    return TenantDeployment(database, password, server_admin(host_of(database), PG_PORT, ADMIN_USER, admin.result))
 
 
 def host_of(database: ibm.Database) -> pulumi.Output[str]:

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from paybill_infra.clouds.base import pool_tags, tenant_password
+from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.ibm import bindings as ibm
-from paybill_infra.clouds.ibm.common import PG_PORT, deployment, host_of, key_protect, private_network
+from paybill_infra.clouds.ibm.common import ADMIN_USER, PG_PORT, deployment, host_of, key_protect, private_network
 from paybill_infra.clouds.options import check_at_least
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -87,6 +87,7 @@ class IbmPlatform(pulumi.ComponentResource):
         group = ibm.ResourceGroup(f"{name}-rg", name=names[NameKind.GROUP], opts=child)
         network = private_network(self, name, group.id, names[NameKind.NETWORK], zone)
         _, key = key_protect(self, name, group.id, args.region, names[NameKind.KEY], protected)
+        admin = admin_password(self, name, old_name=f"{name}-password")
         database = deployment(
             self,
             name,
@@ -96,7 +97,7 @@ class IbmPlatform(pulumi.ComponentResource):
             host_flavor=args.host_flavor,
             storage_gb=args.storage_gb,
             key_crn=key.crn,
-            admin_password=tenant_password(self, name).result,
+            admin_password=admin.result,
             users=(),
             vpc=network.vpc.id,
             subnet=network.subnet.id,
@@ -115,6 +116,7 @@ class IbmPlatform(pulumi.ComponentResource):
             db_host=host_of(database),
             database="ibmclouddb",
         )
+        self.server_admin = server_admin(host_of(database), PG_PORT, ADMIN_USER, admin.result)
         self.resource_group = group.id
         self.vpc_id = network.vpc.id
         self.db_host = host_of(database)

@@ -44,6 +44,7 @@ class IbmSiloTenant(TenantComponent):
             vpc=network.vpc.id,
             subnet=network.subnet.id,
         )
+        self.server_admin = own.admin
         access = tenant_access_group(self, name, topo, own.database.guid)
         self.publish(
             tenant_contract(

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pulumi
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
-from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, tenant_access
+from paybill_infra.clouds.base import (
+    admin_password,
+    check_tenant,
+    data_options,
+    server_admin,
+    tenant_contract,
+)
+from paybill_infra.clouds.oci.common import ADMIN_USER, PG_PORT, db_system, endpoint, tenant_access
 from paybill_infra.clouds.oci.platform import OciTenantArgs
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.contract import TenantComponent
@@ -21,6 +27,7 @@ class OciBridgeTenant(TenantComponent):
         topo, pool = args.topology, args.pool
         check_tenant(topo, Cloud.OCI, pool.region, Isolation.BRIDGE)
         super().__init__("paybill:oci:BridgeTenant", name, None, with_tags(opts, Cloud.OCI, topo.tags))
+        admin = admin_password(self, name)
         system = db_system(
             self,
             name,
@@ -30,10 +37,11 @@ class OciBridgeTenant(TenantComponent):
             subnet_id=pool.subnet_id,
             nsg_id=pool.nsg_id,
             key_id=pool.key_id,
-            password=tenant_password(self, f"{name}-admin").result,
+            password=admin.result,
             instances=1,
             opts=data_options(self, topo),
         )
+        self.server_admin = server_admin(endpoint(system), PG_PORT, ADMIN_USER, admin.result)
         access = tenant_access(
             self,
             name,

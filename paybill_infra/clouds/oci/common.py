@@ -116,6 +116,9 @@ def vault_key(
     return vault, key
 
 
+ADMIN_USER = "paybill_admin"
+
+
 def db_system(
     owner: pulumi.Resource,
     name: str,
@@ -147,7 +150,7 @@ def db_system(
             system_type="OCI_OPTIMIZED_STORAGE", is_regionally_durable=True, kms_key_id=key_id
         ),
         credentials=oci.psql.DbSystemCredentialsArgs(
-            username="paybill_admin",
+            username=ADMIN_USER,
             password_details=oci.psql.DbSystemCredentialsPasswordDetailsArgs(
                 password_type="PLAIN_TEXT",  # noqa: S106
                 password=password,

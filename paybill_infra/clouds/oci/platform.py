@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_oci as oci
 
-from paybill_infra.clouds.base import pool_tags, tenant_password
+from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
-from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, private_network, vault_key
+from paybill_infra.clouds.oci.common import ADMIN_USER, PG_PORT, db_system, endpoint, private_network, vault_key
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -119,6 +119,7 @@ class OciPlatform(pulumi.ComponentResource):
         )
         network = private_network(self, name, compartment.id, names[NameKind.NETWORK], args.vcn_cidr)
         vault, key = vault_key(self, name, compartment.id, names[NameKind.KEY], protected)
+        admin = admin_password(self, name, old_name=f"{name}-password")
         system = db_system(
             self,
             name,
@@ -128,10 +129,11 @@ class OciPlatform(pulumi.ComponentResource):
             subnet_id=network.subnet.id,
             nsg_id=network.nsg.id,
             key_id=key.id,
-            password=tenant_password(self, name).result,
+            password=admin.result,
             instances=args.instances,
             opts=protected,
         )
+        self.server_admin = server_admin(endpoint(system), PG_PORT, ADMIN_USER, admin.result)
         self.pool = OciPool(
             name=args.name,
             region=args.region,

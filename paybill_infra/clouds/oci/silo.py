@@ -6,8 +6,22 @@ from __future__ import annotations
 import pulumi
 import pulumi_oci as oci
 
-from paybill_infra.clouds.base import check_tenant, data_options, tenant_contract, tenant_password
-from paybill_infra.clouds.oci.common import PG_PORT, db_system, endpoint, private_network, tenant_access, vault_key
+from paybill_infra.clouds.base import (
+    admin_password,
+    check_tenant,
+    data_options,
+    server_admin,
+    tenant_contract,
+)
+from paybill_infra.clouds.oci.common import (
+    ADMIN_USER,
+    PG_PORT,
+    db_system,
+    endpoint,
+    private_network,
+    tenant_access,
+    vault_key,
+)
 from paybill_infra.clouds.oci.platform import OciTenantArgs
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.contract import TenantComponent
@@ -45,6 +59,7 @@ class OciSiloTenant(TenantComponent):
         )
         network = private_network(self, name, compartment.id, topo.name(NameKind.NETWORK), args.silo_vcn_cidr)
         vault, key = vault_key(self, name, compartment.id, topo.name(NameKind.KEY), data_options(self, topo))
+        admin = admin_password(self, name)
         system = db_system(
             self,
             name,
@@ -54,10 +69,11 @@ class OciSiloTenant(TenantComponent):
             subnet_id=network.subnet.id,
             nsg_id=network.nsg.id,
             key_id=key.id,
-            password=tenant_password(self, f"{name}-admin").result,
+            password=admin.result,
             instances=args.silo_instances,
             opts=data_options(self, topo),
         )
+        self.server_admin = server_admin(endpoint(system), PG_PORT, ADMIN_USER, admin.result)
         access = tenant_access(
             self,
             name,

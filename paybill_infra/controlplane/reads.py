@@ -1,0 +1,178 @@
+"""Reads of the registry: tenants, operations, the audit log and the fleet's status.
+
+They use the registry alone (no engine run), except :meth:`Reads.credentials`, which reads the tenant's
+stack outputs. Listing runs a constant number of statements whatever the fleet's size: subscriptions and
+pools are joined, not fetched per tenant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import SecretStr
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from paybill_infra.controlplane.billing import view
+from paybill_infra.controlplane.jobs import result_of
+from paybill_infra.controlplane.models import (
+    AuditEntry,
+    FleetStatus,
+    OperationResult,
+    OperationStatus,
+    PoolView,
+    TenantCredentials,
+    TenantState,
+    TenantView,
+)
+from paybill_infra.controlplane.programs import BRIDGE_DATABASE
+from paybill_infra.controlplane.registry import AuditRow, OperationRow, PoolRow, StackRow, SubscriptionRow, TenantRow
+from paybill_infra.controlplane.runtime import Runtime
+from paybill_infra.controlplane.transitions import PLACED
+from paybill_infra.errors import IllegalTransitionError
+from paybill_infra.local import sql as q
+from paybill_infra.schema.enums import Isolation
+from paybill_infra.topology.naming import NameKind, names_for
+
+
+def _no_program() -> None:
+    """Reading outputs never runs a program."""
+
+
+def _tenants() -> Select[TenantRow, SubscriptionRow, PoolRow]:
+    return (
+        select(TenantRow, SubscriptionRow, PoolRow)
+        .outerjoin(SubscriptionRow, SubscriptionRow.tenant == TenantRow.slug)
+        .outerjoin(PoolRow, PoolRow.id == TenantRow.pool_id)
+    )
+
+
+def tenant_view(row: TenantRow, sub: SubscriptionRow | None, pool: PoolRow | None) -> TenantView:
+    placed = row.state in PLACED and row.stack is not None
+    database = schema = None
+    if placed:
+        names = names_for(row.cloud, row.slug)
+        if row.isolation is Isolation.POOLED:
+            database, schema = (pool.database if pool else None), q.POOLED_SCHEMA
+        elif row.isolation is Isolation.BRIDGE:
+            database, schema = BRIDGE_DATABASE, names[NameKind.SCHEMA]
+        else:
+            database, schema = names[NameKind.DATABASE], q.SILO_SCHEMA
+    return TenantView(
+        slug=row.slug,
+        display_name=row.display_name,
+        plan=row.plan,
+        isolation=row.isolation,
+        cloud=row.cloud,
+        region=row.region,
+        state=row.state,
+        stack=row.stack,
+        pool=pool.stack if pool else None,
+        role=row.role if placed else None,
+        database=database,
+        schema_name=schema,
+        suspended=row.suspended,
+        subscription=view(sub) if sub else None,
+        seats_used=row.seats_used,
+        storage_gb_used=row.storage_gb_used,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class Reads:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def show(self, slug: str) -> TenantView:
+        """The tenant, offboarded ones included (their record and audit trail stay)."""
+        with self.rt.registry.transaction() as session:
+            self.rt.tenant(session, slug, include_offboarded=True)
+            found = session.execute(_tenants().where(TenantRow.slug == slug)).one()
+            return tenant_view(found[0], found[1], found[2])
+
+    def tenants(self, state: TenantState | None = None) -> list[TenantView]:
+        with self.rt.registry.transaction() as session:
+            query = _tenants().order_by(TenantRow.slug)
+            if state is not None:
+                query = query.where(TenantRow.state == state)
+            return [tenant_view(t, s, p) for t, s, p in session.execute(query)]
+
+    def operations(self, slug: str | None = None, *, limit: int = 100) -> list[OperationResult]:
+        with self.rt.registry.transaction() as session:
+            query = select(OperationRow).order_by(OperationRow.created_at.desc()).limit(limit)
+            if slug is not None:
+                query = query.where(OperationRow.tenant == slug)
+            return [result_of(row) for row in session.scalars(query)]
+
+    def audit_log(self, slug: str | None = None) -> list[AuditEntry]:
+        with self.rt.registry.transaction() as session:
+            query = select(AuditRow).order_by(AuditRow.id)
+            if slug is not None:
+                query = query.where(AuditRow.tenant == slug)
+            return [
+                AuditEntry(
+                    id=r.id,
+                    at=r.at,
+                    actor=r.actor,
+                    tenant=r.tenant,
+                    operation_id=r.operation_id,
+                    action=r.action,
+                    detail=dict(r.detail),
+                )
+                for r in session.scalars(query)
+            ]
+
+    def status(self) -> FleetStatus:
+        with self.rt.registry.transaction() as session:
+            states = Counter(s.value for s in session.scalars(select(TenantRow.state)))
+            stacks = tuple(session.scalars(select(StackRow.name).order_by(StackRow.name)))
+            return FleetStatus(
+                tenants=dict(sorted(states.items())),
+                stacks=stacks,
+                pools=self._pools(session),
+                running=tuple(
+                    result_of(r)
+                    for r in session.scalars(select(OperationRow).where(OperationRow.status == OperationStatus.RUNNING))
+                ),
+            )
+
+    @staticmethod
+    def _pools(session: Session) -> tuple[PoolView, ...]:
+        counted = session.execute(
+            select(TenantRow.pool_id, func.count()).where(TenantRow.pool_id.is_not(None)).group_by(TenantRow.pool_id)
+        )
+        members: dict[int, int] = {int(pool): int(n) for pool, n in counted if pool is not None}
+        return tuple(
+            PoolView(
+                stack=p.stack,
+                plan=p.plan,
+                cloud=p.cloud,
+                region=p.region,
+                database=p.database,
+                capacity=p.capacity,
+                members=members.get(p.id, 0),
+            )
+            for p in session.scalars(
+                select(PoolRow).order_by(PoolRow.cloud, PoolRow.region, PoolRow.plan, PoolRow.ordinal)
+            )
+        )
+
+    def credentials(self, slug: str) -> TenantCredentials:
+        """The tenant's connection details from its stack's outputs (the password stays a ``SecretStr``)."""
+        with self.rt.registry.transaction() as session:
+            row = self.rt.tenant(session, slug)
+            stack, state = row.stack, row.state
+        if stack is None:
+            raise IllegalTransitionError(slug, "read the credentials of", state.value)
+        outputs = self.rt.stacks.outputs(stack, _no_program)
+        info, platform = outputs["tenants"][slug], outputs["platform"]
+        return TenantCredentials(
+            tenant=slug,
+            host=platform["host"],
+            port=int(platform["port"]),
+            database=info["database"],
+            schema_name=info["schema"],
+            user=info["user"],
+            password=SecretStr(outputs["credentials"][slug]),
+        )

@@ -1,0 +1,373 @@
+"""Reconciliation: derive what a stack should hold from the registry, and converge it on its target.
+
+A program never reads the registry itself: :meth:`Reconciler.spec` snapshots a stack's intent into a
+frozen :class:`StackSpec` *before* the engine runs, so a run is a pure function of its spec.
+
+Every logical stack is converged in two steps:
+
+1. **infrastructure** (cloud targets only): the target's program for the stack runs as the stack's twin
+   ``<stack>-infra`` (:mod:`paybill_infra.targets`); its outputs say which server the tenant's data lives
+   on, with its administrator credential (a secret, never stored by the control plane);
+2. **database layer**: the one set of PostgreSQL resources (roles, schemas, tables, row-level security) in
+   the stack itself, applied to that server on the real engine.
+
+An emptied stack is destroyed in the reverse order. The local target has no infrastructure step: its
+server is the embedded one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from paybill_infra.controlplane.jobs import Batcher
+from paybill_infra.controlplane.migration import Placement
+from paybill_infra.controlplane.models import StackChange, StackKind
+from paybill_infra.controlplane.placement import infra_stack, platform_stack
+from paybill_infra.controlplane.programs import (
+    BRIDGE_DATABASE,
+    Endpoint,
+    MemberSpec,
+    ServerConfig,
+    platform_program,
+    pool_program,
+    tenant_program,
+)
+from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow, utcnow
+from paybill_infra.controlplane.runtime import Runtime
+from paybill_infra.errors import ControlPlaneError, EndpointUnreachableError
+from paybill_infra.local import sql as q
+from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
+from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.tenant import Tenant
+from paybill_infra.targets.base import Member, Target
+from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import NameKind
+from paybill_infra.topology.resolve import resolve_topology
+
+PROBE_TIMEOUT_S = 10
+REVIEW_ADMIN = AdminConnection(host="review.invalid", port=5432, user="review", password="review")  # noqa: S106
+"""The server a database-layer program is built against for a review under mocks (never contacted)."""
+
+
+def _no_program() -> None:
+    """Reading outputs or state never runs a program."""
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What one stack should hold now. ``members`` empty (and not a platform): destroy it."""
+
+    name: str
+    kind: StackKind
+    target: Target
+    region: str
+    members: tuple[MemberSpec, ...]
+    database: str = BRIDGE_DATABASE
+    owner: str = ""
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(m.topology.tenant for m in self.members)
+
+
+class Reconciler:
+    """Converges stacks to the registry (see the module docstring)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._batchers: dict[str, Batcher[StackChange]] = {}
+        self._guard = threading.Lock()
+
+    # --- intent ----------------------------------------------------------------------------------------------
+
+    def topology(self, row: TenantRow, plan: str, role: str, *, target: bool = False) -> Topology:
+        """The tenant's topology on its (or its migration target's) cloud and region, whose database user is
+        the login role of that generation."""
+        cloud = (row.target_cloud or row.cloud) if target else row.cloud
+        region = (row.target_region or row.region) if target else row.region
+        return self.resolve(row.slug, row.display_name, plan, dict(row.tags or {}), cloud, region, role)
+
+    def resolve(
+        self,
+        slug: str,
+        display_name: str,
+        plan: str,
+        tags: dict[str, str],
+        cloud: Cloud,
+        region: str | None,
+        role: str | None = None,
+    ) -> Topology:
+        """Resolve the tenant on ``cloud``'s target: a region it does not allow, or an isolation it does not
+        offer, is a :class:`~paybill_infra.errors.TopologyError` (raised before anything is recorded)."""
+        tenant = Tenant(slug=slug, display_name=display_name, plan=plan, tags=tags, cloud=cloud, region=region)
+        topology = resolve_topology(self.rt.catalog[plan], tenant, self.rt.target(cloud).defaults(region))
+        if role is None:
+            return topology
+        return topology.model_copy(update={"names": {**topology.names, NameKind.DB_USER: role}})
+
+    def members(
+        self,
+        session: Session,
+        stack: str,
+        *,
+        exclude: str | None = None,
+        override: dict[str, tuple[str, bool]] | None = None,
+    ) -> list[MemberSpec]:
+        """Tenants placed on ``stack`` (current placement, or target of a running migration). ``override``
+        replaces a tenant's (plan, suspended) for previews."""
+        rows = session.scalars(
+            select(TenantRow)
+            .where(or_(TenantRow.stack == stack, TenantRow.target_stack == stack), TenantRow.slug != (exclude or ""))
+            .order_by(TenantRow.slug)
+        )
+        out: list[MemberSpec] = []
+        for row in rows:
+            if row.stack == stack:
+                plan, suspended = (override or {}).get(row.slug, (row.plan, row.suspended))
+                role = row.role or ""
+                out.append(MemberSpec(self.topology(row, plan, role), role, suspended))
+            else:
+                role = row.target_role or ""
+                out.append(MemberSpec(self.topology(row, row.target_plan or row.plan, role, target=True), role, False))
+        return out
+
+    def spec(self, session: Session, stack: str) -> StackSpec:
+        """What ``stack`` should hold now, read from the registry in the caller's transaction."""
+        pool = session.scalars(select(PoolRow).where(PoolRow.stack == stack)).one_or_none()
+        if pool is not None:
+            members = tuple(self.members(session, stack))
+            target = self.rt.target(pool.cloud)
+            return StackSpec(stack, StackKind.POOL, target, pool.region, members, pool.database, pool.owner)
+        place = self.platform_place(session, stack)
+        if place is not None:
+            return StackSpec(stack, StackKind.PLATFORM, self.rt.target(place[0]), place[1], ())
+        members = tuple(self.members(session, stack))
+        if members:
+            topology = members[0].topology
+            return StackSpec(stack, StackKind.TENANT, self.rt.target(topology.cloud), topology.region, members)
+        row = session.get(StackRow, stack)
+        cloud, region = (row.cloud, row.region) if row is not None else (Cloud.LOCAL, "local")
+        return StackSpec(stack, StackKind.TENANT, self.rt.target(cloud), region, ())
+
+    def platform_place(self, session: Session, stack: str) -> tuple[Cloud, str] | None:
+        """The (cloud, region) whose platform ``stack`` is, if it is one."""
+        row = session.get(StackRow, stack)
+        if row is not None and row.kind is StackKind.PLATFORM:
+            return row.cloud, row.region
+        for target in self.rt.targets.values():
+            for region in target.allowed_regions():
+                if platform_stack(target, region) == stack:
+                    return target.cloud, region
+        return None
+
+    # --- convergence -----------------------------------------------------------------------------------------
+
+    def sync(self, stack: str, operation_id: str) -> StackChange:
+        """Converge ``stack`` to the registry (batched with concurrent requests for the same stack)."""
+        with self._guard:
+            batcher = self._batchers.setdefault(stack, Batcher())
+        return batcher.run(lambda: self.apply(stack, operation_id))
+
+    @staticmethod
+    def needs_platform(target: Target, region: str, isolation: Isolation) -> bool:
+        """Whether a tenant of ``isolation`` needs the region's platform first: on a cloud always (pools and
+        bridge tenants live on its server); locally only bridge and silo tenants (pools have their own
+        database on the embedded server)."""
+        return isolation is not Isolation.POOLED or target.platform_program(region) is not None
+
+    def ensure_platform(self, target: Target, region: str, operation_id: str) -> None:
+        """Provision the platform of ``target``/``region`` once (the shared database of bridge tenants and,
+        on a cloud, the shared server pools and bridge tenants live on)."""
+        stack = platform_stack(target, region)
+        with self.rt.registry.transaction() as session:
+            row = session.get(StackRow, stack)
+            ready = row is not None and "platform" in (row.outputs or {})
+        if not ready:
+            self.sync(stack, operation_id)
+
+    def apply(self, stack: str, operation_id: str) -> StackChange:
+        rt = self.rt
+        with rt.locks.hold(f"stack:{stack}", operation_id, rt.settings.lock_timeout_s), rt.slots:
+            with rt.registry.transaction() as session:
+                spec = self.spec(session, stack)
+            sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs)
+            if not spec.members and spec.kind is not StackKind.PLATFORM:
+                return self._destroy(spec, sink)
+            infra, outputs = self._infra_up(spec)
+            program = self.program(spec, outputs)
+            outcome = rt.stacks.run(stack, "up", program, on_event=sink)
+            public = {k: v for k, v in outcome.outputs.items() if k not in outcome.secret_keys}
+            with rt.registry.transaction() as session:
+                row = session.get(StackRow, stack)
+                if row is None:
+                    row = StackRow(name=stack, kind=spec.kind, cloud=spec.target.cloud, region=spec.region)
+                    session.add(row)
+                row.outputs, row.last_operation = public, "up"
+                row.last_changes, row.last_run_at = outcome.change.changes, utcnow()
+            return _merged(outcome.change, infra)
+
+    def _destroy(self, spec: StackSpec, sink: Any) -> StackChange:
+        rt = self.rt
+        change = StackChange(stack=spec.name, operation="none", changes={})
+        if rt.stacks.exists(spec.name):
+            change = rt.stacks.run(spec.name, "destroy", _no_program, on_event=sink).change
+        twin = infra_stack(spec.name)
+        if rt.infra.exists(twin):
+            gone = rt.infra.destroy(twin, spec.target.cloud, spec.region)
+            change = _merged(
+                change, StackChange(stack=twin, operation="destroy", changes=gone.changes, resources=gone.resources)
+            )
+        with rt.registry.transaction() as session:
+            session.execute(delete(StackRow).where(StackRow.name == spec.name))
+            if spec.kind is StackKind.POOL:
+                session.execute(
+                    delete(PoolRow).where(
+                        PoolRow.stack == spec.name,
+                        ~select(TenantRow.slug)
+                        .where(or_(TenantRow.pool_id == PoolRow.id, TenantRow.target_pool_id == PoolRow.id))
+                        .exists(),
+                    )
+                )
+        return change
+
+    def _infra_up(self, spec: StackSpec) -> tuple[StackChange | None, dict[str, Any] | None]:
+        """Converge the stack's infrastructure twin: what it did and its outputs (secrets included, kept in
+        memory only); ``(None, None)`` on a target without infrastructure."""
+        program = self.infra_program(spec)
+        if program is None:
+            return None, None
+        twin = infra_stack(spec.name)
+        outcome = self.rt.infra.up(twin, spec.target.cloud, spec.region, program)
+        change = StackChange(stack=twin, operation="up", changes=outcome.changes, resources=outcome.resources)
+        return change, outcome.outputs
+
+    def infra_program(self, spec: StackSpec) -> Callable[[], None] | None:
+        """The infrastructure program of ``spec`` (``None`` on a target without infrastructure)."""
+        if spec.kind is StackKind.PLATFORM:
+            return spec.target.platform_program(spec.region)
+        platform = self.platform_outputs(spec.target, spec.region)
+        if platform is None:
+            return None
+        members = tuple(Member(m.topology, m.suspended) for m in spec.members)
+        return spec.target.tenants_program(spec.region, platform, members)
+
+    def platform_outputs(self, target: Target, region: str) -> dict[str, Any] | None:
+        """The outputs of the region's platform infrastructure (secrets included; kept in memory only);
+        ``None`` on a target without infrastructure."""
+        program = target.platform_program(region)
+        if program is None:
+            return None
+        twin = infra_stack(platform_stack(target, region))
+        if not self.rt.infra.exists(twin):
+            raise ControlPlaneError(f"the platform of {target.cloud.value}/{region} has not been provisioned")
+        return self.rt.infra.outputs(twin, target.cloud, region, program)
+
+    def infra_outputs(self, spec: StackSpec) -> dict[str, Any] | None:
+        """The current outputs of ``spec``'s infrastructure twin, or ``None`` without infrastructure."""
+        program = self.infra_program(spec)
+        if program is None:
+            return None
+        return self.rt.infra.outputs(infra_stack(spec.name), spec.target.cloud, spec.region, program)
+
+    # --- servers ---------------------------------------------------------------------------------------------
+
+    def admin(self, spec: StackSpec, infra: Mapping[str, Any] | None) -> AdminConnection:
+        """The administrator connection of the server ``spec``'s database layer runs on."""
+        if infra is None:
+            local = self.rt.server
+            return admin_connection(ServerSpec(url=local.url, embedded_dir=local.embedded_dir))
+        server = infra.get("server")
+        if server is None:
+            platform = self.platform_outputs(spec.target, spec.region) or {}
+            server = platform["server"]
+        return spec.target.connection(server)
+
+    def program(self, spec: StackSpec, infra: Mapping[str, Any] | None, *, review: bool = False) -> Callable[[], None]:
+        """The database-layer program of ``spec`` on the server its infrastructure exposes (``infra`` is
+        ``None`` on the local target: its own server). A ``review`` (preview) neither probes the server nor
+        needs the platform to exist yet."""
+        passwords: Mapping[str, str] = {}
+        if infra is None:
+            server, endpoint, own_platform = self.rt.server, self._local_endpoint(spec, review), False
+        else:
+            admin = REVIEW_ADMIN if review and "server" not in infra else self.admin(spec, infra)
+            if not review:
+                _probe(spec.target, admin)
+            server = ServerConfig(embedded_dir="", url=admin.url("postgres"))
+            endpoint = Endpoint(database=BRIDGE_DATABASE, host=admin.host, port=admin.port)
+            own_platform = (
+                "server" in infra
+                and spec.kind is StackKind.TENANT
+                and spec.members[0].topology.isolation is Isolation.BRIDGE
+            )
+            passwords = infra.get("passwords") or {}
+        members = tuple(
+            MemberSpec(m.topology, m.role, m.suspended, passwords.get(m.topology.tenant)) for m in spec.members
+        )
+        if spec.kind is StackKind.PLATFORM:
+            return platform_program(server)
+        if spec.kind is StackKind.POOL:
+            return pool_program(server, spec.database, spec.owner, members)
+        return tenant_program(server, endpoint, members[0], own_platform=own_platform)
+
+    def _local_endpoint(self, spec: StackSpec, review: bool) -> Endpoint:
+        if spec.kind is not StackKind.TENANT:
+            return Endpoint(database=spec.database, host="", port=0)
+        with self.rt.registry.transaction() as session:
+            row = session.get(StackRow, platform_stack(spec.target, spec.region))
+            platform = (row.outputs or {}).get("platform") if row is not None else None
+        if not platform:
+            if review:
+                return Endpoint(database=BRIDGE_DATABASE, host="(not provisioned)", port=0)
+            raise ControlPlaneError("the platform stack has not been provisioned")
+        return Endpoint(database=platform["database"], host=platform["host"], port=int(platform["port"]))
+
+    # --- placements for the data mover -------------------------------------------------------------------------
+
+    def placement(self, session: Session, row: TenantRow, *, target: bool = False) -> Placement:
+        """Where the tenant's tables are (or will be, for a migration's target), with the administrator
+        connection of that server."""
+        stack = row.target_stack if target else row.stack
+        isolation = (row.target_isolation if target else row.isolation) or row.isolation
+        pool_id = row.target_pool_id if target else row.pool_id
+        if stack is None:
+            raise ControlPlaneError(f"tenant '{row.slug}' has no stack")
+        spec = self.spec(session, stack)
+        admin = self.admin(spec, self.infra_outputs(spec))
+        topology = next((m.topology for m in spec.members if m.topology.tenant == row.slug), None)
+        if topology is None:
+            raise ControlPlaneError(f"tenant '{row.slug}' is not a member of stack '{stack}'")
+        if isolation is Isolation.POOLED:
+            pool = session.get(PoolRow, pool_id) if pool_id is not None else None
+            if pool is None:
+                raise ControlPlaneError(f"tenant '{row.slug}' is pooled but has no pool")
+            return Placement(isolation, pool.database, q.POOLED_SCHEMA, admin)
+        if isolation is Isolation.BRIDGE:
+            return Placement(isolation, BRIDGE_DATABASE, topology.name(NameKind.SCHEMA), admin)
+        return Placement(isolation, topology.name(NameKind.DATABASE), q.SILO_SCHEMA, admin)
+
+
+def _probe(target: Target, admin: AdminConnection) -> None:
+    """Refuse to run the database layer against a server the control plane cannot reach (a clear error
+    instead of a provider timeout deep inside the engine)."""
+    try:
+        psycopg.connect(admin.conninfo("postgres"), connect_timeout=PROBE_TIMEOUT_S).close()
+    except psycopg.OperationalError as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise EndpointUnreachableError(str(target.cloud), reason[:300], admin.host, admin.port) from None
+
+
+def _merged(db: StackChange, infra: StackChange | None) -> StackChange:
+    if infra is None:
+        return db
+    changes = dict(db.changes)
+    for op, n in infra.changes.items():
+        changes[op] = changes.get(op, 0) + n
+    return StackChange(stack=db.stack, operation=db.operation, changes=changes, resources=infra.resources)

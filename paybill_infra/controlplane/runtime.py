@@ -1,0 +1,105 @@
+"""The services one control plane shares between its parts (registry, journal, locks, engine, targets, data
+mover), built once by :class:`~paybill_infra.controlplane.api.ControlPlane` and handed to each part.
+
+Keeping them in one record makes the dependencies of each part explicit: reads use only the registry,
+the reconciler uses the engine and the targets, operations use all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from paybill_infra.catalog import PlanCatalog
+from paybill_infra.controlplane.events import EventBus
+from paybill_infra.controlplane.jobs import Journal, Locks
+from paybill_infra.controlplane.migration import DataMover
+from paybill_infra.controlplane.models import Actor, IdempotencyKey, TenantState
+from paybill_infra.controlplane.programs import ServerConfig
+from paybill_infra.controlplane.registry import Registry, TenantRow
+from paybill_infra.controlplane.settings import ControlPlaneSettings
+from paybill_infra.controlplane.stacks import StackManager
+from paybill_infra.errors import (
+    FieldProblem,
+    InvalidInputError,
+    UnknownPlanError,
+    UnknownTargetError,
+    UnknownTenantError,
+)
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.schema.identifiers import PlanName, Slug
+from paybill_infra.schema.plan import Plan
+from paybill_infra.targets.base import Target
+from paybill_infra.targets.runner import InfraRunner
+
+_SLUG = TypeAdapter(Slug)
+_PLAN = TypeAdapter(PlanName)
+_ACTOR = TypeAdapter(Actor)
+_KEY = TypeAdapter(IdempotencyKey)
+
+
+@dataclass
+class Runtime:
+    settings: ControlPlaneSettings
+    catalog: PlanCatalog
+    registry: Registry
+    journal: Journal
+    locks: Locks
+    stacks: StackManager
+    events: EventBus
+    targets: dict[Cloud, Target]
+    infra: InfraRunner
+    mover: DataMover
+    server: ServerConfig
+    """The local target's server (embedded, or ``PAYBILL_PG_URL``)."""
+    export_dir: Path
+    slots: threading.BoundedSemaphore
+    """Bounds concurrent engine runs to ``settings.workers`` whatever the number of callers."""
+
+    def target(self, cloud: Cloud) -> Target:
+        target = self.targets.get(cloud)
+        if target is None:
+            raise UnknownTargetError(str(cloud), "not configured", tuple(sorted(c.value for c in self.targets)))
+        return target
+
+    def plan(self, name: str, tenant: str) -> Plan:
+        if name not in self.catalog:
+            raise UnknownPlanError(name, self.catalog.names, tenant)
+        return self.catalog[name]
+
+    def tenant(self, session: Session, slug: str, *, include_offboarded: bool = False) -> TenantRow:
+        row = session.get(TenantRow, slug)
+        if row is None or (not include_offboarded and row.state is TenantState.OFFBOARDED):
+            raise UnknownTenantError(slug)
+        return row
+
+    def mark(self, slug: str, state: TenantState) -> None:
+        with self.registry.transaction() as session:
+            self.tenant(session, slug, include_offboarded=True).state = state
+
+
+def valid_slug(value: str) -> str:
+    return _validated(_SLUG, value, "tenant slug", "slug")
+
+
+def valid_plan(value: str) -> str:
+    return _validated(_PLAN, value, "plan", "plan")
+
+
+def valid_actor(value: str) -> str:
+    return _validated(_ACTOR, value, "actor", "actor")
+
+
+def valid_key(value: str) -> str:
+    return _validated(_KEY, value, "idempotency key", "key")
+
+
+def _validated(adapter: TypeAdapter[str], value: str, what: str, field: str) -> str:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as err:
+        raise InvalidInputError(what, [FieldProblem(field, e["msg"]) for e in err.errors()]) from None

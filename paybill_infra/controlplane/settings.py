@@ -1,0 +1,83 @@
+"""Where the control plane keeps its registry, state and exports, which targets it drives, and how hard it may
+drive the engine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from paybill_infra.controlplane.models import BillingPolicy, validate
+from paybill_infra.controlplane.programs import ServerConfig
+from paybill_infra.controlplane.stacks import SecretsConfig
+from paybill_infra.errors import FieldProblem, InvalidInputError
+from paybill_infra.program import PG_URL_ENV
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.targets.base import TargetSettings
+
+SETTINGS_FILE = "paybill.yaml"
+
+
+class ControlPlaneSettings(BaseModel):
+    """Defaults: registry ``<root>/.paybill/control.db`` (SQLite), state backend ``<root>/.paybill/state``
+    (or ``PULUMI_BACKEND_URL``), the embedded PostgreSQL under ``<root>/.paybill/postgres`` (or
+    ``PAYBILL_PG_URL``), exports under ``<root>/.paybill/exports``.
+
+    ``targets`` lists the targets the fleet runs on (the local target alone by default); a tenant whose
+    request names no cloud goes to ``default_cloud``, and to that target's default region.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root: Path
+    database_url: str | None = None
+    catalog: Path | None = None
+    backend_url: str | None = None
+    postgres_url: SecretStr | None = None
+    embedded_dir: Path | None = None
+    export_dir: Path | None = None
+    project: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] = "paybill-tenants"
+    secrets: SecretsConfig = SecretsConfig()
+    targets: dict[Cloud, TargetSettings] = {Cloud.LOCAL: TargetSettings()}
+    default_cloud: Cloud = Cloud.LOCAL
+    workers: Annotated[int, Field(ge=1, le=64)] = 4
+    engine_parallel: Annotated[int, Field(ge=1, le=64)] = 8
+    retry_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    lock_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 900
+    lease_ttl_s: Annotated[float, Field(ge=5, le=3_600)] = 60
+    billing: BillingPolicy = BillingPolicy()
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _default_cloud_configured(self) -> ControlPlaneSettings:
+        if self.default_cloud not in self.targets:
+            raise ValueError(f"default_cloud '{self.default_cloud}' is not one of targets: {sorted(self.targets)}")
+        return self
+
+    @classmethod
+    def for_root(cls, root: Path, **overrides: object) -> ControlPlaneSettings:
+        """Settings for the project at ``root``: the ``control_plane`` section of ``<root>/paybill.yaml`` when
+        it exists (targets, registry URL, backend, workers...), then ``overrides``. A malformed file is an
+        :class:`~paybill_infra.errors.InvalidInputError` naming the file and the fields."""
+        path = root / SETTINGS_FILE
+        data: dict[str, object] = {}
+        if path.exists():
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as err:
+                raise InvalidInputError(str(path), [FieldProblem("", f"not valid YAML: {err}")]) from None
+            section = loaded.get("control_plane", {}) if isinstance(loaded, dict) else None
+            if not isinstance(section, dict):
+                raise InvalidInputError(str(path), [FieldProblem("control_plane", "expected a mapping")])
+            data.update(section)
+        data.update(overrides, root=root)
+        return validate(cls, data, str(path))
+
+    def server(self) -> ServerConfig:
+        """The local target's server: an external URL, or the embedded server's data directory."""
+        url = self.postgres_url.get_secret_value() if self.postgres_url else os.environ.get(PG_URL_ENV)
+        embedded = self.embedded_dir or self.root / ".paybill" / "postgres"
+        return ServerConfig(embedded_dir=str(embedded.resolve()), url=url or None)

@@ -1,0 +1,13 @@
+"""The Google Cloud target: ``paybill_infra.clouds.gcp``'s components as the control plane's infrastructure."""
+
+from __future__ import annotations
+
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.targets.cloud import CloudTarget
+
+
+class GcpTarget(CloudTarget):
+    cloud = Cloud.GCP
+    default_region_name = "europe-west1"
+    region_argument = "region"
+    required_platform_settings = ("project",)

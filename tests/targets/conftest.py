@@ -1,0 +1,118 @@
+"""Fixtures for the multi-target control plane: every cloud's infrastructure under mocks, the database layer
+on the real engine, and one real PostgreSQL per (cloud, region) standing in for that region's managed
+database servers (the mocks report its host, port and password as the servers' outputs)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from psycopg import sql
+
+from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings
+from paybill_infra.local.server import AdminConnection, EmbeddedServer
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.targets import MockInfraRunner, TargetSettings
+from paybill_infra.testing import DatabaseStandIn
+from tests.controlplane.conftest import CATALOG
+
+ADMINS = ("paybill_admin", "admin")
+"""The administrator logins the clouds' components use (Cloud SQL's is ``postgres``, the server's own)."""
+
+PLATFORM = {
+    Cloud.AZURE: {
+        "subscription_id": "00000000-0000-0000-0000-000000000001",
+        "entra_tenant_id": "00000000-0000-0000-0000-000000000002",
+    },
+    Cloud.GCP: {"project": "paybill-prod"},
+    Cloud.OCI: {"tenancy_ocid": "ocid1.tenancy.oc1..aaaa", "parent_compartment_id": "ocid1.compartment.oc1..bbbb"},
+}
+REGIONS = {
+    Cloud.AWS: ("eu-west-1", "eu-central-1"),
+    Cloud.AZURE: ("westeurope",),
+    Cloud.GCP: ("europe-west1",),
+    Cloud.OCI: ("eu-frankfurt-1",),
+    Cloud.IBM: ("eu-de",),
+}
+
+
+class StandIns:
+    """One embedded PostgreSQL per (cloud, region), started on first use, with the clouds' admin logins."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.servers: dict[tuple[Cloud, str], EmbeddedServer] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, cloud: Cloud, region: str) -> DatabaseStandIn:
+        admin = self.admin(cloud, region)
+        return DatabaseStandIn(admin.host, admin.port, admin.password)
+
+    def admin(self, cloud: Cloud, region: str) -> AdminConnection:
+        with self._guard:
+            server = self.servers.get((cloud, region))
+            fresh = server is None
+            if server is None:
+                server = self.servers[(cloud, region)] = EmbeddedServer(self.base / f"{cloud.value}-{region}")
+            admin = server.ensure_running()
+            if fresh:
+                with psycopg.connect(admin.conninfo("postgres"), autocommit=True) as conn:
+                    for role in ADMINS:
+                        conn.execute(
+                            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                                sql.Identifier(role), sql.Literal(admin.password)
+                            )
+                        )
+            return admin
+
+    def query(self, cloud: Cloud, region: str, statement: str, *params: Any, dbname: str = "postgres") -> list[Any]:
+        with psycopg.connect(self.admin(cloud, region).conninfo(dbname), autocommit=True) as conn:
+            cur = conn.execute(statement, params or None)  # type: ignore[call-overload]
+            return cur.fetchall() if cur.description else []
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+class Fleet:
+    """A project root with a control plane configured for the local target and all five clouds."""
+
+    def __init__(self, root: Path, stand_ins: StandIns) -> None:
+        self.root = root
+        self.stand_ins = stand_ins
+        (root / "plans.yaml").write_text(yaml.safe_dump(CATALOG))
+        targets = {Cloud.LOCAL: TargetSettings()}
+        for cloud, regions in REGIONS.items():
+            targets[cloud] = TargetSettings(
+                region=regions[0], allowed_regions=regions, sslmode="prefer", platform=PLATFORM.get(cloud, {})
+            )
+        self.settings = ControlPlaneSettings(root=root, workers=4, lease_ttl_s=10, targets=targets)
+        self.infra = MockInfraRunner(root / ".paybill" / "mock-infra", stand_ins)
+
+    def plane(self, **kwargs: Any) -> ControlPlane:
+        return ControlPlane(self.settings, infra=self.infra, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fleet(engine_available: None) -> Iterator[Fleet]:
+    """Outside pytest's own temp root (see ``server_scratch``)."""
+    root = Path(tempfile.mkdtemp(prefix="paybill-targets-"))
+    stand_ins = StandIns(root / "servers")
+    environment = Fleet(root, stand_ins)
+    yield environment
+    stand_ins.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def plane(fleet: Fleet) -> Iterator[ControlPlane]:
+    with fleet.plane() as control_plane:
+        yield control_plane
