@@ -11,7 +11,7 @@ from tests.service.conftest import Service
 from tests.service.test_lifecycle import sse
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
-SLUGS = ("acme", "newco")
+SLUGS = ("ev-acme", "ev-newco")
 
 
 def _owner(resource: str) -> str | None:
@@ -20,10 +20,10 @@ def _owner(resource: str) -> str | None:
 
 def test_concurrent_operations_on_one_worker_each_stream_only_their_own_events(lone_service: Service) -> None:
     with lone_service.platform() as http:
-        first = http.post("/tenants", json={"slug": "acme", "display_name": "Acme", "plan": "starter"})
+        first = http.post("/tenants", json={"slug": "ev-acme", "display_name": "Acme", "plan": "starter"})
         assert lone_service.wait(first.json()["id"])["status"] == "succeeded"
-        change = http.patch("/tenants/acme/plan", json={"plan": "team"}).json()
-        onboard = http.post("/tenants", json={"slug": "newco", "display_name": "NewCo", "plan": "starter"}).json()
+        change = http.patch("/tenants/ev-acme/plan", json={"plan": "team"}).json()
+        onboard = http.post("/tenants", json={"slug": "ev-newco", "display_name": "NewCo", "plan": "starter"}).json()
     with ThreadPoolExecutor(2) as pool:
         streams = dict(zip(SLUGS, pool.map(lambda o: sse(lone_service, o["id"]), (change, onboard)), strict=True))
     runs = {tenant: lone_service.wait(op["id"]) for tenant, op in zip(SLUGS, (change, onboard), strict=True)}
