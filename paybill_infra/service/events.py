@@ -6,12 +6,12 @@ sets :data:`current_operation` before calling the control plane (the context is 
 thread), so the first milestone links the two ids; engine events, which arrive on the engine's own
 threads, are then found through that link (or the one stored in ``svc_operations``, after a recovery).
 
-An event belongs to the operation whose engine run produced it, with one exception. One engine run of a
-pool stack may carry several tenants' changes (the control plane batches concurrent requests for a stack
-into one run, under the first operation's id): a *change* (create, update, delete…) to another tenant's
-resource was that tenant's request, so it goes to that tenant's running operation. The run's ``same``
-steps for other members stay with the run: they are not news about the other tenants' operations. A
-deleted member is no longer on the stack, so the engine sink cannot name its tenant; the recorder finds
+An event belongs to the operation whose engine run produced it, unless it is about another tenant's
+resource. One engine run of a pool stack may carry several tenants' changes (the control plane batches
+concurrent requests for a stack into one run, under the first operation's id): a *change* (create,
+update, delete…) to another tenant's resource was that tenant's request, so it goes to that tenant's
+running operation; the run's ``same`` steps for other members are news for no operation and are dropped.
+A deleted member is no longer on the stack, so the engine sink cannot name its tenant; the recorder finds
 it by the resource name among the tenants with a running operation (resources are named ``<slug>`` and
 ``<slug>-<part>``).
 
@@ -73,16 +73,23 @@ class EventRecorder:
                 self._links[cp_id] = operation
         if event.phase is ProgressPhase.STARTED:
             self.store.link(operation, cp_id)
-        self.store.add_event(self._owner(operation, event), event)
+        owner = self._owner(operation, event)
+        if owner is not None:
+            self.store.add_event(owner, event)
 
-    def _owner(self, operation: str, event: ProgressEvent) -> str:
-        """``operation`` (whose run produced ``event``), or the running operation of the tenant whose
-        requested change a batched run carried out."""
-        if event.resource_name is None or event.op in (None, "same"):
+    def _owner(self, operation: str, event: ProgressEvent) -> str | None:
+        """``operation`` (whose run produced ``event``), the running operation of the tenant whose requested
+        change a batched run carried out, or ``None`` for another tenant's unchanged resource."""
+        if event.resource_name is None:
             return operation
-        tenant = event.tenant or _member(event.resource_name, self.store.running_tenants())
+        unchanged = event.op in (None, "same")
+        tenant = event.tenant
+        if tenant is None and not unchanged:
+            tenant = _member(event.resource_name, self.store.running_tenants())
         if tenant is None or tenant == self._tenant(operation):
             return operation
+        if unchanged:
+            return None
         return self.store.running_for(tenant) or operation
 
     def _tenant(self, operation: str) -> str:
