@@ -33,7 +33,7 @@ from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 SECTION = "## Fleet onboarding: control plane vs. sequential `pulumi up`"
 BASELINE_MAIN = """
 import pulumi
-from paybill_infra.controlplane.programs import Endpoint, MemberSpec, ServerConfig, platform_program, pool_program, tenant_program
+from paybill_infra.controlplane.programs import Endpoint, MemberSpec, PlatformProgram, PoolProgram, ServerConfig, TenantProgram
 from paybill_infra.controlplane.stacks import pool_database, pool_owner, tenant_role
 from paybill_infra.catalog import load_catalog
 from paybill_infra.schema.tenant import Tenant
@@ -42,17 +42,17 @@ from paybill_infra.topology.resolve import CloudDefaults, resolve_topology
 config = pulumi.Config("bench")
 server = ServerConfig(embedded_dir=config.require("embeddedDir"))
 if pulumi.get_stack() == "platform":
-    platform_program(server)()
+    PlatformProgram(server)()
 else:
     catalog = load_catalog(config.require("catalog"))
     slug, plan = config.require("tenant"), catalog[config.require("plan")]
     defaults = CloudDefaults(cloud="local", region="local", allowed_regions=("local",))
     member = MemberSpec(resolve_topology(plan, Tenant(slug=slug, display_name=slug, plan=plan.name), defaults), tenant_role(slug, 0), False)
     if plan.isolation.value == "pooled":
-        pool_program(server, pool_database(slug, 1), pool_owner(slug, 1), (member,))()
+        PoolProgram(server, pool_database(slug, 1), pool_owner(slug, 1), (member,))()
     else:
         endpoint = config.require_object("platform")
-        tenant_program(server, Endpoint(endpoint["database"], endpoint["host"], int(endpoint["port"])), member)()
+        TenantProgram(server, Endpoint(endpoint["database"], endpoint["host"], int(endpoint["port"])), member)()
 """
 
 

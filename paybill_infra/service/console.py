@@ -197,6 +197,8 @@ def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
                 t.slug,
                 t.plan,
                 t.isolation.value,
+                t.cloud.value,
+                t.region,
                 t.state.value,
                 t.stack or "",
                 t.subscription.status.value if t.subscription else "",
@@ -215,7 +217,9 @@ def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
         f"<header><h1>Paybill operations</h1><p id='who'>{escape(caller.actor)}</p>{signout}</header>"
         f"<main data-role='{escape(caller.role.value)}'>{fleet}"
         "<section><h2>Tenants</h2>"
-        + _table("tenants", ("slug", "plan", "isolation", "state", "stack", "subscription"), tenant_rows)
+        + _table(
+            "tenants", ("slug", "plan", "isolation", "cloud", "region", "state", "stack", "subscription"), tenant_rows
+        )
         + "</section><section><h2>Recent operations</h2>"
         + _table(
             "operations",

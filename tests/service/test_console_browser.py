@@ -58,7 +58,7 @@ def test_console_in_a_browser(browser: Browser, lone_service: Service, tmp_path:
     row = page.locator(f"#operations tr[data-id='{onboarding['id']}'] td")
     expect(row.nth(5)).to_contain_text(re.compile(r"^\d+ events: "), timeout=SLOW_MS)
     expect(row.nth(3)).to_have_text("succeeded", timeout=SLOW_MS)
-    expect(page.locator("#tenants tr[data-slug='webco'] td").nth(3)).to_have_text("active", timeout=SLOW_MS)
+    expect(page.locator("#tenants tr[data-slug='webco'] td").nth(5)).to_have_text("active", timeout=SLOW_MS)
     assert lone_service.wait(other["id"])["status"] == "succeeded"
 
     assert page.request.post("/ops/drift").status == 403  # the cookie alone, without the page's CSRF token

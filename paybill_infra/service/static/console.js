@@ -62,8 +62,9 @@ async function refreshTenants() {
   if (!tenants) return;
   const tbody = document.querySelector("#tenants tbody");
   for (const t of tenants) {
-    const row = tbody.querySelector(`tr[data-slug="${CSS.escape(t.slug)}"]`) || newRow(tbody, "slug", t.slug, 6, false);
-    setCells(row, [t.slug, t.plan, t.isolation, t.state, t.stack || "", t.subscription ? t.subscription.status : ""]);
+    const row = tbody.querySelector(`tr[data-slug="${CSS.escape(t.slug)}"]`) || newRow(tbody, "slug", t.slug, 8, false);
+    const subscription = t.subscription ? t.subscription.status : "";
+    setCells(row, [t.slug, t.plan, t.isolation, t.cloud, t.region, t.state, t.stack || "", subscription]);
   }
 }
 
