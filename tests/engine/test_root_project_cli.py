@@ -86,7 +86,7 @@ def paybill(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
 def _drift_is_named_by_resource_and_property(project: Project) -> None:
     """A BYPASSRLS granted by hand: `paybill fleet drift --json`, plain `pulumi preview --diff` and
     `paybill fleet preview --json` all name the resource and the property."""
-    project.query("ALTER ROLE t_initech_app BYPASSRLS")
+    project.query("ALTER ROLE r_initech BYPASSRLS")
     drift = paybill(project, "fleet", "drift", "--stack", project.stack_name, "--json")
     assert drift.returncode == 6, drift.stdout + drift.stderr
     [drifted] = json.loads(drift.stdout)["resources"]
@@ -100,7 +100,7 @@ def _drift_is_named_by_resource_and_property(project: Project) -> None:
     assert preview.returncode == 0, preview.stderr
     assert "update initech-role (pulumi-python:dynamic/postgres:LoginRole): bypassrls, drift" in preview.stdout
     pulumi(project, "up", "--yes", "--skip-preview")
-    assert project.query("SELECT rolbypassrls FROM pg_roles WHERE rolname = 't_initech_app'") == [(False,)]
+    assert project.query("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'r_initech'") == [(False,)]
 
 
 def _cli_refuses_unknown_stacks_and_unconfirmed_destroy(project: Project) -> None:
@@ -110,4 +110,4 @@ def _cli_refuses_unknown_stacks_and_unconfirmed_destroy(project: Project) -> Non
     assert not (project.root / "stacks" / "Pulumi.nope.yaml").exists()
     unconfirmed = paybill(project, "fleet", "destroy", "--stack", project.stack_name)
     assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
-    assert project.query("SELECT count(*) FROM pg_roles WHERE rolname = 't_initech_app'") == [(1,)]
+    assert project.query("SELECT count(*) FROM pg_roles WHERE rolname = 'r_initech'") == [(1,)]

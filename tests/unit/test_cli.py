@@ -14,8 +14,9 @@ from rich.console import Console
 
 from paybill_infra.catalog import SAMPLE_CATALOG, load_catalog
 from paybill_infra.cli_output import table
+from paybill_infra.schema.identifiers import SLUG_PATTERN
 
-PATTERN = "'^[a-z][a-z0-9-]*[a-z0-9]$'"
+PATTERN = f"'{SLUG_PATTERN}'"  # plan names follow the slug rule: brackets, a star and parentheses
 BAD_CATALOG = """plans:
   - name: Bad_Name
     tier: 10
