@@ -19,7 +19,9 @@ from agent_acl.errors import AclError, PolicyError, TenantClosureError
 from agent_acl.naming import Isolation
 from agent_acl.policy import AclPolicy, load_policy
 
-app = typer.Typer(help="Agent ACL: access matrix, SQL migration, static checks.", no_args_is_help=True)
+app = typer.Typer(
+    help="Agent ACL: access matrix, SQL migration, static checks.", no_args_is_help=True, rich_markup_mode=None
+)
 
 PolicyPath = Annotated[Path, typer.Argument(help="Schema/policy YAML file.", exists=False, dir_okay=False)]
 

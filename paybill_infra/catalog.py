@@ -75,6 +75,12 @@ def load_catalog(path: str | Path) -> PlanCatalog:
     return parse_catalog(document, str(path))
 
 
+SAMPLE_CATALOG = Path(__file__).with_name("sample_plans.yaml")
+"""A three-plan catalog (pooled starter, bridge growth, silo enterprise) shipped in the wheel, so a program
+outside this repository has a catalog to start from: ``load_catalog(SAMPLE_CATALOG)`` or ``paybill plans
+init``, which copies it to ``plans.yaml``."""
+
+
 def catalog_json_schema() -> dict[str, Any]:
     """JSON Schema of the catalog file, for editors and CI validation (``paybill plans schema``)."""
     plans = TypeAdapter(list[Plan]).json_schema()

@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from agent_acl.cli import app as acl_app
-from paybill_infra.catalog import catalog_json_schema, load_catalog
-from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
+from paybill_infra.catalog import SAMPLE_CATALOG, catalog_json_schema, load_catalog
+from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, refuse, table
 
-app = typer.Typer(help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True)
-plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True)
-local_app = typer.Typer(help="The embedded PostgreSQL of the local target.", no_args_is_help=True)
-fleet_app = typer.Typer(help="The tenant fleet of a stack, on the real Pulumi engine.", no_args_is_help=True)
+app = typer.Typer(
+    help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True, rich_markup_mode=None
+)
+plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True, rich_markup_mode=None)
+local_app = typer.Typer(
+    help="The embedded PostgreSQL of the local target.", no_args_is_help=True, rich_markup_mode=None
+)
+fleet_app = typer.Typer(
+    help="The tenant fleet of a stack, on the real Pulumi engine.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(plans_app, name="plans")
 app.add_typer(local_app, name="local")
 app.add_typer(fleet_app, name="fleet")
 
 
 def _mount_tenants() -> None:
+    from paybill_infra.cli_service import service_app
     from paybill_infra.controlplane.cli import tenants_app
 
     app.add_typer(tenants_app, name="tenants")
+    app.add_typer(service_app, name="service")
 
 
 _mount_tenants()
@@ -37,7 +46,26 @@ app.add_typer(acl_app, name="acl", help="Agent ACL: access matrix, generated SQL
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog file.")]
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds Pulumi.yaml and .paybill/).")]
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack name (stacks/Pulumi.<stack>.yaml).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (errors too, on stdout).")]
+CreateOpt = Annotated[bool, typer.Option("--create", help="Create the stack if it does not exist yet.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a TTY).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"paybill {version('paybill-infra')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version_flag: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Paybill Infra: tenants, plans and isolation on Pulumi."""
+
+
 RegistryOpt = Annotated[
     bool,
     typer.Option(
@@ -50,13 +78,13 @@ WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Paral
 @plans_app.command("list")
 def plans_list(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = False) -> None:
     """List the plans of the catalog, lowest tier first."""
-    plans = guard(lambda: load_catalog(catalog))
+    plans = guard(lambda: load_catalog(catalog), as_json=as_json)
     if as_json:
         emit([p.model_dump(mode="json") for p in plans])
         return
-    table = Table("plan", "tier", "isolation", "price", "seats", "storage", "db size", "features")
+    rows = table("plan", "tier", "isolation", "price", "seats", "storage", "db size", "features")
     for p in plans:
-        table.add_row(
+        rows.add_row(
             p.name,
             str(p.tier),
             p.isolation.value,
@@ -66,14 +94,29 @@ def plans_list(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = Fals
             p.limits.database_size.value,
             ", ".join(p.features),
         )
-    out.print(table)
+    out.print(rows)
 
 
 @plans_app.command("validate")
-def plans_validate(catalog: CatalogOpt = Path("plans.yaml")) -> None:
-    """Validate the catalog; exit 2 with the file, entry and field of the first problem."""
-    plans = guard(lambda: load_catalog(catalog))
-    out.print(f"{catalog}: {len(plans)} plans OK")
+def plans_validate(catalog: CatalogOpt = Path("plans.yaml"), as_json: JsonOpt = False) -> None:
+    """Validate the catalog; exit 2 with the file, entry and field of every problem."""
+    plans = guard(lambda: load_catalog(catalog), as_json=as_json)
+    if as_json:
+        emit({"catalog": str(catalog), "valid": True, "plans": list(plans.names)})
+        return
+    out.print(f"{catalog}: {len(plans)} plans OK", markup=False, highlight=False)
+
+
+@plans_app.command("init")
+def plans_init(
+    catalog: Annotated[Path, typer.Argument(help="Where to write the catalog.")] = Path("plans.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the sample catalog shipped with paybill-infra (starter, growth, enterprise) to start from."""
+    if catalog.exists() and not force:
+        refuse(f"{catalog} exists; pass --force to overwrite it", "catalog")
+    shutil.copyfile(SAMPLE_CATALOG, catalog)
+    out.print(f"wrote {catalog} ({len(load_catalog(catalog))} plans); edit it, then `paybill plans validate`")
 
 
 @plans_app.command("schema")
@@ -137,25 +180,29 @@ def local_env(root: RootOpt = Path(".")) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _fleet(root: Path, stack: str) -> Any:
+def _fleet(root: Path, stack: str, create: bool) -> Any:
     from paybill_infra.engine.fleet_stack import fleet_stack
 
-    return fleet_stack(root.resolve(), stack)
+    return fleet_stack(root.resolve(), stack, create=create)
 
 
 def _report(summary: Any, as_json: bool) -> None:
+    """Counts, then every changed resource with its operation and changed property paths."""
     if as_json:
         emit(
             {
                 "operation": summary.operation,
                 "stack": summary.stack,
                 "changes": summary.changes,
+                "resources": [r.model_dump(mode="json") for r in summary.resources],
                 "outputs": summary.outputs,
             }
         )
-    else:
-        changes = ", ".join(f"{k} {v}" for k, v in sorted(summary.changes.items())) or "nothing"
-        out.print(f"{summary.operation} on '{summary.stack}': {changes}")
+        return
+    for resource in summary.resources:
+        out.print(f"  {resource.describe()}", markup=False, highlight=False)
+    changes = ", ".join(f"{k} {v}" for k, v in sorted(summary.changes.items())) or "nothing"
+    out.print(f"{summary.operation} on '{summary.stack}': {changes}", markup=False, highlight=False)
 
 
 def _stream(as_json: bool) -> Callable[[str], None] | None:
@@ -166,6 +213,7 @@ def _stream(as_json: bool) -> Callable[[str], None] | None:
 def fleet_up(
     root: RootOpt = Path("."),
     stack: StackOpt = "local",
+    create: CreateOpt = False,
     as_json: JsonOpt = False,
     control_plane: RegistryOpt = False,
     workers: WorkersOpt = 4,
@@ -177,41 +225,53 @@ def fleet_up(
 
         registry_up(root, workers, as_json)
         return
-    _report(guard(lambda: _fleet(root, stack).up(on_output=_stream(as_json))), as_json)
+    _report(guard(lambda: _fleet(root, stack, create).up(on_output=_stream(as_json)), as_json=as_json), as_json)
 
 
 @fleet_app.command("preview")
 def fleet_preview(
-    root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False, control_plane: RegistryOpt = False
+    root: RootOpt = Path("."),
+    stack: StackOpt = "local",
+    create: CreateOpt = False,
+    as_json: JsonOpt = False,
+    control_plane: RegistryOpt = False,
 ) -> None:
-    """Show what `up` would change."""
+    """Show what `up` would change: each resource, the operation and the changed properties."""
     if control_plane:
         from paybill_infra.controlplane.cli import registry_preview
 
         registry_preview(root, as_json)
         return
-    _report(guard(lambda: _fleet(root, stack).preview(on_output=_stream(as_json))), as_json)
+    summary = guard(lambda: _fleet(root, stack, create).preview(on_output=_stream(as_json)), as_json=as_json)
+    _report(summary, as_json)
 
 
 @fleet_app.command("drift")
 def fleet_drift(
     root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False, control_plane: RegistryOpt = False
 ) -> None:
-    """Refresh the stack from the real databases; exit 6 when anything drifted."""
+    """Refresh the stack from the real databases; name each drifted resource and property; exit 6 when
+    anything drifted."""
     if control_plane:
         from paybill_infra.controlplane.cli import registry_drift
 
         registry_drift(root, as_json)
         return
-    summary = guard(lambda: _fleet(root, stack).refresh(on_output=_stream(as_json)))
+    summary = guard(lambda: _fleet(root, stack, False).refresh(on_output=_stream(as_json)), as_json=as_json)
     _report(summary, as_json)
     raise typer.Exit(DRIFT_EXIT if summary.changed else 0)
 
 
 @fleet_app.command("destroy")
-def fleet_destroy(root: RootOpt = Path("."), stack: StackOpt = "local", as_json: JsonOpt = False) -> None:
-    """Remove every tenant and the platform of the stack."""
-    _report(guard(lambda: _fleet(root, stack).destroy(on_output=_stream(as_json))), as_json)
+def fleet_destroy(
+    root: RootOpt = Path("."), stack: StackOpt = "local", yes: YesOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Remove every tenant, its data and the platform of the stack. Asks for confirmation on a terminal;
+    elsewhere it needs --yes."""
+    fleet = guard(lambda: _fleet(root, stack, False), as_json=as_json)
+    guard(lambda: fleet.stack, as_json=as_json)
+    confirm(f"destroy stack '{stack}' with every tenant's database and data", yes=yes, as_json=as_json)
+    _report(guard(lambda: fleet.destroy(on_output=_stream(as_json)), as_json=as_json), as_json)
 
 
 @fleet_app.command("status")

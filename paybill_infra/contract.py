@@ -6,25 +6,29 @@ names, the same types, the password always a secret.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
 
-TENANT_OUTPUTS = (
-    "tenant_id",
-    "isolation",
-    "plan",
-    "db_host",
-    "db_port",
-    "db_name",
-    "db_user",
-    "db_password",
-    "identity",
-    "network_id",
-    "key_id",
-    "tags",
-)
+OUTPUT_DOCS = {
+    "tenant_id": "the tenant's slug",
+    "isolation": "silo, pooled or bridge",
+    "plan": "the plan the tenant is on",
+    "db_host": "where the tenant's database listens",
+    "db_port": "its port",
+    "db_name": "the database (silo and bridge: the tenant's own; pooled: the pool's)",
+    "db_user": "the tenant's login role",
+    "db_password": "its password (always a secret)",
+    "identity": "the workload identity the tenant's services assume",
+    "network_id": "the network the database is reachable from",
+    "key_id": "the encryption key of the tenant's data",
+    "tags": "the tags on every taggable resource",
+}
+TENANT_OUTPUTS = tuple(OUTPUT_DOCS)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,10 @@ class TenantComponent(pulumi.ComponentResource):
     """Base of every cloud's tenant component; the typed attributes below are the contract.
 
     ``server_admin`` is set when the tenant's database lives on a server of its own (silo, or a bridge plan
-    with a dedicated server) and is ``None`` when it lives on its pool's server."""
+    with a dedicated server) and is ``None`` when it lives on its pool's server.
+
+    Each subclass's docstring gets its inputs (the fields of its ``args`` class) and these outputs
+    appended, so ``help(AwsTenant)`` documents both rather than Pulumi's inherited ``__init__`` text."""
 
     def __init__(self, t: str, name: str, props: Any = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(t, name, props, opts)
@@ -82,6 +89,13 @@ class TenantComponent(pulumi.ComponentResource):
     key_id: pulumi.Output[str]
     tags: pulumi.Output[dict[str, str]]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\n{_inputs_doc(cls)}{_outputs_doc()}"
+        init = cls.__dict__.get("__init__")
+        if init is not None and init.__doc__ is None:
+            init.__doc__ = "Declare the tenant ``name`` from ``args`` (inputs and outputs: see the class)."
+
     def publish(self, contract: TenantContract, **extra: pulumi.Input[Any]) -> None:
         """Set the contract attributes (password forced secret) and register them as outputs."""
         values: dict[str, pulumi.Input[Any]] = {f.name: getattr(contract, f.name) for f in fields(contract)}
@@ -90,3 +104,20 @@ class TenantComponent(pulumi.ComponentResource):
         for key, value in values.items():
             setattr(self, key, pulumi.Output.from_input(value))
         self.register_outputs(values)
+
+
+def _inputs_doc(component: type) -> str:
+    args = typing.get_type_hints(component.__dict__.get("__init__")).get("args")
+    if not isinstance(args, type) or not dataclasses.is_dataclass(args):
+        return ""
+    lines = [f"Inputs (``{args.__name__}``):"]
+    for f in dataclasses.fields(args):
+        default = "" if f.default is dataclasses.MISSING else f" = {f.default!r}"
+        lines.append(f"    {f.name}{default}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _outputs_doc() -> str:
+    lines = ["Outputs (typed attributes, the same on every cloud):"]
+    lines += [f"    {name}: {text}" for name, text in OUTPUT_DOCS.items()]
+    return "\n".join(lines) + "\n"

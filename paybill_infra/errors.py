@@ -390,3 +390,21 @@ class EndpointUnreachableError(TargetError):
 
     def __str__(self) -> str:
         return f"target '{self.target}': database endpoint {self.host}:{self.port} is unreachable: {self.reason}"
+
+
+@dataclass
+class UnknownRegionError(PaybillError):
+    """A component was asked to deploy into a region its cloud does not have (or this SDK does not support)."""
+
+    cloud: str
+    region: str
+    known: Sequence[str]
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"unknown {self.cloud} region '{self.region}'; expected one of: {', '.join(sorted(self.known))} "
+            f"(add one with PAYBILL_EXTRA_REGIONS={self.cloud}:<region>)"
+        )

@@ -24,7 +24,7 @@ import pulumi
 
 from agent_acl import AclError, AclPolicy, load_policy
 from paybill_infra.catalog import load_catalog
-from paybill_infra.errors import FieldProblem, FleetConfigError
+from paybill_infra.errors import FieldProblem, FleetConfigError, PaybillError
 from paybill_infra.fleet import parse_settings, parse_tenants, resolve_fleet
 from paybill_infra.local.components import LocalPlatform, LocalPlatformArgs, LocalTenant, LocalTenantArgs
 from paybill_infra.schema.enums import Cloud
@@ -36,7 +36,7 @@ PG_URL_ENV = "PAYBILL_PG_URL"
 def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple[Topology, ...]:
     """Validate the whole fleet from a stack's ``paybill:*`` config values (already decoded: objects as
     lists/dicts) before any resource is declared. Raises :class:`FleetConfigError` or :class:`CatalogError`."""
-    source = f"stack config of '{stack}'"
+    source = config_source(stack)
     catalog = load_catalog(root / str(config.get("catalog") or "plans.yaml"))
     settings = parse_settings(
         {k: config[k] for k in ("cloud", "region", "regions") if config.get(k) is not None}, source
@@ -55,6 +55,11 @@ def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple
     if config.get("aclPolicy"):
         load_acl_policy(root / str(config["aclPolicy"]), source)
     return resolve_fleet(parse_tenants(config.get("tenants") or [], source), catalog, settings, source)
+
+
+def config_source(stack: str) -> str:
+    """How errors name a stack's config: the file a user edits (``stackConfigDir: stacks``)."""
+    return f"stacks/Pulumi.{stack}.yaml"
 
 
 def load_acl_policy(path: Path, source: str) -> AclPolicy:
@@ -80,10 +85,25 @@ def fleet_program(root: Path | None = None) -> None:
     """Declare the platform and one ``LocalTenant`` per configured tenant; export their contracts.
 
     ``root`` is the project root (where ``plans.yaml`` and ``.paybill/`` live): the working directory
-    under ``pulumi up``, passed explicitly by inline Automation API runs.
+    under ``pulumi up``, passed explicitly by inline Automation API runs. A config mistake ends the run
+    with the error's own message (file, entry, field) and no traceback; a run on the public development
+    passphrase is warned about in the engine's output.
     """
+    from paybill_infra.engine.settings import DEV_PASSPHRASE  # the engine package imports this module
+
+    if os.environ.get("PULUMI_CONFIG_PASSPHRASE") == DEV_PASSPHRASE:
+        pulumi.log.warn(
+            f"this stack's secrets are encrypted with the public development passphrase {DEV_PASSPHRASE!r}: "
+            "set PULUMI_CONFIG_PASSPHRASE (or a KMS secrets provider) before storing anything real"
+        )
+    try:
+        _declare(root or Path(os.getcwd()))
+    except PaybillError as err:
+        raise pulumi.RunError(str(err)) from None
+
+
+def _declare(root: Path) -> None:
     config = pulumi.Config("paybill")
-    root = root or Path(os.getcwd())
     topologies = fleet_topologies(_program_config(config), root, pulumi.get_stack())
     url = config.get_secret("postgresUrl") or (
         pulumi.Output.secret(os.environ[PG_URL_ENV]) if os.environ.get(PG_URL_ENV) else None
@@ -94,9 +114,7 @@ def fleet_program(root: Path | None = None) -> None:
         LocalPlatformArgs(
             embedded_dir=str(root / (config.get("dataDir") or ".paybill/postgres")),
             url=url,
-            acl_policy=load_acl_policy(root / acl_path, f"stack config of '{pulumi.get_stack()}'")
-            if acl_path
-            else None,
+            acl_policy=load_acl_policy(root / acl_path, config_source(pulumi.get_stack())) if acl_path else None,
         ),
     )
     tenants = {t.tenant: LocalTenant(t.tenant, LocalTenantArgs(topology=t, platform=platform)) for t in topologies}

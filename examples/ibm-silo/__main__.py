@@ -1,6 +1,7 @@
-"""One silo tenant on IBM Cloud and the shared pool it is built against.
+"""One silo tenant on IBM and the shared pool it is built against.
 
-Config (all optional): `paybill:region`, `paybill:tenant`, `paybill:tenantName`.
+Config: `ibm:region` (the region: the program and the provider both use it, default eu-de); `paybill:tenant`,
+`paybill:tenantName` (optional).
 """
 
 from decimal import Decimal
@@ -13,7 +14,7 @@ from paybill_infra.schema import Cloud, DatabaseSize, Isolation, Plan, PlanLimit
 from paybill_infra.topology import CloudDefaults, resolve_topology
 
 config = pulumi.Config("paybill")
-region = config.get("region") or "eu-de"
+region = pulumi.Config("ibm").get("region") or "eu-de"
 plan = Plan(
     name="enterprise",
     tier=30,
@@ -25,9 +26,13 @@ plan = Plan(
 tenant = Tenant(
     slug=config.get("tenant") or "acme", display_name=config.get("tenantName") or "Acme Corp", plan=plan.name
 )
-topology = resolve_topology(plan, tenant, CloudDefaults(cloud=Cloud.IBM, region=region, allowed_regions=(region,)))
+defaults = CloudDefaults(cloud=Cloud.IBM, region=region, allowed_regions=(region,))
+topology = resolve_topology(plan, tenant, defaults)
 
-platform = IbmPlatform("pool", IbmPlatformArgs(name="pool-main", region=region))
+platform = IbmPlatform(
+    "pool",
+    IbmPlatformArgs(name="pool-main", region=region),
+)
 acme = IbmTenant(topology.tenant, IbmTenantArgs(topology=topology, pool=platform.pool))
 
 pulumi.export("tenant", {name: getattr(acme, name) for name in TENANT_OUTPUTS})

@@ -1,13 +1,13 @@
-"""One bridge tenant on Oracle Cloud and the shared pool it is built against.
+"""One bridge tenant on OCI and the shared pool it is built against.
 
-Config: `paybill:tenancyOcid`, `paybill:compartmentOcid` (required);
-`paybill:region`, `paybill:tenant`, `paybill:tenantName`
-(optional).
+Config: `oci:region` (the region: the program and the provider both use it, default eu-frankfurt-1);
+`oci:tenancyOcid`, `paybill:compartmentOcid` (required); `paybill:tenant`, `paybill:tenantName` (optional).
 """
 
 from decimal import Decimal
 
 import pulumi
+import pulumi_oci as oci
 
 from paybill_infra.clouds.oci import OciPlatform, OciPlatformArgs, OciTenant, OciTenantArgs
 from paybill_infra.contract import TENANT_OUTPUTS
@@ -15,7 +15,9 @@ from paybill_infra.schema import Cloud, DatabaseSize, Isolation, Plan, PlanLimit
 from paybill_infra.topology import CloudDefaults, resolve_topology
 
 config = pulumi.Config("paybill")
-region = config.get("region") or "eu-frankfurt-1"
+region = pulumi.Config("oci").get("region") or "eu-frankfurt-1"
+tenancy_ocid = pulumi.Config("oci").require("tenancyOcid")
+compartment_ocid = pulumi.Config("paybill").require("compartmentOcid")
 plan = Plan(
     name="growth",
     tier=20,
@@ -27,17 +29,17 @@ plan = Plan(
 tenant = Tenant(
     slug=config.get("tenant") or "acme", display_name=config.get("tenantName") or "Acme Corp", plan=plan.name
 )
-topology = resolve_topology(plan, tenant, CloudDefaults(cloud=Cloud.OCI, region=region, allowed_regions=(region,)))
+defaults = CloudDefaults(cloud=Cloud.OCI, region=region, allowed_regions=(region,))
+topology = resolve_topology(plan, tenant, defaults)
 
+# Every resource goes to the configured region: the components' children inherit this provider.
+provider = oci.Provider("oci", region=region, tenancy_ocid=tenancy_ocid)
+opts = pulumi.ResourceOptions(providers=[provider])
 platform = OciPlatform(
     "pool",
-    OciPlatformArgs(
-        name="pool-main",
-        region=region,
-        tenancy_ocid=config.require("tenancyOcid"),
-        parent_compartment_id=config.require("compartmentOcid"),
-    ),
+    OciPlatformArgs(name="pool-main", region=region, tenancy_ocid=tenancy_ocid, parent_compartment_id=compartment_ocid),
+    opts=opts,
 )
-acme = OciTenant(topology.tenant, OciTenantArgs(topology=topology, pool=platform.pool))
+acme = OciTenant(topology.tenant, OciTenantArgs(topology=topology, pool=platform.pool), opts=opts)
 
 pulumi.export("tenant", {name: getattr(acme, name) for name in TENANT_OUTPUTS})

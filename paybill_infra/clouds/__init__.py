@@ -9,9 +9,9 @@ from paybill_infra.clouds.errors import (
     ConflictingOptionsError,
     IsolationNotOfferedError,
     TopologyMismatchError,
-    UnknownRegionError,
 )
 from paybill_infra.clouds.registry import CLOUDS, CloudComponents, components_for
+from paybill_infra.errors import UnknownRegionError
 
 __all__ = [
     "CLOUDS",

@@ -32,21 +32,6 @@ class CloudSdkMissingError(PaybillError, ImportError):
 
 
 @dataclass
-class UnknownRegionError(PaybillError):
-    """A component was asked to deploy into a region its cloud does not have (or this SDK does not support)."""
-
-    cloud: str
-    region: str
-    known: Sequence[str]
-
-    def __post_init__(self) -> None:
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return f"unknown {self.cloud} region '{self.region}'; expected one of: {', '.join(sorted(self.known))}"
-
-
-@dataclass
 class IsolationNotOfferedError(PaybillError):
     """A tenant's plan needs an isolation model the chosen cloud component does not offer."""
 
@@ -91,3 +76,19 @@ class TopologyMismatchError(PaybillError):
 
     def __str__(self) -> str:
         return f"tenant '{self.tenant}': topology is for {self.actual}, but the component deploys to {self.expected}"
+
+
+@dataclass
+class InvalidOptionError(PaybillError):
+    """One option of a component's ``*Args`` has a value it cannot take (raised when the args are built)."""
+
+    component: str
+    option: str
+    expected: str
+    got: object
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.component}: option {self.option}: expected {self.expected}, got {self.got!r}"

@@ -11,23 +11,28 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
+from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, table
 from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
 
-tenants_app = typer.Typer(help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True, rich_markup_mode=None
+)
 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds plans.yaml and .paybill/).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who asks (recorded in the audit log).")]
 KeyOpt = Annotated[str | None, typer.Option("--idempotency-key", help="Replay-safe request key.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a TTY).")]
 
 
-def open_plane(root: Path, *, workers: int = 4, progress: Progress | None = None) -> ControlPlane:
-    plane = guard(lambda: ControlPlane(ControlPlaneSettings.for_root(root.resolve(), workers=workers)))
+def open_plane(
+    root: Path, *, workers: int = 4, progress: Progress | None = None, as_json: bool = False
+) -> ControlPlane:
+    plane = guard(lambda: ControlPlane(ControlPlaneSettings.for_root(root.resolve(), workers=workers)), as_json=as_json)
     if progress is not None:
         plane.events.add_sink(ProgressSink(progress))
     return plane
@@ -66,8 +71,11 @@ def progress_bars(enabled: bool) -> Progress:
 
 
 def _run(root: Path, as_json: bool, call: Callable[[ControlPlane], Any], *, workers: int = 4) -> Any:
-    with progress_bars(not as_json) as progress, open_plane(root, workers=workers, progress=progress) as plane:
-        return guard(lambda: call(plane))
+    with (
+        progress_bars(not as_json) as progress,
+        open_plane(root, workers=workers, progress=progress, as_json=as_json) as plane,
+    ):
+        return guard(lambda: call(plane), as_json=as_json)
 
 
 def _report(result: Any, as_json: bool) -> None:
@@ -100,8 +108,8 @@ def onboard(
     request: dict[str, Any] = {"slug": slug, "display_name": name or slug, "plan": plan, "subscription": subscription}
     request.update({k: v for k, v in (("cloud", cloud), ("region", region)) if v is not None})
     if dry_run:
-        with open_plane(root) as plane:
-            review = guard(lambda: plane.preview_onboard(request, offline=True))
+        with open_plane(root, as_json=as_json) as plane:
+            review = guard(lambda: plane.preview_onboard(request, offline=True), as_json=as_json)
         _review(review, as_json)
         return
     result = _run(root, as_json, lambda p: p.onboard(request, actor=actor, idempotency_key=key))
@@ -113,7 +121,7 @@ def _review(result: Any, as_json: bool) -> None:
         emit(result.model_dump(mode="json") | {"monthly_price_delta": str(result.monthly_price_delta)})
         return
     for stack in result.stacks:
-        out.print(f"[bold]{stack.stack}[/]: {stack.changes}")
+        out.print(f"[bold]{escape(stack.stack)}[/]: {escape(str(stack.changes))}")
         for resource in stack.resources:
             out.print(f"  {resource.op:<7} {resource.type} {resource.name}", markup=False)
     out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
@@ -143,14 +151,14 @@ def list_tenants(
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants with their plan, isolation, state and stack."""
-    with open_plane(root) as plane:
-        tenants = guard(lambda: plane.tenants(state))
+    with open_plane(root, as_json=as_json) as plane:
+        tenants = guard(lambda: plane.tenants(state), as_json=as_json)
     if as_json:
         emit(tenants)
         return
-    table = Table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")
+    rows = table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")
     for t in tenants:
-        table.add_row(
+        rows.add_row(
             t.slug,
             t.plan,
             t.isolation.value,
@@ -160,22 +168,23 @@ def list_tenants(
             t.stack or "-",
             t.subscription.status if t.subscription else "-",
         )
-    out.print(table)
+    out.print(rows)
 
 
 @tenants_app.command("show")
 def show(slug: str, root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
     """One tenant, its subscription and its recent operations."""
-    with open_plane(root) as plane:
-        view = guard(lambda: plane.show(slug))
-        ops = guard(lambda: plane.operations(slug, limit=10))
+    with open_plane(root, as_json=as_json) as plane:
+        view = guard(lambda: plane.show(slug), as_json=as_json)
+        ops = guard(lambda: plane.operations(slug, limit=10), as_json=as_json)
     if as_json:
         emit({"tenant": view.model_dump(mode="json"), "operations": [o.model_dump(mode="json") for o in ops]})
         return
     for key, value in view.model_dump(mode="json").items():
-        out.print(f"[bold]{key}[/]: {value}")
+        out.print(f"[bold]{key}[/]: {escape(str(value))}")
     for op in ops:
-        out.print(f"  {op.created_at:%Y-%m-%d %H:%M:%S} {op.kind.value:<12} {op.status.value:<11} {op.error or ''}")
+        line = f"  {op.created_at:%Y-%m-%d %H:%M:%S} {op.kind.value:<12} {op.status.value:<11} {op.error or ''}"
+        out.print(line, markup=False, highlight=False)
 
 
 @tenants_app.command("change-plan")
@@ -218,9 +227,12 @@ def offboard(
     root: RootOpt = Path("."),
     actor: ActorOpt = "cli",
     key: KeyOpt = None,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Offboard a tenant (retention export first, then every resource removed)."""
+    """Offboard a tenant (retention export first, then every resource removed). Asks for confirmation on a
+    terminal; elsewhere it needs --yes."""
+    confirm(f"offboard tenant '{slug}' and remove its resources", yes=yes, as_json=as_json)
     result = _run(root, as_json, lambda p: p.offboard(slug, retention=retention, actor=actor, idempotency_key=key))
     _report(result, as_json)
 
@@ -252,23 +264,24 @@ def registry_drift(root: Path, as_json: bool) -> None:
         emit(report)
     else:
         for item in report.drifted:
-            out.print(f"[yellow]drift[/] {item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
+            where = escape(f"{item.stack} {item.urn.rsplit('::', 1)[-1]}: {', '.join(item.fields)}")
+            out.print(f"[yellow]drift[/] {where}")
         out.print("no drift" if report.clean else f"{len(report.drifted)} drifted resources")
     raise typer.Exit(0 if report.clean else DRIFT_EXIT)
 
 
 def registry_status(root: Path, as_json: bool) -> None:
     """``paybill fleet status``: tenants per state, stacks, pools and running operations."""
-    with open_plane(root) as plane:
-        status = guard(plane.status)
+    with open_plane(root, as_json=as_json) as plane:
+        status = guard(plane.status, as_json=as_json)
     if as_json:
         emit(status)
         return
     out.print(f"tenants: {status.tenants}")
-    table = Table("pool", "plan", "cloud", "region", "database", "members", "capacity")
+    rows = table("pool", "plan", "cloud", "region", "database", "members", "capacity")
     for pool in status.pools:
-        table.add_row(
+        rows.add_row(
             pool.stack, pool.plan, pool.cloud.value, pool.region, pool.database, str(pool.members), str(pool.capacity)
         )
-    out.print(table)
+    out.print(rows)
     out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")

@@ -15,8 +15,10 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from paybill_infra.engine.diffs import ChangeLog, ResourceChange
 from paybill_infra.engine.errors import map_engine_error
 from paybill_infra.engine.settings import EngineSettings
+from paybill_infra.errors import FieldProblem, FleetConfigError
 from paybill_infra.program import fleet_program, fleet_topologies
 from paybill_infra.topology.model import Topology
 
@@ -26,12 +28,14 @@ CONFIG_NAMESPACE = "paybill"
 
 @dataclass(frozen=True)
 class RunSummary:
-    """The outcome of one engine operation: resource change counts and (secret-masked) outputs."""
+    """The outcome of one engine operation: resource change counts, each changed resource with its
+    changed property paths, and (secret-masked) outputs."""
 
     operation: str
     stack: str
     changes: dict[str, int]
     outputs: dict[str, Any] = field(default_factory=dict)
+    resources: tuple[ResourceChange, ...] = ()
 
     @property
     def changed(self) -> int:
@@ -39,17 +43,24 @@ class RunSummary:
 
 
 class FleetStack:
-    """One stack of the root project, driven in-process."""
+    """One stack of the root project, driven in-process. With ``create=False`` a stack that does not
+    exist yet is refused (:class:`~paybill_infra.errors.FleetConfigError`) instead of created."""
 
-    def __init__(self, settings: EngineSettings, stack: str = "local") -> None:
+    def __init__(self, settings: EngineSettings, stack: str = "local", *, create: bool = True) -> None:
         self.settings = settings
         self.name = stack
+        self.create = create
         self._stack: auto.Stack | None = None
 
     @property
     def stack(self) -> auto.Stack:
         if self._stack is None:
             root = self.settings.root
+            if not self.create and not self.exists():
+                raise FleetConfigError(
+                    f"--stack {self.name}",
+                    [FieldProblem("stack", f"no stack '{self.name}' in {self.settings.backend_url}; pass --create")],
+                )
             try:
                 self._stack = auto.create_or_select_stack(
                     stack_name=self.name,
@@ -65,6 +76,18 @@ class FleetStack:
                 raise map_engine_error(err, stack=self.name, operation="select") from None
         return self._stack
 
+    def exists(self) -> bool:
+        """Whether the stack exists in the state backend (nothing is created or selected)."""
+        workspace = auto.LocalWorkspace(
+            work_dir=str(self.settings.root),
+            pulumi_command=auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent)),
+            env_vars=self.settings.env(),
+        )
+        try:
+            return any(s.name == self.name for s in workspace.list_stacks())
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=self.name, operation="list") from None
+
     def topologies(self) -> tuple[Topology, ...]:
         """Validate the stack's config as the program will, without running the engine."""
         values: dict[str, Any] = {}
@@ -76,30 +99,31 @@ class FleetStack:
 
     def up(self, on_output: Callable[[str], None] | None = None) -> RunSummary:
         self.topologies()
-        return self._run("up", lambda: self.stack.up(on_output=on_output, color="never"))
+        return self._run("up", lambda log: self.stack.up(on_output=on_output, on_event=log, color="never"))
 
     def preview(self, on_output: Callable[[str], None] | None = None) -> RunSummary:
         self.topologies()
-        return self._run("preview", lambda: self.stack.preview(on_output=on_output, color="never"))
+        return self._run("preview", lambda log: self.stack.preview(on_output=on_output, on_event=log, color="never"))
 
     def refresh(self, on_output: Callable[[str], None] | None = None) -> RunSummary:
-        return self._run("refresh", lambda: self.stack.refresh(on_output=on_output, color="never"))
+        return self._run("refresh", lambda log: self.stack.refresh(on_output=on_output, on_event=log, color="never"))
 
     def destroy(self, on_output: Callable[[str], None] | None = None) -> RunSummary:
-        return self._run("destroy", lambda: self.stack.destroy(on_output=on_output, color="never"))
+        return self._run("destroy", lambda log: self.stack.destroy(on_output=on_output, on_event=log, color="never"))
 
-    def _run(self, operation: str, call: Callable[[], Any]) -> RunSummary:
+    def _run(self, operation: str, call: Callable[[ChangeLog], Any]) -> RunSummary:
+        log = ChangeLog()
         try:
-            result = call()
+            result = call(log)
         except auto.CommandError as err:
             raise map_engine_error(err, stack=self.name, operation=operation) from None
         if isinstance(result, auto.PreviewResult):
             changes = {str(k): int(v) for k, v in result.change_summary.items()}
-            return RunSummary(operation, self.name, changes)
+            return RunSummary(operation, self.name, changes, resources=log.changes)
         summary = result.summary
         changes = {str(k): int(v) for k, v in (summary.resource_changes or {}).items()}
         outputs = _masked(getattr(result, "outputs", {}) or {})
-        return RunSummary(operation, self.name, changes, outputs)
+        return RunSummary(operation, self.name, changes, outputs, log.changes)
 
 
 def _decode(value: str) -> Any:
@@ -113,5 +137,5 @@ def _masked(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
     return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items()}
 
 
-def fleet_stack(root: Path, stack: str = "local", *, backend_url: str | None = None) -> FleetStack:
-    return FleetStack(EngineSettings.for_project(root, backend_url=backend_url), stack)
+def fleet_stack(root: Path, stack: str = "local", *, backend_url: str | None = None, create: bool = True) -> FleetStack:
+    return FleetStack(EngineSettings.for_project(root, backend_url=backend_url), stack, create=create)

@@ -5,6 +5,13 @@ PostgreSQL's own catalogs and reports every deviation as ``drift``), ``diff`` (n
 delete-before-replace; drift or changed settings force an update), ``update`` (converges back to the
 declaration) and ``delete`` (removes everything the resource created, data included).
 
+Drift is visible as properties, so ``pulumi refresh --diff`` and ``pulumi preview --diff`` name it: a
+provider's ``check`` adds the state it keeps the object in to the inputs (a login role's attributes:
+``bypassrls: false`` …), and a refresh that finds drift reports the observed values in the outputs *and*
+as the inputs later diffs start from. A ``BYPASSRLS`` granted by hand then shows as
+``bypassrls: false => true`` on refresh and ``bypassrls: true => false`` (plus the ``drift`` list) in the
+next preview. (The Python dynamic-provider host sends no ``detailed_diff``; the engine diffs inputs.)
+
 The providers run inside the engine's ``pulumi-python`` dynamic-provider process, so they import only this
 package, psycopg and the server module; they never import the Pulumi program.
 """
@@ -18,7 +25,7 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from paybill_infra.errors import ProvisioningBusyError
 from paybill_infra.local import sql as q
@@ -28,6 +35,7 @@ from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connec
 
 Props = dict[str, Any]
 IGNORED_IN_DIFF = frozenset({"server", "drift", "host", "port", "password", "verifier", "__provider"})
+OUTPUT_ONLY = frozenset({"drift", "host", "port"})
 
 
 def _spec(props: Mapping[str, Any]) -> ServerSpec:
@@ -123,6 +131,17 @@ class PostgresProvider(ResourceProvider):
     def _id(self, props: Props) -> str:
         raise NotImplementedError
 
+    def _desired(self, props: Props) -> Props:
+        """Properties the provider keeps the object in, beyond the declared inputs (added by ``check``)."""
+        return {}
+
+    def _observed(self, props: Props, drift: list[str]) -> Props:
+        """The values of the ``_desired`` properties that ``drift`` shows deviating."""
+        return {}
+
+    def check(self, _olds: Props, news: Props) -> CheckResult:
+        return CheckResult({**news, **self._desired(news)}, [])
+
     def create(self, props: Props) -> CreateResult:
         admin = admin_connection(_spec(props))
         extra = self._create(admin, props)
@@ -133,7 +152,13 @@ class PostgresProvider(ResourceProvider):
         drift = self._inspect(admin, props)
         if drift is None:
             return ReadResult(None, {})
-        return ReadResult(id_, {**props, **_endpoint(admin), "drift": drift})
+        observed = self._observed(props, drift)
+        outs = {**props, **_endpoint(admin), **observed, "drift": drift}
+        if not drift:
+            return ReadResult(id_, outs)
+        output_only = OUTPUT_ONLY | set(self.secret_outputs) | set(self.computed)
+        inputs = {k: v for k, v in props.items() if k not in output_only} | observed | {"drift": drift}
+        return ReadResult(id_, outs, inputs)
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
@@ -166,9 +191,24 @@ class LoginRoleProvider(PostgresProvider):
 
     replace_on = ("role",)
     secret_outputs = ("password", "verifier")
+    forbidden_attributes: ClassVar[tuple[str, ...]] = (
+        "superuser",
+        "createdb",
+        "createrole",
+        "inherit",
+        "replication",
+        "bypassrls",
+    )
+    """Role attributes a tenant role never has (``ALTER ROLE … NOSUPERUSER … NOBYPASSRLS`` on converge)."""
 
     def _id(self, props: Props) -> str:
         return str(props["role"])
+
+    def _desired(self, props: Props) -> Props:
+        return dict.fromkeys(self.forbidden_attributes, False)
+
+    def _observed(self, props: Props, drift: list[str]) -> Props:
+        return {name: name in drift for name in self.forbidden_attributes}
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         password = str(props.get("password") or generate_password())

@@ -80,3 +80,9 @@ class Plan(BaseModel):
         if self.dedicated_server and self.isolation is not Isolation.BRIDGE:
             raise ValueError("dedicated_server applies only to bridge isolation (silo is always dedicated)")
         return self
+
+    @model_validator(mode="after")
+    def _capacity_needs_pooled(self) -> Plan:
+        if "pool_capacity" in self.model_fields_set and self.isolation is not Isolation.POOLED:
+            raise ValueError(f"pool_capacity applies only to pooled isolation, not {self.isolation.value}")
+        return self

@@ -1,6 +1,8 @@
-"""``python -m paybill_infra.service <command>``: run the API or a worker, or manage API keys.
+"""``python -m paybill_infra.service <command>``: run the API or a worker, create the tables, or manage API
+keys (``create-key``, ``revoke-key``, ``list-keys``: the same commands as ``paybill service``).
 
-Settings come from ``PAYBILL_SERVICE_*`` (see :class:`~paybill_infra.service.settings.ServiceSettings`).
+Settings come from ``PAYBILL_SERVICE_*`` (see :class:`~paybill_infra.service.settings.ServiceSettings`); a
+missing or bad variable is one line naming it, exit code 2.
 """
 
 from __future__ import annotations
@@ -11,16 +13,22 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from paybill_infra.cli_service import service_app
+from paybill_infra.errors import PaybillError
 from paybill_infra.service import worker
 from paybill_infra.service.app import create_app
-from paybill_infra.service.auth import create_api_key
-from paybill_infra.service.models import Role
 from paybill_infra.service.queue import queue_schema
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
+KEY_COMMANDS = ("create-key", "revoke-key", "list-keys")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in KEY_COMMANDS:
+        service_app(args_list, prog_name="python -m paybill_infra.service")
+        return 0
     parser = argparse.ArgumentParser(prog="python -m paybill_infra.service")
     commands = parser.add_subparsers(dest="command", required=True)
     api = commands.add_parser("api", help="serve the HTTP API (never runs the engine)")
@@ -29,15 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("worker", help="run queued operations on the control plane")
     run.add_argument("--name", default="paybill-worker")
     commands.add_parser("init", help="create the queue's and the service's tables")
-    key = commands.add_parser("create-key", help="create an API key (printed once, stored hashed)")
-    key.add_argument("--subject", required=True)
-    key.add_argument("--role", choices=[r.value for r in Role], required=True)
-    key.add_argument("--tenant", default=None)
-    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (the part after pbk_)")
-    revoke.add_argument("key_id")
-    args = parser.parse_args(argv)
+    for name in KEY_COMMANDS:
+        commands.add_parser(name, help="API keys: see `paybill service --help`")
+    args = parser.parse_args(args_list)
 
-    settings = ServiceSettings.from_env()
+    try:
+        settings = ServiceSettings.from_env()
+    except PaybillError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
     if args.command == "api":
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
         return 0
@@ -47,11 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = Store.connect(settings.sqlalchemy_url())
     try:
         store.create_schema(queue_schema())
-        if args.command == "create-key":
-            secret = create_api_key(store, args.subject, Role(args.role), tenant=args.tenant)
-            sys.stdout.write(secret.get_secret_value() + "\n")
-        elif args.command == "revoke-key":
-            store.revoke_key(args.key_id)
     finally:
         store.close()
     return 0

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 
-from paybill_infra.service import ops, problems, routes
+from paybill_infra.service import console, ops, problems, routes
+from paybill_infra.service.limits import BodyLimit
 from paybill_infra.service.models import Problem
 from paybill_infra.service.runtime import ApiRuntime
 from paybill_infra.service.settings import ServiceSettings
@@ -23,11 +25,13 @@ class Health(BaseModel):
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The service; settings default to the ``PAYBILL_SERVICE_*`` environment. Opening the queue and the
-    registry happens at start-up (lifespan), so importing or building the app touches nothing."""
+    registry happens at start-up (lifespan), so importing or building the app touches nothing. ``/docs``
+    and ``/redoc`` serve Swagger UI and ReDoc from assets shipped in a package (no CDN: they work offline)."""
+    resolved = settings or ServiceSettings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await asyncio.to_thread(ApiRuntime, settings or ServiceSettings.from_env())
+        rt = await asyncio.to_thread(ApiRuntime, resolved)
         app.state.runtime = rt
         rt.wakeups.start()
         try:
@@ -38,7 +42,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await rt.wakeups.stop()
             rt.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Paybill Infra control plane",
         version="1",
         summary="Tenant lifecycle over HTTP; operations run on queue workers.",
@@ -48,6 +52,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(ops.router)
+    app.include_router(console.router)
+    app.add_middleware(BodyLimit, max_bytes=resolved.max_body_bytes)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database reachability")
     async def healthz() -> Health:

@@ -5,10 +5,15 @@ operation id. :class:`EventRecorder` maps them to the service operation that cau
 sets :data:`current_operation` before calling the control plane (the context is copied into the worker
 thread), so the first milestone links the two ids; engine events, which arrive on the engine's own
 threads, are then found through that link (or the one stored in ``svc_operations``, after a recovery).
-One engine run of a pool stack may carry several tenants' changes (the control plane batches them under
-the first operation's id): an event about another tenant's resource goes to that tenant's running
-operation (the queue runs at most one per tenant), and is dropped if it has none (the engine reports
-every unchanged member of a pool as ``same``: that is not news about any operation).
+
+An event belongs to the operation whose engine run produced it, unless it is about another tenant's
+resource. One engine run of a pool stack may carry several tenants' changes (the control plane batches
+concurrent requests for a stack into one run, under the first operation's id): a *change* (create,
+update, delete…) to another tenant's resource was that tenant's request, so it goes to that tenant's
+running operation; the run's ``same`` steps for other members are news for no operation and are dropped.
+A deleted member is no longer on the stack, so the engine sink cannot name its tenant; the recorder finds
+it by the resource name among the tenants with a running operation (resources are named ``<slug>`` and
+``<slug>-<part>``).
 
 The API reads the table in order of its identity column, so a client can resume with ``Last-Event-ID``
 and every API replica serves the same stream. The stream ends with an ``end`` event carrying the
@@ -25,7 +30,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
@@ -68,13 +73,26 @@ class EventRecorder:
                 self._links[cp_id] = operation
         if event.phase is ProgressPhase.STARTED:
             self.store.link(operation, cp_id)
-        owner = self._owner(operation, event.tenant)
+        owner = self._owner(operation, event)
         if owner is not None:
             self.store.add_event(owner, event)
 
-    def _owner(self, operation: str, tenant: str | None) -> str | None:
-        if tenant is None:
+    def _owner(self, operation: str, event: ProgressEvent) -> str | None:
+        """``operation`` (whose run produced ``event``), the running operation of the tenant whose requested
+        change a batched run carried out, or ``None`` for another tenant's unchanged resource."""
+        if event.resource_name is None:
             return operation
+        unchanged = event.op in (None, "same")
+        tenant = event.tenant
+        if tenant is None and not unchanged:
+            tenant = _member(event.resource_name, self.store.running_tenants())
+        if tenant is None or tenant == self._tenant(operation):
+            return operation
+        if unchanged:
+            return None
+        return self.store.running_for(tenant) or operation
+
+    def _tenant(self, operation: str) -> str:
         with self._guard:
             known = self._tenants.get(operation)
         if known is None:
@@ -82,9 +100,7 @@ class EventRecorder:
             known = (view.tenant if view else None) or ""
             with self._guard:
                 self._tenants[operation] = known
-        if known == tenant:
-            return operation
-        return self.store.running_for(tenant)
+        return known
 
     def forget(self, operation_id: str) -> None:
         """Drop the links of a finished operation (bounded memory in a long-lived worker)."""
@@ -92,6 +108,12 @@ class EventRecorder:
             for cp_id in [k for k, v in self._links.items() if v == operation_id]:
                 del self._links[cp_id]
             self._tenants.pop(operation_id, None)
+
+
+def _member(resource: str, tenants: Iterable[str]) -> str | None:
+    """The tenant a resource named ``<slug>`` or ``<slug>-<part>`` belongs to (the longest slug wins)."""
+    matches = [t for t in tenants if resource == t or resource.startswith(f"{t}-")]
+    return max(matches, key=len) if matches else None
 
 
 class Wakeups:

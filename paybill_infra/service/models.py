@@ -76,6 +76,20 @@ class Principal(BaseModel):
         return f"{self.role.value}:{self.subject}"
 
 
+class ApiKeyView(BaseModel):
+    """An API key as listed for operators: who and what it grants, never its secret or digest."""
+
+    model_config = _FROZEN
+
+    id: str
+    subject: str
+    role: Role
+    tenant: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class PlanChange(BaseModel):
     model_config = _FROZEN
 

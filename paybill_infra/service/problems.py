@@ -1,5 +1,8 @@
 """Every error as RFC 9457 ``application/problem+json``, naming the field that failed.
 
+A body that is not JSON at all is a 400 naming ``body`` (not a 422 pointing at a character offset);
+a body of the wrong media type is a 415 and an oversized one a 413 (:mod:`paybill_infra.service.limits`).
+
 The SDK's errors already carry the field and a message free of secrets (``paybill_infra.errors``); this
 module only chooses the HTTP status. An unexpected exception becomes a bare 500 whose body says nothing
 about the cause (the cause goes to the server log).
@@ -83,9 +86,16 @@ def install(app: FastAPI) -> None:
     async def validation(_request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, RequestValidationError):
             raise exc
+        errors = exc.errors()
+        malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            reason = str((malformed.get("ctx") or {}).get("error", "invalid JSON"))
+            position = malformed.get("loc", ("body", 0))[-1]
+            detail = f"the body is not valid JSON: {reason} at character {position}"
+            return problem(400, "Bad Request", detail, (ProblemField(field="body", message=detail),))
         fields = tuple(
             ProblemField(field=".".join(str(p) for p in e.get("loc", ())), message=str(e.get("msg", "invalid")))
-            for e in exc.errors()
+            for e in errors
         )
         return problem(422, "Unprocessable Content", "the request failed validation", fields)
 

@@ -39,6 +39,7 @@ from paybill_infra.schema.identifiers import SLUG_MAX, SLUG_MIN, SLUG_PATTERN
 from paybill_infra.service.auth import check_tenant, require, require_platform
 from paybill_infra.service.errors import ServiceError, conflict, not_found
 from paybill_infra.service.events import sse_stream
+from paybill_infra.service.limits import json_body
 from paybill_infra.service.models import (
     JobKind,
     Move,
@@ -61,7 +62,10 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
         (401, "Missing, forged or expired credential"),
         (403, "Not allowed for this principal"),
         (404, "No such resource (or not visible to this principal)"),
+        (400, "The body is not valid JSON"),
         (409, "Conflicts with the current state"),
+        (413, "The body is larger than the configured limit"),
+        (415, "The body is not application/json"),
         (422, "Invalid input; `errors` names each field"),
         (503, "Not configured, or busy"),
     )
@@ -82,6 +86,7 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"),
 ]
 
+JsonBody = Depends(json_body)
 router = APIRouter(responses=PROBLEMS)
 
 
@@ -93,7 +98,7 @@ def _accepted(response: Response, operation: OperationView) -> OperationView:
 # --- tenants ----------------------------------------------------------------------------------------------
 
 
-@router.post("/tenants", status_code=202, tags=["tenants"], summary="Onboard a tenant")
+@router.post("/tenants", status_code=202, dependencies=[JsonBody], tags=["tenants"], summary="Onboard a tenant")
 async def onboard(
     body: OnboardRequest, rt: Runtime, caller: Caller, response: Response, key: IdempotencyKey = None
 ) -> OperationView:
@@ -137,7 +142,9 @@ async def show_tenant(slug: SlugPath, rt: Runtime, caller: Caller) -> TenantView
     return await asyncio.to_thread(rt.plane.show, slug)
 
 
-@router.patch("/tenants/{slug}/plan", status_code=202, tags=["tenants"], summary="Change a tenant's plan")
+@router.patch(
+    "/tenants/{slug}/plan", status_code=202, dependencies=[JsonBody], tags=["tenants"], summary="Change a tenant's plan"
+)
 async def change_plan(
     slug: SlugPath, body: PlanChange, rt: Runtime, caller: Caller, response: Response, key: IdempotencyKey = None
 ) -> OperationView:
@@ -155,6 +162,8 @@ def _check_plan_change(rt: ApiRuntime, caller: Principal, slug: str, plan: str) 
     tenant, catalog = rt.plane.show(slug), rt.plane.catalog
     if plan not in catalog:
         raise UnknownPlanError(plan, catalog.names, slug)
+    if plan == tenant.plan and rt.settled_state(slug) is not None:
+        raise conflict(f"tenant '{slug}' is already on plan '{plan}'", "plan")
     target, current = catalog[plan], catalog[tenant.plan]
     if caller.role is Role.TENANT_ADMIN and target.tier > current.tier:
         paid = tenant.subscription.plan if tenant.subscription else ""
@@ -166,7 +175,13 @@ def _check_plan_change(rt: ApiRuntime, caller: Principal, slug: str, plan: str) 
         raise IllegalTransitionError(slug, "change the plan of", state.value, (TenantState.ACTIVE.value,))
 
 
-@router.post("/tenants/{slug}/move", status_code=202, tags=["tenants"], summary="Move a tenant to a region or cloud")
+@router.post(
+    "/tenants/{slug}/move",
+    status_code=202,
+    dependencies=[JsonBody],
+    tags=["tenants"],
+    summary="Move a tenant to a region or cloud",
+)
 async def move(
     slug: SlugPath, body: Move, rt: Runtime, caller: Caller, response: Response, key: IdempotencyKey = None
 ) -> OperationView:
@@ -187,7 +202,9 @@ def _check_move(rt: ApiRuntime, slug: str, body: Move) -> None:
         raise ServiceError(409, "Conflict", f"tenant is already in {tenant.cloud.value}/{tenant.region}", "region")
 
 
-@router.post("/tenants/{slug}/suspend", status_code=202, tags=["tenants"], summary="Suspend a tenant")
+@router.post(
+    "/tenants/{slug}/suspend", status_code=202, dependencies=[JsonBody], tags=["tenants"], summary="Suspend a tenant"
+)
 async def suspend(
     slug: SlugPath,
     rt: Runtime,
@@ -199,7 +216,13 @@ async def suspend(
     return _accepted(response, await _toggle(rt, caller, slug, JobKind.SUSPEND, body or Reason(), key))
 
 
-@router.post("/tenants/{slug}/resume", status_code=202, tags=["tenants"], summary="Resume a suspended tenant")
+@router.post(
+    "/tenants/{slug}/resume",
+    status_code=202,
+    dependencies=[JsonBody],
+    tags=["tenants"],
+    summary="Resume a suspended tenant",
+)
 async def resume(
     slug: SlugPath,
     rt: Runtime,

@@ -16,10 +16,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from paybill_infra.controlplane import ControlPlane, TenantState, WebhookVerifier
 from paybill_infra.service.auth import Authenticator
-from paybill_infra.service.errors import ServiceError
+from paybill_infra.service.errors import ServiceError, unauthenticated
 from paybill_infra.service.events import Wakeups
 from paybill_infra.service.models import JobKind, OperationView, Principal
 from paybill_infra.service.queue import enqueue, make_app, queue_schema
+from paybill_infra.service.sessions import COOKIE, CSRF_HEADER, Sessions
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
@@ -39,6 +40,7 @@ class ApiRuntime:
         )
         self.webhooks = WebhookVerifier(settings.webhook_secret) if settings.webhook_secret else None
         self.wakeups = Wakeups(settings.conninfo())
+        self.sessions = Sessions(settings.session_secret, settings.session_ttl_s)
 
     def close(self) -> None:
         self.plane.close()
@@ -78,4 +80,14 @@ def runtime(request: Request) -> ApiRuntime:
 
 
 async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    return await asyncio.to_thread(runtime(request).auth.authenticate, credentials.credentials if credentials else None)
+    """The caller from its bearer credential or, failing that, from an ops-console session cookie (which
+    must also present the CSRF token to change anything, and dies with the API key it came from)."""
+    rt = runtime(request)
+    token = request.cookies.get(COOKIE)
+    if credentials is not None or token is None:
+        return await asyncio.to_thread(rt.auth.authenticate, credentials.credentials if credentials else None)
+    session = rt.sessions.verify(token)
+    if session.key_id is not None and await asyncio.to_thread(rt.store.key, session.key_id) is None:
+        raise unauthenticated("the API key of this session was revoked")
+    rt.sessions.check_csrf(session, request.method, request.headers.get(CSRF_HEADER))
+    return session.principal

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from paybill_infra.controlplane import ProgressEvent
-from paybill_infra.service.models import TERMINAL, JobKind, JobStatus, OperationView, Role, Scope
+from paybill_infra.service.models import TERMINAL, ApiKeyView, JobKind, JobStatus, OperationView, Role, Scope
 
 SCHEMA_LOCK = 0x70617962696C6C  # advisory lock id serialising schema set-up across API and workers
 EVENT_PAGE = 500
@@ -246,6 +246,16 @@ class Store:
                 .limit(1)
             ).first()
 
+    def running_tenants(self) -> list[str]:
+        """Tenants with a running operation."""
+        with self.session() as session:
+            found = session.scalars(
+                select(OperationRow.tenant)
+                .where(OperationRow.status == JobStatus.RUNNING.value, OperationRow.tenant.is_not(None))
+                .distinct()
+            )
+            return [t for t in found if t]
+
     def counts(self) -> dict[str, int]:
         with self.session() as session:
             rows = session.execute(select(OperationRow.status, func.count()).group_by(OperationRow.status))
@@ -370,8 +380,27 @@ class Store:
             row = session.get(ApiKeyRow, key_id)
             return row if row is not None and row.revoked_at is None else None
 
-    def revoke_key(self, key_id: str) -> None:
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; ``False`` when no key has that id."""
         with self.session() as session:
             row = session.get(ApiKeyRow, key_id)
-            if row is not None:
-                row.revoked_at = utcnow()
+            if row is None:
+                return False
+            row.revoked_at = row.revoked_at or utcnow()
+            return True
+
+    def keys(self) -> list[ApiKeyView]:
+        """Every key (revoked ones too), oldest first; never a secret or a digest."""
+        with self.session() as session:
+            return [
+                ApiKeyView(
+                    id=row.id,
+                    subject=row.subject,
+                    role=Role(row.role),
+                    tenant=row.tenant,
+                    scopes=tuple(row.scopes),
+                    created_at=row.created_at,
+                    revoked_at=row.revoked_at,
+                )
+                for row in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
+            ]

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 import pulumi
 
 from paybill_infra.clouds.errors import ConflictingOptionsError
-from paybill_infra.clouds.regions import REGIONS
 from paybill_infra.clouds.registry import CloudComponents, components_for
 from paybill_infra.contract import ServerAdmin
 from paybill_infra.errors import TargetError
 from paybill_infra.schema.enums import Isolation
+from paybill_infra.schema.regions import known_regions
 from paybill_infra.targets.base import Member, Program, Target, TargetSettings
 
 PLATFORM_RESOURCE = "platform"
@@ -45,7 +45,7 @@ class CloudTarget(Target):
         return self.default_region_name
 
     def known_regions(self) -> frozenset[str]:
-        return REGIONS[self.cloud]
+        return known_regions(self.cloud)
 
     def validate(self) -> None:
         super().validate()

@@ -14,10 +14,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from paybill_infra.errors import TopologyError
+from paybill_infra.errors import TopologyError, UnknownRegionError
 from paybill_infra.schema.enums import Cloud, DatabaseSize, Isolation
 from paybill_infra.schema.identifiers import Region
 from paybill_infra.schema.plan import Plan
+from paybill_infra.schema.regions import check_region
 from paybill_infra.schema.tenant import Tenant
 from paybill_infra.topology.model import Sizing, Topology
 from paybill_infra.topology.naming import names_for
@@ -79,6 +80,11 @@ def resolve_topology(plan: Plan, tenant: Tenant, defaults: CloudDefaults) -> Top
         raise TopologyError(
             tenant.slug, f"unknown region '{region}'; expected one of: {', '.join(defaults.allowed_regions)}"
         )
+    if defaults.cloud is not Cloud.LOCAL:
+        try:
+            check_region(defaults.cloud, region)
+        except UnknownRegionError as err:
+            raise TopologyError(tenant.slug, str(err)) from None
     if plan.isolation not in defaults.isolations:
         raise TopologyError(
             tenant.slug, f"plan '{plan.name}' needs {plan.isolation} isolation, which {cloud} does not offer here"

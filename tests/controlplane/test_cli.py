@@ -21,11 +21,14 @@ def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        stdin=subprocess.DEVNULL,
     )
 
 
 def test_cli_lifecycle_and_exit_codes(env: Env) -> None:
-    assert paybill(env, "tenants", "onboard", "Bad;Slug", "--plan", "starter").returncode == 2
+    bad = paybill(env, "tenants", "onboard", "Bad_Slug", "--plan", "starter")
+    assert bad.returncode == 2
+    assert "slug: String should match pattern '^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$'" in bad.stderr, bad.stderr
     assert paybill(env, "tenants", "onboard", "hooli", "--plan", "nope").returncode == 2
     done = paybill(env, "tenants", "onboard", "hooli", "--plan", "starter", "--json")
     assert done.returncode == 0, done.stderr
@@ -40,5 +43,6 @@ def test_cli_lifecycle_and_exit_codes(env: Env) -> None:
         paybill(env, "tenants", "change-plan", "hooli", "--plan", "growth", "--preview", "--json").stdout
     )
     assert preview["migration"] is True and preview["monthly_price_delta"] == "270.00"
-    assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none").returncode == 0
+    assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none").returncode == 2  # no TTY, no --yes
+    assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none", "--yes").returncode == 0
     assert json.loads(paybill(env, "tenants", "list", "--json").stdout)[0]["state"] == "offboarded"

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from paybill_infra.local.server import AdminConnection
+from paybill_infra.local.server import AdminConnection, EmbeddedServer
 from paybill_infra.service import JobStatus, Role, ServiceSettings, Store, create_api_key, issue_token
 from paybill_infra.service.queue import queue_schema
 from tests.controlplane.conftest import CATALOG
@@ -190,3 +190,20 @@ def service(service_factory: Callable[[str], Service], engine_available: None) -
     svc.start_worker("w1")
     svc.start_worker("w2")
     return svc
+
+
+@pytest.fixture(scope="session")
+def lone_service(server_scratch: Path, engine_available: None) -> Iterator[Service]:
+    """A deployment with one worker: concurrent operations share its process (events, the browser console).
+    It has a PostgreSQL server of its own: pools are named per plan, so two deployments that provision
+    tenants must not share a server."""
+    server = EmbeddedServer(server_scratch / "lone-pg")
+    svc = Service(server_scratch / "svc-lone", server.ensure_running(), "svc_lone")
+    try:
+        svc.start_api()
+        svc.start_worker("solo")
+        yield svc
+    finally:
+        svc.stop()
+        server.stop()
+        shutil.rmtree(svc.root, ignore_errors=True)

@@ -62,6 +62,9 @@ def test_lifecycle_over_http(service: Service) -> None:
         assert upgraded["status"] == "succeeded", upgraded
         assert upgraded["summary"]["migration"] is True
         assert http.get("/tenants/acme").json()["isolation"] == "bridge"
+        same = http.patch("/tenants/acme/plan", json={"plan": "growth"})
+        assert same.status_code == 409, same.text
+        assert same.json()["errors"][0]["field"] == "plan"
 
         suspended = service.wait(http.post("/tenants/acme/suspend", json={"reason": "test"}).json()["id"])
         assert suspended["status"] == "succeeded"

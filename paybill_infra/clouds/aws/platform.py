@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,9 +11,10 @@ import pulumi_aws as aws
 from paybill_infra.clouds.aws.common import MASTER_USER, PG_MAJOR, PG_PORT, kms_key, private_network
 from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
-from paybill_infra.clouds.regions import check_region
+from paybill_infra.clouds.options import check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind, names_for
 
@@ -41,6 +41,9 @@ class AwsPlatformArgs:
     isolations: tuple[Isolation, ...] = tuple(Isolation)
     """The isolation models this pool accepts tenants for."""
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _validated(self)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class AwsTenantArgs:
     silo_vpc_cidr: str = "10.64.0.0/16"
     """The CIDR of a silo tenant's own VPC (never peered with the pool, so it may overlap it)."""
 
+    def __post_init__(self) -> None:
+        check_cidr("paybill:aws:Tenant", "silo_vpc_cidr", self.silo_vpc_cidr)
+
 
 def _validated(args: AwsPlatformArgs) -> tuple[str, str]:
     check_region(Cloud.AWS, args.region)
@@ -81,8 +87,7 @@ def _validated(args: AwsPlatformArgs) -> tuple[str, str]:
         problems.append((["backup_retention_days"], f"must be at least {MIN_BACKUP_DAYS}"))
     if len(set(zones)) != len(zones) or not all(z.startswith(args.region) for z in zones):
         problems.append((["zones", "region"], f"need two distinct zones of {args.region}, got {list(zones)}"))
-    if ipaddress.ip_network(args.vpc_cidr).prefixlen > 24:
-        problems.append((["vpc_cidr"], "must be /24 or larger"))
+    check_cidr("paybill:aws:Platform", "vpc_cidr", args.vpc_cidr)
     if args.instances < 1:
         problems.append((["instances"], "must be at least 1"))
     if problems:

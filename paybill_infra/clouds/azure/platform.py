@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 import pulumi
@@ -11,9 +10,10 @@ import pulumi_azure_native as azure
 from paybill_infra.clouds.azure.common import ADMIN_USER, PG_PORT, encrypted_server, key_vault, private_network
 from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
-from paybill_infra.clouds.regions import check_region
+from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind, names_for
 
@@ -36,6 +36,9 @@ class AzurePlatformArgs:
     backup_retention_days: int = 14
     isolations: tuple[Isolation, ...] = tuple(Isolation)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class AzureTenantArgs:
     pool: AzurePool
     silo_vnet_cidr: str = "10.64.0.0/16"
 
+    def __post_init__(self) -> None:
+        check_cidr("paybill:azure:Tenant", "silo_vnet_cidr", self.silo_vnet_cidr)
+
 
 def _validate(args: AzurePlatformArgs) -> None:
     check_region(Cloud.AZURE, args.location)
@@ -75,8 +81,8 @@ def _validate(args: AzurePlatformArgs) -> None:
         raise ConflictingOptionsError(
             "paybill:azure:Platform", ["backup_retention_days"], f"must be at least {MIN_BACKUP_DAYS}"
         )
-    if ipaddress.ip_network(args.vnet_cidr).prefixlen > 24:
-        raise ConflictingOptionsError("paybill:azure:Platform", ["vnet_cidr"], "must be /24 or larger")
+    check_cidr("paybill:azure:Platform", "vnet_cidr", args.vnet_cidr)
+    check_at_least("paybill:azure:Platform", "storage_gb", args.storage_gb, 32)
 
 
 class AzurePlatform(pulumi.ComponentResource):

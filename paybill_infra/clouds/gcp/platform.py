@@ -10,9 +10,10 @@ import pulumi_gcp as gcp
 from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.gcp.common import ADMIN_USER, PG_PORT, cmek_key, private_instance, private_network
-from paybill_infra.clouds.regions import check_region
+from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind, names_for
 
@@ -45,6 +46,9 @@ class GcpPlatformArgs:
     isolations: tuple[Isolation, ...] = tuple(Isolation)
     tags: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _validate(self)
+
 
 @dataclass(frozen=True)
 class GcpPool:
@@ -70,9 +74,14 @@ class GcpTenantArgs:
     pool: GcpPool
     silo_subnet_cidr: str = "10.64.0.0/20"
 
+    def __post_init__(self) -> None:
+        check_cidr("paybill:gcp:Tenant", "silo_subnet_cidr", self.silo_subnet_cidr)
+
 
 def _validate(args: GcpPlatformArgs) -> None:
     check_region(Cloud.GCP, args.region)
+    check_cidr("paybill:gcp:Platform", "subnet_cidr", args.subnet_cidr)
+    check_at_least("paybill:gcp:Platform", "disk_gb", args.disk_gb, 10)
     projects = args.silo_projects
     if (projects.folder_id is None) != (projects.billing_account is None):
         raise ConflictingOptionsError(

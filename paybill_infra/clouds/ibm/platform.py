@@ -10,9 +10,10 @@ from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.ibm import bindings as ibm
 from paybill_infra.clouds.ibm.common import ADMIN_USER, PG_PORT, deployment, host_of, key_protect, private_network
-from paybill_infra.clouds.regions import check_region
+from paybill_infra.clouds.options import check_at_least
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind, names_for
 
@@ -28,6 +29,10 @@ class IbmPlatformArgs:
     storage_gb: int = 100
     isolations: tuple[Isolation, ...] = tuple(Isolation)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _zone(self)
+        check_at_least("paybill:ibm:Platform", "storage_gb", self.storage_gb, 5)
 
 
 @dataclass(frozen=True)

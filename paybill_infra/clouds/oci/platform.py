@@ -10,9 +10,10 @@ import pulumi_oci as oci
 from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.oci.common import ADMIN_USER, PG_PORT, db_system, endpoint, private_network, vault_key
-from paybill_infra.clouds.regions import check_region
+from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
 from paybill_infra.schema.enums import Cloud, Isolation
+from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.naming import NameKind, names_for
 
@@ -31,6 +32,9 @@ class OciPlatformArgs:
     instances: int = 2
     isolations: tuple[Isolation, ...] = tuple(Isolation)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,14 @@ class OciTenantArgs:
     silo_vcn_cidr: str = "10.64.0.0/16"
     silo_instances: int = 2
 
+    def __post_init__(self) -> None:
+        check_cidr("paybill:oci:Tenant", "silo_vcn_cidr", self.silo_vcn_cidr)
+        check_at_least("paybill:oci:Tenant", "silo_instances", self.silo_instances, 1)
+
 
 def _validate(args: OciPlatformArgs) -> None:
     check_region(Cloud.OCI, args.region)
+    check_cidr("paybill:oci:Platform", "vcn_cidr", args.vcn_cidr)
     if args.instances < 1:
         raise ConflictingOptionsError("paybill:oci:Platform", ["instances"], "must be at least 1")
 

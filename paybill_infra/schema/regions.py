@@ -1,14 +1,20 @@
-"""The regions each cloud component accepts.
+"""The regions each cloud component accepts (pure data and checks: no Pulumi, so topology resolution uses them).
 
 Checked before any resource is declared, so a typo (``eu-west-9``) fails with the list of valid regions instead
 of half a stack created and a provider error minutes later. The lists are the public regions that offer the
-managed PostgreSQL service each cloud component uses.
+managed PostgreSQL service each cloud component uses. A region opened since (or a sovereign or government
+region) is added by configuration, without a release: ``PAYBILL_EXTRA_REGIONS=aws:us-gov-west-1,gcp:me-central2``.
 """
 
 from __future__ import annotations
 
-from paybill_infra.clouds.errors import UnknownRegionError
+import os
+from collections.abc import Mapping
+
+from paybill_infra.errors import FieldProblem, InvalidInputError, UnknownRegionError
 from paybill_infra.schema.enums import Cloud
+
+EXTRA_REGIONS_ENV = "PAYBILL_EXTRA_REGIONS"
 
 REGIONS: dict[Cloud, frozenset[str]] = {
     Cloud.AWS: frozenset(
@@ -128,9 +134,25 @@ REGIONS: dict[Cloud, frozenset[str]] = {
 }
 
 
-def check_region(cloud: Cloud, region: str) -> str:
+def known_regions(cloud: Cloud, environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The regions ``cloud`` accepts: the built-in list plus ``PAYBILL_EXTRA_REGIONS`` entries for it."""
+    extra = (os.environ if environ is None else environ).get(EXTRA_REGIONS_ENV, "")
+    added: set[str] = set()
+    for entry in filter(None, (e.strip() for e in extra.split(","))):
+        name, sep, region = entry.partition(":")
+        if not sep or not region or name not in {c.value for c in REGIONS}:
+            clouds = ", ".join(sorted(c.value for c in REGIONS))
+            raise InvalidInputError(
+                EXTRA_REGIONS_ENV, [FieldProblem(entry, f"expected <cloud>:<region> with cloud one of: {clouds}")]
+            )
+        if name == cloud.value:
+            added.add(region)
+    return REGIONS.get(cloud, frozenset()) | added
+
+
+def check_region(cloud: Cloud, region: str, environ: Mapping[str, str] | None = None) -> str:
     """Return ``region`` when ``cloud`` has it; raise :class:`UnknownRegionError` otherwise."""
-    known = REGIONS[cloud]
+    known = known_regions(cloud, environ)
     if region not in known:
         raise UnknownRegionError(str(cloud), region, tuple(known))
     return region

@@ -1,0 +1,28 @@
+"""The gcp-pooled program under mocks: ``pytest`` in this folder, no cloud account or credentials needed."""
+
+import runpy
+from pathlib import Path
+
+import pulumi
+
+from paybill_infra.contract import TENANT_OUTPUTS
+from paybill_infra.testing import run_program
+
+CONFIG = {"gcp:region": "europe-west4", "gcp:project": "paybill-example"}
+REGION = CONFIG["gcp:region"]
+
+
+def test_builds_a_pooled_tenant_in_the_configured_region() -> None:
+    def program() -> None:
+        pulumi.runtime.set_all_config(CONFIG)
+        runpy.run_path(str(Path(__file__).with_name("__main__.py")), run_name="__main__")
+
+    run = run_program(program)
+    [tenant] = run.of_type("paybill:gcp:PooledTenant")
+    assert tenant.parent_types == ("paybill:gcp:Tenant",)
+    [provider] = run.of_type("pulumi:providers:gcp")
+    assert provider.inputs["region"] == REGION
+    contract = run.outputs["tenant"]
+    assert set(contract) == set(TENANT_OUTPUTS)
+    assert (contract["tenant_id"], contract["isolation"]) == ("acme", "pooled")
+    assert run.secret["tenant"]
