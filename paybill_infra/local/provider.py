@@ -5,32 +5,45 @@ PostgreSQL's own catalogs and reports every deviation as ``drift``), ``diff`` (n
 delete-before-replace; drift or changed settings force an update), ``update`` (converges back to the
 declaration) and ``delete`` (removes everything the resource created, data included).
 
-The providers run inside the engine's ``pulumi-python`` dynamic-provider process, so they import only this
-package, psycopg and the server module; they never import the Pulumi program.
+The providers run inside the engine's ``pulumi-python`` dynamic-provider process, which every engine run
+starts: they import only this package, psycopg and the server module, never the Pulumi program, and they
+import them lazily, at the first operation that talks to PostgreSQL (``check``/``diff`` need none of them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import psycopg
-from psycopg import sql
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from paybill_infra.local import sql as q
-from paybill_infra.local.app_schema import TABLES
+from paybill_infra._lazy import LazyModule
 from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
-from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+    from paybill_infra.local import app_schema, server
+    from paybill_infra.local import sql as q
+    from paybill_infra.local.server import AdminConnection
+else:
+    # Lazy: ``check``/``diff`` (all a no-change run asks of this process) need none of them, and
+    # SQLAlchemy + agent_acl (behind ``app_schema``/``q``) alone cost seconds of CPU per engine run.
+    psycopg = LazyModule("psycopg")
+    sql = LazyModule("psycopg.sql")
+    app_schema = LazyModule("paybill_infra.local.app_schema")
+    server = LazyModule("paybill_infra.local.server")
+    q = LazyModule("paybill_infra.local.sql")
 
 Props = dict[str, Any]
 IGNORED_IN_DIFF = frozenset({"server", "drift", "host", "port", "password", "verifier", "__provider"})
 
 
-def _spec(props: Mapping[str, Any]) -> ServerSpec:
-    server = props["server"]
-    return ServerSpec(url=server.get("url") or None, embedded_dir=server.get("embedded_dir") or None)
+def _spec(props: Mapping[str, Any]) -> server.ServerSpec:
+    given = props["server"]
+    return server.ServerSpec(url=given.get("url") or None, embedded_dir=given.get("embedded_dir") or None)
 
 
 def _endpoint(admin: AdminConnection) -> Props:
@@ -91,12 +104,12 @@ class PostgresProvider(ResourceProvider):
         raise NotImplementedError
 
     def create(self, props: Props) -> CreateResult:
-        admin = admin_connection(_spec(props))
+        admin = server.admin_connection(_spec(props))
         extra = self._create(admin, props)
         return CreateResult(id_=self._id(props), outs={**props, **extra, **_endpoint(admin), "drift": []})
 
     def read(self, id_: str, props: Props) -> ReadResult:
-        admin = admin_connection(_spec(props))
+        admin = server.admin_connection(_spec(props))
         drift = self._inspect(admin, props)
         if drift is None:
             return ReadResult(None, {})
@@ -113,13 +126,13 @@ class PostgresProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
-        admin = admin_connection(_spec(news))
+        admin = server.admin_connection(_spec(news))
         extra = self._converge(admin, olds, news)
         kept = {k: olds[k] for k in self.secret_outputs if k in olds}
         return UpdateResult(outs={**news, **kept, **extra, **_endpoint(admin), "drift": []})
 
     def delete(self, _id: str, props: Props) -> None:
-        self._delete(admin_connection(_spec(props)), props)
+        self._delete(server.admin_connection(_spec(props)), props)
 
 
 class LoginRoleProvider(PostgresProvider):
@@ -274,7 +287,7 @@ class SharedPlatformProvider(PostgresProvider):
         with _connect(admin, news["database"]) as conn:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=sql.Identifier(news["database"])))
             missing = set(_pooled_rls_drift(conn))
-            for table in TABLES:
+            for table in app_schema.TABLES:
                 name = sql.Identifier(q.POOLED_SCHEMA, table.name)
                 if f"rls:{table.name}" in missing:
                     conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=name))
@@ -296,7 +309,7 @@ class SharedPlatformProvider(PostgresProvider):
 
 def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
     drift: list[str] = []
-    for table in TABLES:
+    for table in app_schema.TABLES:
         row = conn.execute(
             "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
@@ -322,7 +335,7 @@ def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str) -> list
     drift: list[str] = []
     if not _exists(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema):
         return ["schema"]
-    for table in TABLES:
+    for table in app_schema.TABLES:
         row = conn.execute(
             "SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s",
@@ -339,10 +352,10 @@ def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: st
     drift = set(_table_drift(conn, schema, owner))
     if "schema" in drift:
         _run(conn, q.create_schema(schema, owner))
-    missing = [t for t in TABLES if f"table:{t.name}" in drift or "schema" in drift]
+    missing = [t for t in app_schema.TABLES if f"table:{t.name}" in drift or "schema" in drift]
     if missing:
         _run(conn, q.create_tables(schema, owner, missing))
-    for table in TABLES:
+    for table in app_schema.TABLES:
         if f"owner:{table.name}" in drift:
             conn.execute(
                 sql.SQL("ALTER TABLE {t} OWNER TO {o}").format(
@@ -473,7 +486,7 @@ class PooledMembershipProvider(PostgresProvider):
             if mapped is None:
                 return None
             drift = [] if mapped[0] == props["tenant"] else ["mapping"]
-            for table in TABLES:
+            for table in app_schema.TABLES:
                 for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
                     row = conn.execute(
                         "SELECT has_table_privilege(%s, %s, %s)",
