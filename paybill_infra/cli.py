@@ -11,27 +11,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from agent_acl.cli import app as acl_app
 from paybill_infra.catalog import catalog_json_schema, load_catalog
+from paybill_infra.cli_groups import LazyGroups
 from paybill_infra.cli_output import DRIFT_EXIT, emit, err, guard, out
 
-app = typer.Typer(help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True)
+app = typer.Typer(cls=LazyGroups, help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True)
 plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True)
 local_app = typer.Typer(help="The embedded PostgreSQL of the local target.", no_args_is_help=True)
 fleet_app = typer.Typer(help="The tenant fleet of a stack, on the real Pulumi engine.", no_args_is_help=True)
 app.add_typer(plans_app, name="plans")
 app.add_typer(local_app, name="local")
 app.add_typer(fleet_app, name="fleet")
-
-
-def _mount_tenants() -> None:
-    from paybill_infra.controlplane.cli import tenants_app
-
-    app.add_typer(tenants_app, name="tenants")
-
-
-_mount_tenants()
-app.add_typer(acl_app, name="acl", help="Agent ACL: access matrix, generated SQL, tenant-closure check.")
 
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog file.")]
