@@ -50,6 +50,8 @@ from paybill_infra.controlplane.models import (
     StackChange,
     SubscriptionView,
     TenantCredentials,
+    TenantPage,
+    TenantQuery,
     TenantState,
     TenantView,
     UsageReport,
@@ -259,8 +261,28 @@ class ControlPlane:
     def show(self, slug: str) -> TenantView:
         return self._reads.show(valid_slug(slug))
 
-    def tenants(self, state: TenantState | None = None) -> list[TenantView]:
-        return self._reads.tenants(state)
+    def tenants(
+        self, state: TenantState | None = None, *, plan: str | None = None, cloud: Cloud | str | None = None
+    ) -> list[TenantView]:
+        """Every tenant matching the filters, in slug order (one statement)."""
+        return self.tenant_page(state=state, plan=plan, cloud=cloud).tenants
+
+    def tenant_page(
+        self,
+        *,
+        state: TenantState | str | None = None,
+        plan: str | None = None,
+        cloud: Cloud | str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> TenantPage:
+        """A page of at most ``limit`` tenants after ``cursor`` (the previous page's ``next_cursor``)."""
+        query = validate(
+            TenantQuery,
+            {"state": state, "plan": plan, "cloud": cloud, "cursor": cursor, "limit": limit},
+            "tenant query",
+        )
+        return self._reads.tenants(query)
 
     def operations(self, slug: str | None = None, *, limit: int = 100) -> list[OperationResult]:
         return self._reads.operations(valid_slug(slug) if slug is not None else None, limit=limit)

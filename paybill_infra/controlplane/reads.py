@@ -22,7 +22,8 @@ from paybill_infra.controlplane.models import (
     OperationStatus,
     PoolView,
     TenantCredentials,
-    TenantState,
+    TenantPage,
+    TenantQuery,
     TenantView,
 )
 from paybill_infra.controlplane.programs import BRIDGE_DATABASE
@@ -32,7 +33,7 @@ from paybill_infra.controlplane.transitions import PLACED
 from paybill_infra.errors import IllegalTransitionError
 from paybill_infra.local import sql as q
 from paybill_infra.schema.enums import Isolation
-from paybill_infra.topology.naming import NameKind, names_for
+from paybill_infra.topology.naming import NameKind, name_for
 
 
 def _no_program() -> None:
@@ -51,13 +52,12 @@ def tenant_view(row: TenantRow, sub: SubscriptionRow | None, pool: PoolRow | Non
     placed = row.state in PLACED and row.stack is not None
     database = schema = None
     if placed:
-        names = names_for(row.cloud, row.slug)
         if row.isolation is Isolation.POOLED:
             database, schema = (pool.database if pool else None), q.POOLED_SCHEMA
         elif row.isolation is Isolation.BRIDGE:
-            database, schema = BRIDGE_DATABASE, names[NameKind.SCHEMA]
+            database, schema = BRIDGE_DATABASE, name_for(row.cloud, row.slug, NameKind.SCHEMA)
         else:
-            database, schema = names[NameKind.DATABASE], q.SILO_SCHEMA
+            database, schema = name_for(row.cloud, row.slug, NameKind.DATABASE), q.SILO_SCHEMA
     return TenantView(
         slug=row.slug,
         display_name=row.display_name,
@@ -91,12 +91,26 @@ class Reads:
             found = session.execute(_tenants().where(TenantRow.slug == slug)).one()
             return tenant_view(found[0], found[1], found[2])
 
-    def tenants(self, state: TenantState | None = None) -> list[TenantView]:
+    def tenants(self, query: TenantQuery) -> TenantPage:
+        """One statement per page, whatever the fleet's size; a page of ``limit`` fetches one row more to know
+        whether another page follows."""
+        select_ = _tenants().order_by(TenantRow.slug)
+        for column, wanted in (
+            (TenantRow.state, query.state),
+            (TenantRow.plan, query.plan),
+            (TenantRow.cloud, query.cloud),
+        ):
+            if wanted is not None:
+                select_ = select_.where(column == wanted)
+        if query.cursor is not None:
+            select_ = select_.where(TenantRow.slug > query.cursor)
+        if query.limit is not None:
+            select_ = select_.limit(query.limit + 1)
         with self.rt.registry.transaction() as session:
-            query = _tenants().order_by(TenantRow.slug)
-            if state is not None:
-                query = query.where(TenantRow.state == state)
-            return [tenant_view(t, s, p) for t, s, p in session.execute(query)]
+            views = [tenant_view(t, s, p) for t, s, p in session.execute(select_)]
+        if query.limit is None or len(views) <= query.limit:
+            return TenantPage(tenants=views, next_cursor=None)
+        return TenantPage(tenants=views[: query.limit], next_cursor=views[query.limit - 1].slug)
 
     def operations(self, slug: str | None = None, *, limit: int = 100) -> list[OperationResult]:
         with self.rt.registry.transaction() as session:

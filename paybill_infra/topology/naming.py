@@ -182,5 +182,9 @@ _SUFFIXES: dict[NameKind, str] = {NameKind.DB_USER: "app", NameKind.IDENTITY: "t
 
 def names_for(cloud: Cloud, slug: str) -> dict[NameKind, str]:
     """Every logical name of tenant ``slug`` on ``cloud``, each within that cloud's rule for its kind."""
-    rules = RULES[cloud]
-    return {kind: make_name(rules[kind], _PREFIXES[kind], slug, _SUFFIXES.get(kind, "")) for kind in NameKind}
+    return {kind: name_for(cloud, slug, kind) for kind in NameKind}
+
+
+def name_for(cloud: Cloud, slug: str, kind: NameKind) -> str:
+    """One logical name of tenant ``slug`` on ``cloud`` (a listing needs one per tenant, not all eleven)."""
+    return make_name(RULES[cloud][kind], _PREFIXES[kind], slug, _SUFFIXES.get(kind, ""))

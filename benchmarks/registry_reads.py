@@ -1,0 +1,185 @@
+"""Benchmark: CLI start-up and registry reads at fleet scale. Not a timed test: it writes its figures into
+the ``## CLI start-up and registry reads`` section of ``BENCHMARKS.md``.
+
+Reproduce: ``.venv/bin/python benchmarks/registry_reads.py --tenants 10000 --runs 5``
+
+The registry (SQLite, the default) is seeded directly with ``--tenants`` active tenants (a third pooled in
+pools of 50, the rest bridge; every one with a subscription): reads never run the engine, so how the rows
+got there does not matter. Every command runs in a fresh process, as a user runs it; the sides of each
+comparison alternate within one loop. CPU seconds are the child's user + system time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import event, insert  # noqa: E402
+
+from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
+from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow  # noqa: E402
+from paybill_infra.schema.enums import Isolation, SubscriptionStatus  # noqa: E402
+
+SECTION = "## CLI start-up and registry reads"
+PAYBILL = str(Path(sys.executable).parent / "paybill")
+
+
+def seed(plane: ControlPlane, count: int) -> None:
+    pools = (count // 3) // 50 + 1
+    with plane.registry.transaction() as session:
+        session.execute(
+            insert(PoolRow),
+            [
+                {
+                    "id": i + 1,
+                    "plan": "starter",
+                    "ordinal": i + 1,
+                    "stack": f"pool-starter-{i + 1:03d}",
+                    "database": f"pb_pool_starter_{i + 1:03d}",
+                    "owner": f"pb_pool_starter_{i + 1:03d}_owner",
+                    "capacity": 50,
+                }
+                for i in range(pools)
+            ],
+        )
+        tenants, subscriptions = [], []
+        for n in range(count):
+            slug, pooled = f"t{n:05d}", n % 3 == 0
+            tenants.append(
+                {
+                    "slug": slug,
+                    "display_name": slug,
+                    "plan": "starter" if pooled else "growth",
+                    "isolation": Isolation.POOLED if pooled else Isolation.BRIDGE,
+                    "state": "active",
+                    "stack": f"pool-starter-{(n // 3) // 50 + 1:03d}" if pooled else f"tenant-{slug}",
+                    "pool_id": (n // 3) // 50 + 1 if pooled else None,
+                    "role": f"t_{slug}_app",
+                }
+            )
+            subscriptions.append(
+                {"tenant": slug, "plan": "starter" if pooled else "growth", "status": SubscriptionStatus.ACTIVE}
+            )
+        session.execute(insert(TenantRow), tenants)
+        session.execute(insert(SubscriptionRow), subscriptions)
+
+
+def run(argv: Sequence[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh ``argv`` process (its output is discarded, its success checked)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(sides: dict[str, list[str]], runs: int) -> dict[str, list[tuple[float, float]]]:
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    names = list(sides)
+    for name in names:  # one warm-up each: the page cache, not the code, is what a first run measures
+        run(sides[name])
+    for i in range(runs):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            results[name].append(run(sides[name]))
+    return results
+
+
+def in_process(plane: ControlPlane, runs: int) -> tuple[float, int, int]:
+    """Median seconds of ``plane.tenants()`` and the statements it issues, with the tenant count."""
+    seen: list[str] = []
+    event.listen(plane.registry.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    times, count = [], 0
+    for _ in range(runs):
+        seen.clear()
+        started = time.perf_counter()
+        count = len(plane.tenants())
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), len(seen), count
+
+
+def write_section(lines: list[str]) -> None:
+    path = REPO / "BENCHMARKS.md"
+    text = path.read_text()
+    section = "\n".join([SECTION, "", *lines]) + "\n"
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
+    text = pattern.sub(section.rstrip("\n"), text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="paybill-bench-reads-"))
+    shutil.copy(REPO / "plans.yaml", root / "plans.yaml")
+    try:
+        with ControlPlane(ControlPlaneSettings(root=root)) as plane:
+            seed(plane, args.tenants)
+            api_s, statements, count = in_process(plane, args.runs)
+        load_before = os.getloadavg()[0]
+        results = measure(
+            {
+                "paybill --help": [PAYBILL, "--help"],
+                "paybill plans list": [PAYBILL, "plans", "list", "--catalog", str(root / "plans.yaml")],
+                f"paybill tenants list --json ({count:,} tenants)": [
+                    PAYBILL,
+                    "tenants",
+                    "list",
+                    "--json",
+                    "--root",
+                    str(root),
+                ],
+                "paybill tenants list --json --limit 100": [
+                    PAYBILL,
+                    "tenants",
+                    "list",
+                    "--json",
+                    "--limit",
+                    "100",
+                    "--root",
+                    str(root),
+                ],
+            },
+            args.runs,
+        )
+        load_after = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lines = [
+        f"Command: `.venv/bin/python benchmarks/registry_reads.py --tenants {args.tenants} --runs {args.runs}` "
+        "(2 shared cores; SQLite registry; Python 3.11).",
+        f"Load average (1 min): {load_before:.2f} before, {load_after:.2f} after. Each command is a fresh process;",
+        "the commands alternate in one loop after one warm-up each.",
+        "",
+        "| command | median wall s | min wall s | median CPU s |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, samples in results.items():
+        walls, cpus = [w for w, _ in samples], [c for _, c in samples]
+        lines.append(f"| `{name}` | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} |")
+    lines += [
+        "",
+        f"In process, `ControlPlane.tenants()` at {count:,} tenants: {api_s:.3f} s median, {statements} SQL "
+        "statement(s) (tenants, subscriptions and pools joined; pinned by `tests/controlplane/test_reads.py`).",
+    ]
+    print("\n".join(lines))
+    write_section(lines)
+
+
+if __name__ == "__main__":
+    main()
