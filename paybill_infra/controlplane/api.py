@@ -36,7 +36,7 @@ from paybill_infra.catalog import load_catalog
 from paybill_infra.controlplane import migrations
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling, WebhookVerifier
 from paybill_infra.controlplane.events import EventBus, Sink
-from paybill_infra.controlplane.jobs import Journal, Locks, new_owner, result_of
+from paybill_infra.controlplane.jobs import Gathering, Journal, Locks, new_owner, result_of
 from paybill_infra.controlplane.migration import DataMover, PostgresDataMover
 from paybill_infra.controlplane.models import (
     AuditEntry,
@@ -232,9 +232,24 @@ class ControlPlane:
     def onboard_many(
         self, requests: Sequence[OnboardRequest | dict[str, Any]], *, actor: str = "system"
     ) -> list[OperationResult | PaybillError]:
-        """Onboard many tenants in parallel on ``workers`` threads; one outcome per request, in order."""
-        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="paybill-onboard") as pool:
-            futures = [pool.submit(self.onboard, request, actor=actor) for request in requests]
+        """Onboard many tenants; one outcome per request, in order.
+
+        Batched by construction: every request records its intent (validation, placement, journal) first,
+        while stack runs are held at the reconciler's gate; then each affected stack runs once for all of
+        its new members (k pooled tenants placed in one pool: one ``up`` of that pool). Engine runs stay
+        bounded by ``workers``; a request waiting at the gate costs an idle thread, not an engine run.
+        """
+        gate = self.reconciler.gate
+
+        def one(gathering: Gathering, request: OnboardRequest | dict[str, Any]) -> OperationResult:
+            with gate.enlist(gathering):
+                return self.onboard(request, actor=actor)
+
+        with (
+            ThreadPoolExecutor(max(1, len(requests)), thread_name_prefix="paybill-onboard") as pool,
+            gate.gather(len(requests)) as gathering,
+        ):
+            futures = [pool.submit(one, gathering, request) for request in requests]
         outcomes: list[OperationResult | PaybillError] = []
         for future in futures:
             error = future.exception()

@@ -15,9 +15,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from paybill_infra.controlplane import OperationStatus
 from paybill_infra.controlplane.stacks import StackManager
 from paybill_infra.engine.binary import BIN_ENV, pulumi_bin_dir
 from paybill_infra.engine.settings import EngineSettings
+
+from .conftest import Env
 
 
 class Calls:
@@ -43,8 +46,8 @@ def _command(line: str) -> str:
     return " ".join(command[:2] if command[:1] == ["stack"] else command[:1])
 
 
-@pytest.fixture
-def counted(engine_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[StackManager, Calls]:
+def wrap_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calls:
+    """Put a ``pulumi`` that logs its arguments before the real one (``PAYBILL_PULUMI_BIN``)."""
     real = pulumi_bin_dir()
     fake = tmp_path / "pulumi-root" / "bin"
     fake.mkdir(parents=True)
@@ -59,12 +62,16 @@ def counted(engine_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     wrapper.chmod(0o755)
     monkeypatch.setenv(BIN_ENV, str(fake))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", os.environ.get("PULUMI_CONFIG_PASSPHRASE", "test-passphrase"))
+    return Calls(log)
+
+
+@pytest.fixture
+def counted(engine_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[StackManager, Calls]:
+    calls = wrap_pulumi(tmp_path, monkeypatch)
     root = tmp_path / "project"
     settings = EngineSettings.for_project(root, backend_url=(root / "state").as_uri())
-    assert settings.pulumi_bin == fake
     manager = StackManager(settings, state_dir=root / ".paybill")
-    calls = Calls(log)
-    calls.take()  # the manager's one-off `pulumi version`
+    assert set(calls.take()) == {"version"}  # finding the binary and the manager's one-off check
     return manager, calls
 
 
@@ -116,3 +123,20 @@ def test_a_nested_secret_keeps_the_whole_output_out_of_the_public_outputs(
     assert outcome.outputs == {}
     assert outcome.secret_keys == {"server"}
     assert calls.take() == ["stack init", "up"]
+
+
+def test_onboarding_k_pooled_tenants_into_one_pool_runs_one_up(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = wrap_pulumi(tmp_path, monkeypatch)
+    slugs = [f"batch-{i}" for i in range(4)]
+    with env.plane() as plane:
+        calls.take()
+        outcomes = plane.onboard_many([{"slug": s, "display_name": s, "plan": "team"} for s in slugs])
+        assert [getattr(o, "status", o) for o in outcomes] == [OperationStatus.SUCCEEDED] * len(slugs)
+        views = [plane.show(s) for s in slugs]
+    assert len({v.pool for v in views}) == 1
+    assert calls.take() == ["stack init", "up"]
+    database = views[0].database or ""
+    mapped = {row[0] for row in env.query("SELECT tenant_id FROM paybill.tenant_roles", dbname=database)}
+    assert mapped == set(slugs)
