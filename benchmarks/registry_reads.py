@@ -77,24 +77,36 @@ def seed(plane: ControlPlane, count: int) -> None:
         session.execute(insert(SubscriptionRow), subscriptions)
 
 
-def run(argv: Sequence[str]) -> tuple[float, float]:
+def environments(scratch: Path) -> dict[str, dict[str, str]]:
+    """With a bytecode cache (as an installed package has; kept in a scratch ``PYTHONPYCACHEPREFIX``) and
+    without one (every import compiled from source, as on a machine with ``PYTHONDONTWRITEBYTECODE=1``)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    return {
+        "bytecode cached": {**base, "PYTHONPYCACHEPREFIX": str(scratch / "pycache")},
+        "no bytecode": {**base, "PYTHONDONTWRITEBYTECODE": "1"},
+    }
+
+
+def run(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh ``argv`` process (its output is discarded, its success checked)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # noqa: S603
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(sides: dict[str, list[str]], runs: int) -> dict[str, list[tuple[float, float]]]:
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
-    names = list(sides)
-    for name in names:  # one warm-up each: the page cache, not the code, is what a first run measures
-        run(sides[name])
+def measure(
+    sides: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    cases = [(name, env) for name in sides for env in envs]
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {case: [] for case in cases}
+    for name, env in cases:  # one warm-up each: fills the page cache and the bytecode cache
+        run(sides[name], envs[env])
     for i in range(runs):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            results[name].append(run(sides[name]))
+        for name, env in cases[i % len(cases) :] + cases[: i % len(cases)]:
+            results[(name, env)].append(run(sides[name], envs[env]))
     return results
 
 
@@ -155,6 +167,7 @@ def main() -> None:
                     str(root),
                 ],
             },
+            environments(root),
             args.runs,
         )
         load_after = os.getloadavg()[0]
@@ -166,12 +179,14 @@ def main() -> None:
         f"Load average (1 min): {load_before:.2f} before, {load_after:.2f} after. Each command is a fresh process;",
         "the commands alternate in one loop after one warm-up each.",
         "",
-        "| command | median wall s | min wall s | median CPU s |",
-        "|---|---:|---:|---:|",
+        "| command | imports | median wall s | min wall s | median CPU s |",
+        "|---|---|---:|---:|---:|",
     ]
-    for name, samples in results.items():
+    for (name, env), samples in results.items():
         walls, cpus = [w for w, _ in samples], [c for _, c in samples]
-        lines.append(f"| `{name}` | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} |")
+        lines.append(
+            f"| `{name}` | {env} | {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} |"
+        )
     lines += [
         "",
         f"In process, `ControlPlane.tenants()` at {count:,} tenants: {api_s:.3f} s median, {statements} SQL "

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -144,8 +145,13 @@ class StackManager:
         self.parallel = parallel
         self.work_root = state_dir / "work"
         self._env = settings.env()
-        self._command = auto.PulumiCommand(root=str(settings.pulumi_bin.parent))
         self._guard = threading.Lock()
+
+    @cached_property
+    def command(self) -> auto.PulumiCommand:
+        """The one CLI every stack runs, created (``pulumi version``) on first use: a control plane opened
+        only to read the registry never starts it."""
+        return auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent))
 
     def work_dir(self, stack: str) -> Path:
         path = self.work_root / stack
@@ -159,7 +165,7 @@ class StackManager:
         workspace = auto.LocalWorkspace(
             work_dir=str(self.work_dir(stack)),
             program=program,
-            pulumi_command=self._command,
+            pulumi_command=self.command,
             env_vars=self._env,
             secrets_provider=self.secrets.for_workspace(),
             project_settings=auto.ProjectSettings(name=self.project, runtime="python"),
@@ -245,7 +251,7 @@ class StackManager:
 
     def _plaintext_outputs(self, handle: _Stack) -> dict[str, Any]:
         args = ["stack", "output", "--json", "--show-secrets", "--stack", handle.name]
-        result = self._command.run(args, handle.workspace.work_dir, self._env)
+        result = self.command.run(args, handle.workspace.work_dir, self._env)
         return dict(json.loads(result.stdout))
 
     def outputs(self, stack: str, program: Callable[[], None]) -> dict[str, Any]:
