@@ -240,16 +240,25 @@ class ControlPlane:
         bounded by ``workers``; a request waiting at the gate costs an idle thread, not an engine run.
         """
         gate = self.reconciler.gate
+        first: dict[str, int] = {}
+        for i, request in enumerate(requests):
+            first.setdefault(_slug_of(request), i)
 
-        def one(gathering: Gathering, request: OnboardRequest | dict[str, Any]) -> OperationResult:
+        def one(gathering: Gathering, i: int, request: OnboardRequest | dict[str, Any]) -> OperationResult:
             with gate.enlist(gathering):
+                slug = _slug_of(request)
+                if slug and first[slug] != i:  # it would wait for the first one's tenant lock while that waits here
+                    problem = FieldProblem(
+                        f"requests[{i}].slug", f"{slug!r} is requested earlier, by requests[{first[slug]}]"
+                    )
+                    raise InvalidInputError("onboard_many", [problem])
                 return self.onboard(request, actor=actor)
 
         with (
             ThreadPoolExecutor(max(1, len(requests)), thread_name_prefix="paybill-onboard") as pool,
             gate.gather(len(requests)) as gathering,
         ):
-            futures = [pool.submit(one, gathering, request) for request in requests]
+            futures = [pool.submit(one, gathering, i, request) for i, request in enumerate(requests)]
         outcomes: list[OperationResult | PaybillError] = []
         for future in futures:
             error = future.exception()
@@ -439,3 +448,9 @@ def _cloud(value: Cloud | str) -> Cloud:
     except ValueError:
         expected = ", ".join(c.value for c in Cloud)
         raise InvalidInputError("move", [FieldProblem("cloud", f"expected one of {expected}")]) from None
+
+
+def _slug_of(request: OnboardRequest | dict[str, Any]) -> str:
+    """The request's slug, or ``""`` when it has none yet (validation names that problem)."""
+    slug = request.slug if isinstance(request, OnboardRequest) else request.get("slug")
+    return slug if isinstance(slug, str) else ""

@@ -19,6 +19,7 @@ from paybill_infra.controlplane import OperationStatus
 from paybill_infra.controlplane.stacks import StackManager
 from paybill_infra.engine.binary import BIN_ENV, pulumi_bin_dir
 from paybill_infra.engine.settings import EngineSettings
+from paybill_infra.errors import InvalidInputError
 
 from .conftest import Env
 
@@ -132,8 +133,11 @@ def test_onboarding_k_pooled_tenants_into_one_pool_runs_one_up(
     slugs = [f"batch-{i}" for i in range(4)]
     with env.plane() as plane:
         calls.take()
-        outcomes = plane.onboard_many([{"slug": s, "display_name": s, "plan": "team"} for s in slugs])
+        requests = [{"slug": s, "display_name": s, "plan": "team"} for s in [*slugs, slugs[0]]]
+        *outcomes, duplicate = plane.onboard_many(requests)
         assert [getattr(o, "status", o) for o in outcomes] == [OperationStatus.SUCCEEDED] * len(slugs)
+        assert isinstance(duplicate, InvalidInputError)
+        assert "requests[4].slug" in str(duplicate)
         views = [plane.show(s) for s in slugs]
     assert len({v.pool for v in views}) == 1
     assert calls.take() == ["version", "stack init", "up"]
