@@ -381,6 +381,9 @@ class _Stack(auto.Stack):
         self._changes: dict[auto.OpType, int] | None = None
         self._started = datetime.now(UTC)
 
+    def __repr__(self) -> str:
+        return f"Stack({self.name!r}, work_dir={self.workspace.work_dir!r})"
+
     def observer(self, forward: Callable[[auto.EngineEvent], None] | None) -> Callable[[auto.EngineEvent], None]:
         def observe(event: auto.EngineEvent) -> None:
             done = event.res_outputs_event
