@@ -249,7 +249,9 @@ def write_section(rows: list[tuple[int, int, dict[str, Side]]], command: str) ->
         "Tenant mix: 60% starter (pooled), 30% growth (bridge), 10% enterprise (silo). Timing starts after the",
         "shared platform stack is up on each side. CPU is this process's and its children's (the engines and",
         "their plugins and dynamic providers; not PostgreSQL). Engine runs are `pulumi up` processes; CLI",
-        f"processes are every `pulumi` process of the side, counted by a wrapper binary. Load average (1 min) at the start: {os.getloadavg()[0]:.2f}.",
+        "processes are every `pulumi` process of the side, counted by a wrapper binary. Python processes run",
+        "as this machine's environment has them (`PYTHONDONTWRITEBYTECODE=1`: every provider process compiles",
+        f"its imports), the same on every side. Load average (1 min) at the end: {os.getloadavg()[0]:.2f}.",
         "",
         "| N | side | wall s | CPU s | engine runs | CLI processes | control plane speed-up (wall) |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -264,7 +266,9 @@ def write_section(rows: list[tuple[int, int, dict[str, Side]]], command: str) ->
             )
     section = "\n".join(lines) + "\n"
     pattern = re.compile(r"## Fleet onboarding: control plane vs\. sequential.*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    text = (
+        pattern.sub(section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    )
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 

@@ -128,7 +128,7 @@ def write_section(lines: list[str]) -> None:
     text = path.read_text()
     section = "\n".join([SECTION, "", *lines]) + "\n"
     pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n"), text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
+    text = pattern.sub(section.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
