@@ -163,6 +163,8 @@ def main() -> None:
         "The default flow's extra processes are `stack select`, two `stack output` and `stack history`; the",
         "control plane's path has none (pinned by `tests/controlplane/test_engine_calls.py`). The provider module",
         "rows include the host's own imports: their difference is what the module adds to every provider start.",
+        "Python processes run as this machine's environment has them (`PYTHONDONTWRITEBYTECODE=1`, so imports",
+        "are compiled every time, as in every engine run here); with a bytecode cache all import rows shrink.",
     ]
     print("\n".join(lines))
     path = REPO / "BENCHMARKS.md"
