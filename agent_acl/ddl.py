@@ -13,6 +13,10 @@ Per isolation model:
   one policy ``tenant = (SELECT acl.current_tenant())``. ``current_tenant()`` maps ``current_user`` to a tenant
   through ``acl.tenant_roles``, a table only the owner writes: ``SET app.tenant_id`` changes nothing.
 
+Every tenant, agent and app role gets ``ALTER ROLE ... SET search_path = pg_catalog, <its own schema>`` (no
+``"$user"``), every generated statement is schema-qualified, and the one function pins its own search path:
+nothing depends on what a session's search path happens to be.
+
 In every model the app-side predicate ``tenant = :acl_tenant`` is compiled into each statement as well, and
 each database gets an ``acl.audit_log`` the app role may only INSERT into.
 """
@@ -50,6 +54,7 @@ from agent_acl.roles import (
     grant_membership,
     grant_table,
     grant_usage,
+    set_search_path,
 )
 
 MAINTENANCE_DB = "postgres"
@@ -180,6 +185,7 @@ def _cluster_roles(policy: AclPolicy, names: Names) -> Statements:
         *create_role(names.migrator, inherit=True, statement_timeout_ms=DEFAULT_TIMEOUT_MS * 10),
         *grant_membership(names.owner, names.migrator, inherit=True, set_role=True),
         *create_role(names.app, statement_timeout_ms=DEFAULT_TIMEOUT_MS),
+        set_search_path(names.app, (names.control_schema,)),
     ]
 
 
@@ -204,12 +210,15 @@ def shared_plan(policy: AclPolicy, isolation: Isolation) -> list[Batch]:
     return batches
 
 
-def _tenant_roles(policy: AclPolicy, names: Names, tenant: str) -> Statements:
+def _tenant_roles(policy: AclPolicy, names: Names, isolation: Isolation, tenant: str) -> Statements:
+    own = (names.data_schema(isolation, tenant),)
     out: Statements = [*create_role(names.tenant_role(tenant), statement_timeout_ms=DEFAULT_TIMEOUT_MS)]
+    out.append(set_search_path(names.tenant_role(tenant), own))
     out += grant_membership(names.tenant_role(tenant), names.app, inherit=False, set_role=True)
     for agent in policy.agents:
         role = names.agent_role(tenant, agent.name)
         out += create_role(role, statement_timeout_ms=agent.budgets.statement_timeout_ms)
+        out.append(set_search_path(role, own))
         out += grant_membership(role, names.app, inherit=False, set_role=True)
     return out
 
@@ -257,7 +266,9 @@ def tenant_plan(policy: AclPolicy, isolation: Isolation, tenant: str) -> list[Ba
     _check_tenant(tenant)
     names = Names(policy.name)
     database = names.database(isolation, tenant)
-    batches = [Batch(MAINTENANCE_DB, False, tuple(_tenant_roles(policy, names, tenant)), f"roles of {tenant}")]
+    batches = [
+        Batch(MAINTENANCE_DB, False, tuple(_tenant_roles(policy, names, isolation, tenant)), f"roles of {tenant}")
+    ]
     objects: Statements = []
     if isolation is Isolation.SILO:
         create = tuple(create_database(database, names.owner))

@@ -51,6 +51,8 @@ def _server_default(column: Column) -> Any:
         return sa.func.now() if column.type is ColumnType.TIMESTAMPTZ else sa.func.current_date()
     if column.generated is Generated.RANDOM_UUID:
         return sa.func.gen_random_uuid()
+    if column.generated is Generated.UUIDV7:
+        return sa.func.pg_catalog.uuidv7()
     if column.default is None:
         return None
     if isinstance(column.default, bool):

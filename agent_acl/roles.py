@@ -47,6 +47,13 @@ def set_statement_timeout(role: str, milliseconds: int) -> sql.Composable:
     )
 
 
+def set_search_path(role: str, schemas: tuple[str, ...]) -> sql.Composable:
+    """``pg_catalog`` first, then exactly the role's own ``schemas``: no ``"$user"``, no ``public``, so a schema
+    that happens to carry the role's name is never searched (generated SQL is schema-qualified anyway)."""
+    path = sql.SQL(", ").join([_id("pg_catalog"), *(_id(s) for s in schemas)])
+    return sql.SQL("ALTER ROLE {role} SET search_path = {path}").format(role=_id(role), path=path)
+
+
 def enable_login(role: str, password: str) -> Statements:
     """Give ``role`` LOGIN with ``password`` (plaintext or a SCRAM verifier; the server stores a verifier).
 

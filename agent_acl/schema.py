@@ -109,12 +109,16 @@ class Generated(enum.Enum):
     IDENTITY = "identity"
     NOW = "now"
     RANDOM_UUID = "random_uuid"
+    UUIDV7 = "uuidv7"
+    """A time-ordered UUID (PostgreSQL 18's ``uuidv7()``): index-friendly like a sequence, but it reveals
+    nothing about how many rows other tenants inserted."""
 
 
 _GENERATED_TYPES: dict[Generated, frozenset[ColumnType]] = {
     Generated.IDENTITY: INTEGER_TYPES,
     Generated.NOW: frozenset({ColumnType.TIMESTAMPTZ, ColumnType.DATE}),
     Generated.RANDOM_UUID: frozenset({ColumnType.UUID}),
+    Generated.UUIDV7: frozenset({ColumnType.UUID}),
 }
 
 LiteralValue = StrictBool | StrictInt | StrictStr

@@ -32,6 +32,7 @@ from sqlalchemy import event, insert  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow  # noqa: E402
 from paybill_infra.schema.enums import Isolation, SubscriptionStatus  # noqa: E402
+from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role  # noqa: E402
 
 SECTION = "## CLI start-up and registry reads"
 PAYBILL = str(Path(sys.executable).parent / "paybill")
@@ -48,8 +49,8 @@ def seed(plane: ControlPlane, count: int) -> None:
                     "plan": "starter",
                     "ordinal": i + 1,
                     "stack": f"pool-starter-{i + 1:03d}",
-                    "database": f"pb_pool_starter_{i + 1:03d}",
-                    "owner": f"pb_pool_starter_{i + 1:03d}_owner",
+                    "database": pool_database("starter", i + 1),
+                    "owner": pool_owner("starter", i + 1),
                     "capacity": 50,
                 }
                 for i in range(pools)
@@ -67,7 +68,7 @@ def seed(plane: ControlPlane, count: int) -> None:
                     "state": "active",
                     "stack": f"pool-starter-{(n // 3) // 50 + 1:03d}" if pooled else f"tenant-{slug}",
                     "pool_id": (n // 3) // 50 + 1 if pooled else None,
-                    "role": f"t_{slug}_app",
+                    "role": tenant_role(slug, 0),
                 }
             )
             subscriptions.append(

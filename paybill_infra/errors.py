@@ -134,6 +134,25 @@ class DatabaseServerError(PaybillError):
         return f"local PostgreSQL at {self.data_dir}: {self.reason}"
 
 
+@dataclass
+class ProvisioningBusyError(PaybillError):
+    """A provisioning session gave up waiting (``lock_timeout``/``statement_timeout``) in ``database``.
+
+    Retryable: the lock or the slow statement belongs to another provisioner (tenants cannot take the
+    provisioning lock). The message carries ``provisioning busy``, which the control plane's retry policy
+    treats as transient.
+    """
+
+    database: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"provisioning busy (retryable) in database '{self.database}': {self.reason}"
+
+
 # --- control plane -------------------------------------------------------------------------------------------
 
 
@@ -272,6 +291,28 @@ class LockTimeoutError(ControlPlaneError):
 
     def __str__(self) -> str:
         return f"'{self.lock}' is held by operation {self.holder}; gave up after {self.waited_s:.0f}s"
+
+
+@dataclass
+class LegacyNamesError(ControlPlaneError):
+    """The registry holds in-database names of the old scheme (``t_<slug>_app``, ``pb_pool_<plan>_NNN``).
+
+    Those names can collide across tenants (issue 10), so the control plane refuses to run on them rather
+    than mixing two schemes; ``legacy`` lists each offending record as ``what: old -> new``.
+    """
+
+    legacy: Sequence[str]
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = "\n".join(f"  - {item}" for item in self.legacy[:20])
+        more = f"\n  ... and {len(self.legacy) - 20} more" if len(self.legacy) > 20 else ""
+        return (
+            f"the registry uses {len(self.legacy)} in-database name(s) of the old naming scheme, which can "
+            f"collide across tenants; migrate the fleet first (README: 'In-database names'):\n{shown}{more}"
+        )
 
 
 @dataclass

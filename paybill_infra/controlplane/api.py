@@ -26,18 +26,18 @@ reads live in the modules named above.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
 
-from paybill_infra.catalog import load_catalog
-from paybill_infra.controlplane import migrations
-from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling, WebhookVerifier
-from paybill_infra.controlplane.events import EventBus, Sink
-from paybill_infra.controlplane.jobs import Gathering, Journal, Locks, new_owner, result_of
-from paybill_infra.controlplane.migration import DataMover, PostgresDataMover
+from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
+from paybill_infra.controlplane.billing_flow import BillingFlow
+from paybill_infra.controlplane.events import Sink
+from paybill_infra.controlplane.jobs import Gathering, result_of
+from paybill_infra.controlplane.migration import DataMover
 from paybill_infra.controlplane.models import (
     AuditEntry,
     DriftReport,
@@ -62,21 +62,30 @@ from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.recovery import Recovery
-from paybill_infra.controlplane.registry import Registry, default_url, make_engine, utcnow
 from paybill_infra.controlplane.review import Review
-from paybill_infra.controlplane.runtime import Runtime, valid_actor, valid_plan, valid_slug
+from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_plan, valid_slug
 from paybill_infra.controlplane.settings import ControlPlaneSettings
-from paybill_infra.controlplane.stacks import RetryPolicy, StackManager
-from paybill_infra.engine.settings import EngineSettings
-from paybill_infra.errors import ControlPlaneError, FieldProblem, InvalidInputError, PaybillError
+from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
-from paybill_infra.schema.enums import Cloud, SubscriptionStatus
-from paybill_infra.targets import EngineInfraRunner, InfraRunner, target_for
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.targets import InfraRunner
 
 __all__ = ["ControlPlane", "ControlPlaneSettings"]
 
 K = OperationKind
 S = TenantState
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _threaded(method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The ``a*`` counterpart of a blocking method: it runs in a worker thread (``asyncio.to_thread``)."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    return run
 
 
 class ControlPlane:
@@ -97,48 +106,20 @@ class ControlPlane:
         recover: bool = True,
     ) -> None:
         self.settings = settings
-        root = settings.root.resolve()
-        targets = {cloud: target_for(cloud, target) for cloud, target in settings.targets.items()}
-        engine = make_engine(settings.database_url or default_url(root))
-        migrations.upgrade(engine)
-        self.registry = Registry(engine)
-        self.billing_store = InDatabaseBilling(self.registry)
-        self.billing: BillingAdapter = billing or self.billing_store
-        self.events = EventBus()
+        self.runtime = build_runtime(settings, infra=infra, data_mover=data_mover)
+        self.registry, self.catalog, self.stacks = self.runtime.registry, self.runtime.catalog, self.runtime.stacks
+        self.journal, self.events = self.runtime.journal, self.runtime.events
         if on_event is not None:
             self.events.add_sink(on_event)
-        self.owner = new_owner()
-        ttl = timedelta(seconds=settings.lease_ttl_s)
-        stacks = StackManager(
-            EngineSettings.for_project(root, backend_url=settings.backend_url),
-            state_dir=root / ".paybill",
-            project=settings.project,
-            secrets=settings.secrets,
-            retry=RetryPolicy(attempts=settings.retry_attempts),
-            parallel=settings.engine_parallel,
-        )
-        self.runtime = Runtime(
-            settings=settings,
-            catalog=load_catalog(settings.catalog or root / "plans.yaml"),
-            registry=self.registry,
-            journal=Journal(self.registry, self.owner, ttl),
-            locks=Locks(self.registry, self.owner, ttl),
-            stacks=stacks,
-            events=self.events,
-            targets=targets,
-            infra=infra or EngineInfraRunner(stacks),
-            mover=data_mover or PostgresDataMover(),
-            server=settings.server(),
-            export_dir=(settings.export_dir or root / ".paybill" / "exports").resolve(),
-            slots=threading.BoundedSemaphore(settings.workers),
-        )
-        self.catalog, self.stacks, self.journal = self.runtime.catalog, stacks, self.runtime.journal
+        self.billing_store = InDatabaseBilling(self.registry)
+        self.billing: BillingAdapter = billing or self.billing_store
         self.reconciler = Reconciler(self.runtime)
         runner = OperationRunner(self.runtime)
         self._operations = Operations(self.runtime, self.reconciler, runner)
         self._recovery = Recovery(self.runtime, self.reconciler, self._operations, runner)
         self._review = Review(self.runtime, self.reconciler)
         self._reads = Reads(self.runtime)
+        self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="paybill-heartbeat", daemon=True)
@@ -176,20 +157,34 @@ class ControlPlane:
     # --- tenant operations -------------------------------------------------------------------------------
 
     def onboard(
-        self, request: OnboardRequest | dict[str, Any], *, actor: str = "system", idempotency_key: str | None = None
+        self,
+        request: OnboardRequest | dict[str, Any],
+        *,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Create the tenant, its subscription and its infrastructure on its target (the request's cloud and
         region, or the defaults). Pooled tenants join the first pool of their (plan, cloud, region) with room.
         Onboarding a tenant that exists with the same plan returns its onboarding result (``deduplicated``)."""
         req = _request(request)
-        return self._operations.onboard(req, valid_actor(actor), idempotency_key)
+        with self.events.watching(on_event, req.slug):
+            return self._operations.onboard(req, valid_actor(actor), idempotency_key)
 
     def change_plan(
-        self, slug: str, plan: str, *, actor: str = "system", idempotency_key: str | None = None
+        self,
+        slug: str,
+        plan: str,
+        *,
+        actor: str = "system",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Move the tenant to ``plan``: in place within one isolation (and pool), else a migration (provision
         the target, move the data, verify, switch, tear down the source; rolled back on failure)."""
-        return self._operations.change_plan(valid_slug(slug), valid_plan(plan), valid_actor(actor), idempotency_key)
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.change_plan(slug, valid_plan(plan), valid_actor(actor), idempotency_key)
 
     def move(
         self,
@@ -199,23 +194,44 @@ class ControlPlane:
         region: str | None = None,
         actor: str = "system",
         idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Move the tenant, on its plan, to another region or cloud (data residency): the same migration as a
         topology change, with the same verification and rollback."""
-        where = _cloud(cloud)
-        return self._operations.move(valid_slug(slug), where, region, valid_actor(actor), idempotency_key)
+        where, slug = _cloud(cloud), valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.move(slug, where, region, valid_actor(actor), idempotency_key)
 
     def suspend(
-        self, slug: str, *, actor: str = "system", reason: str = "", idempotency_key: str | None = None
+        self,
+        slug: str,
+        *,
+        actor: str = "system",
+        reason: str = "",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Keep the tenant's data, but its role can no longer log in."""
-        return self._operations.toggle(K.SUSPEND, valid_slug(slug), valid_actor(actor), reason, idempotency_key)
+        return self._toggle(K.SUSPEND, slug, actor, reason, idempotency_key, on_event)
 
     def resume(
-        self, slug: str, *, actor: str = "system", reason: str = "", idempotency_key: str | None = None
+        self,
+        slug: str,
+        *,
+        actor: str = "system",
+        reason: str = "",
+        idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Let a suspended tenant log in again (its subscription must be trialing or active)."""
-        return self._operations.toggle(K.RESUME, valid_slug(slug), valid_actor(actor), reason, idempotency_key)
+        return self._toggle(K.RESUME, slug, actor, reason, idempotency_key, on_event)
+
+    def _toggle(
+        self, kind: OperationKind, slug: str, actor: str, reason: str, key: str | None, on_event: Sink | None
+    ) -> OperationResult:
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.toggle(kind, slug, valid_actor(actor), reason, key)
 
     def offboard(
         self,
@@ -224,10 +240,13 @@ class ControlPlane:
         retention: RetentionPolicy = RetentionPolicy.EXPORT,
         actor: str = "system",
         idempotency_key: str | None = None,
+        on_event: Sink | None = None,
     ) -> OperationResult:
         """Export the tenant's rows (unless ``retention`` is ``none``), then remove every resource of it.
         The registry keeps the tenant as ``offboarded`` (and the audit trail) forever."""
-        return self._operations.offboard(valid_slug(slug), retention, valid_actor(actor), idempotency_key)
+        slug = valid_slug(slug)
+        with self.events.watching(on_event, slug):
+            return self._operations.offboard(slug, retention, valid_actor(actor), idempotency_key)
 
     def onboard_many(
         self, requests: Sequence[OnboardRequest | dict[str, Any]], *, actor: str = "system"
@@ -353,48 +372,17 @@ class ControlPlane:
         return self.billing.subscription(valid_slug(slug))
 
     def record_billing_event(self, event: BillingEvent | dict[str, Any]) -> SubscriptionView:
-        """Apply a billing event (state machine enforced); a subscription suspended by billing suspends the
-        tenant, and a recovered one resumes it."""
-        parsed = event if isinstance(event, BillingEvent) else validate(BillingEvent, event, "billing event")
-        before = self.billing.subscription(parsed.tenant)
-        after = self.billing.record(parsed)
-        tenant = self.show(parsed.tenant)
-        if after.status is SubscriptionStatus.SUSPENDED and tenant.state is S.ACTIVE:
-            self.suspend(parsed.tenant, actor="billing", reason=f"billing event {parsed.event_id}")
-        elif (
-            before is not None
-            and before.status is SubscriptionStatus.SUSPENDED
-            and after.status is SubscriptionStatus.ACTIVE
-            and tenant.state is S.SUSPENDED
-        ):
-            self.resume(parsed.tenant, actor="billing", reason=f"billing event {parsed.event_id}")
-        return after
+        """Apply a billing event (see :mod:`~paybill_infra.controlplane.billing_flow`)."""
+        return self._billing.record(
+            event if isinstance(event, BillingEvent) else validate(BillingEvent, event, "billing event")
+        )
 
     def handle_billing_webhook(self, body: bytes, signature: str) -> SubscriptionView:
-        """Verify a signed webhook (``settings.webhook_secret``) and apply its event."""
-        if self.settings.webhook_secret is None:
-            raise ControlPlaneError("no webhook secret configured (ControlPlaneSettings.webhook_secret)")
-        return self.record_billing_event(WebhookVerifier(self.settings.webhook_secret).parse(body, signature))
+        return self._billing.webhook(body, signature)
 
     def enforce_billing(self, now: datetime | None = None) -> list[OperationResult]:
-        """Suspend tenants past due beyond the grace period; offboard (with export) tenants canceled
-        beyond the retention period. Meant for a periodic job; idempotent."""
-        now = now or utcnow()
-        results: list[OperationResult] = []
-        for slug in self.billing_store.overdue(now, self.settings.billing.grace_period):
-            self.record_billing_event(
-                BillingEvent(
-                    event_id=f"grace-{slug}-{int(now.timestamp())}",
-                    tenant=slug,
-                    status=SubscriptionStatus.SUSPENDED,
-                    occurred_at=now,
-                )
-            )
-            results.extend(self.operations(slug, limit=1))
-        for slug in self.billing_store.expired(now, self.settings.billing.retention):
-            if self.show(slug).state in (S.ACTIVE, S.SUSPENDED, S.FAILED):
-                results.append(self.offboard(slug, actor="billing"))
-        return results
+        """Billing's grace and retention periods, enforced (a periodic job; idempotent)."""
+        return self._billing.enforce(now)
 
     # --- recovery ------------------------------------------------------------------------------------------
 
@@ -402,40 +390,19 @@ class ControlPlane:
         """Finish or roll back every operation whose owner died (see :mod:`~paybill_infra.controlplane.recovery`)."""
         return self._recovery.recover()
 
-    # --- async counterparts --------------------------------------------------------------------------------
+    # --- async counterparts: the same calls in a worker thread, never blocking the event loop ----------------
 
-    async def aonboard(self, request: OnboardRequest | dict[str, Any], **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.onboard, request, **kwargs)
-
-    async def achange_plan(self, slug: str, plan: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.change_plan, slug, plan, **kwargs)
-
-    async def amove(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.move, slug, **kwargs)
-
-    async def asuspend(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.suspend, slug, **kwargs)
-
-    async def aresume(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.resume, slug, **kwargs)
-
-    async def aoffboard(self, slug: str, **kwargs: Any) -> OperationResult:
-        return await asyncio.to_thread(self.offboard, slug, **kwargs)
-
-    async def apreview(self, slug: str, plan: str, **kwargs: Any) -> PreviewResult:
-        return await asyncio.to_thread(self.preview, slug, plan, **kwargs)
-
-    async def adrift(self, slug: str | None = None) -> DriftReport:
-        return await asyncio.to_thread(self.drift, slug)
-
-    async def astatus(self) -> FleetStatus:
-        return await asyncio.to_thread(self.status)
-
-    async def atenants(self, state: TenantState | None = None) -> list[TenantView]:
-        return await asyncio.to_thread(self.tenants, state)
-
-    async def ashow(self, slug: str) -> TenantView:
-        return await asyncio.to_thread(self.show, slug)
+    aonboard = _threaded(onboard)
+    achange_plan = _threaded(change_plan)
+    amove = _threaded(move)
+    asuspend = _threaded(suspend)
+    aresume = _threaded(resume)
+    aoffboard = _threaded(offboard)
+    apreview = _threaded(preview)
+    adrift = _threaded(drift)
+    astatus = _threaded(status)
+    atenants = _threaded(tenants)
+    ashow = _threaded(show)
 
 
 def _request(request: OnboardRequest | dict[str, Any]) -> OnboardRequest:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from pulumi import automation as auto
@@ -95,6 +96,24 @@ class EventBus:
     def add_sink(self, sink: Sink) -> None:
         with self._lock:
             self._sinks.append(sink)
+
+    @contextmanager
+    def watching(self, sink: Sink | None, tenant: str) -> Iterator[None]:
+        """Hand ``sink`` the events about ``tenant`` while the block runs (a caller's ``on_event``)."""
+        if sink is None:
+            yield
+            return
+
+        def only_tenant(event: ProgressEvent) -> None:
+            if event.tenant == tenant:
+                sink(event)
+
+        self.add_sink(only_tenant)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sinks.remove(only_tenant)
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(self)

@@ -172,6 +172,8 @@ class PostgresDataMover:
             )
             with conn.cursor() as cur:
                 cur.executemany(statement, rows)
+        if table.c[KEY_COLUMN].identity is None:
+            return  # UUID keys: nothing to move past them
         conn.execute(
             sql.SQL(
                 "SELECT setval(pg_get_serial_sequence({qualified}, {key}), "

@@ -1,7 +1,7 @@
 """The tenant operations: each request's rules and registry intent, and its body, which converges stacks.
 
 Every body is resumable: it converges from the registry, so running it again after a crash finishes the
-work (see :mod:`paybill_infra.controlplane.recovery`, which dispatches through :attr:`Operations.resume`).
+work (see :mod:`paybill_infra.controlplane.recovery`, which dispatches through :attr:`Operations.finishers`).
 
 Migrations (a plan change across isolations or pools, and a move to another region or cloud) run the same
 five steps on every target: provision the target, freeze writes through the source role and copy the data,
@@ -32,7 +32,6 @@ from paybill_infra.controlplane.placement import place
 from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.registry import OperationRow, SubscriptionRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.controlplane.stacks import tenant_role
 from paybill_infra.errors import (
     ControlPlaneError,
     FieldProblem,
@@ -43,6 +42,7 @@ from paybill_infra.errors import (
 )
 from paybill_infra.schema.enums import Cloud, SubscriptionStatus
 from paybill_infra.schema.plan import Plan
+from paybill_infra.topology.naming import tenant_role
 
 S = TenantState
 K = OperationKind
@@ -53,7 +53,7 @@ class Operations:
         self.rt = rt
         self.rec = reconciler
         self.runner = runner
-        self.resume: dict[OperationKind, Callable[[OperationRow], tuple[OperationStatus, str | None]]] = {
+        self.finishers: dict[OperationKind, Callable[[OperationRow], tuple[OperationStatus, str | None]]] = {
             K.ONBOARD: lambda row: self._done(self.provision(row.id)),
             K.SUSPEND: lambda row: self._done(self.apply_toggle(row.id, row.tenant, suspended=True)),
             K.RESUME: lambda row: self._done(self.apply_toggle(row.id, row.tenant, suspended=False)),
@@ -209,7 +209,8 @@ class Operations:
 
     def offboard(self, slug: str, retention: RetentionPolicy, actor: str, key: str | None) -> OperationResult:
         def check(session: Session) -> OperationResult | None:
-            rules.require_state(slug, K.OFFBOARD, self.rt.tenant(session, slug).state)
+            row = self.rt.tenant(session, slug, include_offboarded=True)
+            rules.require_state(slug, K.OFFBOARD, row.state)
             return None
 
         def prepare(session: Session, operation_id: str) -> None:

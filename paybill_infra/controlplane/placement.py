@@ -12,11 +12,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from paybill_infra.controlplane.registry import PoolRow, TenantRow
-from paybill_infra.controlplane.stacks import pool_database, pool_owner
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Target
-from paybill_infra.topology.naming import Alphabet, NameRule, make_name
+from paybill_infra.topology.naming import Alphabet, NameRule, make_name, pool_database, pool_owner
 
 _STACK_RULE = NameRule(100, Alphabet.DNS)
 INFRA_SUFFIX = "infra"

@@ -2,7 +2,7 @@
 
 For each stale operation: take it over, drop the locks its owner held, clear the stacks' DIY locks (only
 when the holding CLI process is gone) and pending operations (undoing half-done creates through the
-resources' own providers), then finish it from the registry through :attr:`Operations.resume`: an
+resources' own providers), then finish it from the registry through :attr:`Operations.finishers`: an
 onboarding or a suspend/resume is re-applied; a migration not yet switched is rolled back to the source,
 one already switched tears the source down; an offboarding completes.
 """
@@ -52,7 +52,7 @@ class Recovery:
         """Finish the operation ``row`` whose owner died, from the registry (a failure marks the tenant
         failed, from where it can be offboarded or onboarded again)."""
         try:
-            return self.operations.resume[OperationKind(row.kind)](row)
+            return self.operations.finishers[OperationKind(row.kind)](row)
         except PaybillError as err:
             self.rt.mark(row.tenant, TenantState.FAILED)
             return OperationStatus.FAILED, str(err)

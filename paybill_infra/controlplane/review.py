@@ -36,13 +36,13 @@ from paybill_infra.controlplane.programs import MemberSpec
 from paybill_infra.controlplane.reconcile import Reconciler, StackSpec
 from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.controlplane.stacks import pool_database, pool_owner, tenant_role
 from paybill_infra.controlplane.transitions import stays_in_place
 from paybill_infra.schema.enums import Isolation
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Member, Program, StackResource, Target
 from paybill_infra.testing.mocks import CloudMocks
 from paybill_infra.testing.run import run_program
+from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role
 
 
 def _no_program() -> None:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from paybill_infra.catalog import PlanCatalog
+from paybill_infra.catalog import PlanCatalog, load_catalog
+from paybill_infra.controlplane import migrations
 from paybill_infra.controlplane.events import EventBus
-from paybill_infra.controlplane.jobs import Journal, Locks
-from paybill_infra.controlplane.migration import DataMover
+from paybill_infra.controlplane.jobs import Journal, Locks, new_owner
+from paybill_infra.controlplane.migration import DataMover, PostgresDataMover
 from paybill_infra.controlplane.models import Actor, IdempotencyKey, TenantState
+from paybill_infra.controlplane.naming_check import ensure_current_names
 from paybill_infra.controlplane.programs import ServerConfig
-from paybill_infra.controlplane.registry import Registry, TenantRow
+from paybill_infra.controlplane.registry import Registry, TenantRow, default_url, make_engine
 from paybill_infra.controlplane.settings import ControlPlaneSettings
-from paybill_infra.controlplane.stacks import StackManager
+from paybill_infra.controlplane.stacks import RetryPolicy, StackManager
+from paybill_infra.engine.settings import EngineSettings
 from paybill_infra.errors import (
     FieldProblem,
     InvalidInputError,
@@ -34,7 +38,8 @@ from paybill_infra.schema.enums import Cloud
 from paybill_infra.schema.identifiers import PlanName, Slug
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Target
-from paybill_infra.targets.runner import InfraRunner
+from paybill_infra.targets.registry import target_for
+from paybill_infra.targets.runner import EngineInfraRunner, InfraRunner
 
 _SLUG = TypeAdapter(Slug)
 _PLAN = TypeAdapter(PlanName)
@@ -80,6 +85,44 @@ class Runtime:
     def mark(self, slug: str, state: TenantState) -> None:
         with self.registry.transaction() as session:
             self.tenant(session, slug, include_offboarded=True).state = state
+
+
+def build_runtime(
+    settings: ControlPlaneSettings, *, infra: InfraRunner | None = None, data_mover: DataMover | None = None
+) -> Runtime:
+    """The services of one control plane: every configured target validated (a missing SDK or a bad setting
+    fails here, before any engine run), the registry migrated and checked for names of an older scheme, the
+    engine's stack manager, and this process's identity for locks and the journal."""
+    root = settings.root.resolve()
+    targets = {cloud: target_for(cloud, target) for cloud, target in settings.targets.items()}
+    engine = make_engine(settings.database_url or default_url(root))
+    migrations.upgrade(engine)
+    registry = Registry(engine)
+    ensure_current_names(registry)
+    owner, ttl = new_owner(), timedelta(seconds=settings.lease_ttl_s)
+    stacks = StackManager(
+        EngineSettings.for_project(root, backend_url=settings.backend_url),
+        state_dir=root / ".paybill",
+        project=settings.project,
+        secrets=settings.secrets,
+        retry=RetryPolicy(attempts=settings.retry_attempts),
+        parallel=settings.engine_parallel,
+    )
+    return Runtime(
+        settings=settings,
+        catalog=load_catalog(settings.catalog or root / "plans.yaml"),
+        registry=registry,
+        journal=Journal(registry, owner, ttl),
+        locks=Locks(registry, owner, ttl),
+        stacks=stacks,
+        events=EventBus(),
+        targets=targets,
+        infra=infra or EngineInfraRunner(stacks),
+        mover=data_mover or PostgresDataMover(),
+        server=settings.server(),
+        export_dir=(settings.export_dir or root / ".paybill" / "exports").resolve(),
+        slots=threading.BoundedSemaphore(settings.workers),
+    )
 
 
 def valid_slug(value: str) -> str:

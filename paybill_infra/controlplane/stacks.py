@@ -50,15 +50,19 @@ from paybill_infra.local.provider import (
     SharedPlatformProvider,
     SiloDatabaseProvider,
 )
-from paybill_infra.topology.naming import Alphabet, NameRule, make_name
+
+# Re-exported: the control plane names its in-database objects through the one naming scheme.
+from paybill_infra.topology.naming import pool_database as pool_database
+from paybill_infra.topology.naming import pool_owner as pool_owner
+from paybill_infra.topology.naming import tenant_role as tenant_role
 
 DEFAULT_PROJECT = "paybill-tenants"
 PLATFORM_STACK = "platform"
 SECRETS_SCHEMES = ("passphrase", "awskms://", "azurekeyvault://", "gcpkms://", "hashivault://")
-_PG_RULE = NameRule(63, Alphabet.SQL)
 TRANSIENT = re.compile(
     r"UNAVAILABLE|too many clients|could not connect|connection refused|database system is starting up|"
-    r"tuple concurrently updated|deadlock detected|currently locked|Socket closed|failed to connect",
+    r"tuple concurrently updated|deadlock detected|currently locked|Socket closed|failed to connect|"
+    r"provisioning busy",
     re.IGNORECASE,
 )
 _PROVIDERS: dict[str, type[PostgresProvider]] = {
@@ -68,22 +72,6 @@ _PROVIDERS: dict[str, type[PostgresProvider]] = {
     "BridgeSchema": BridgeSchemaProvider,
     "PooledMembership": PooledMembershipProvider,
 }
-
-
-def pool_database(plan: str, ordinal: int) -> str:
-    return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}")
-
-
-def pool_owner(plan: str, ordinal: int) -> str:
-    return make_name(_PG_RULE, "pb", "pool", plan, f"{ordinal:03d}", "owner")
-
-
-def tenant_role(slug: str, generation: int) -> str:
-    """The tenant's login role. Generation 0 keeps the topology's own name; every topology migration moves
-    the tenant to a fresh role, because source and target exist side by side until the data is moved."""
-    return (
-        make_name(_PG_RULE, "t", slug, "app") if generation == 0 else make_name(_PG_RULE, "t", slug, f"g{generation}")
-    )
 
 
 class SecretsConfig(BaseModel):

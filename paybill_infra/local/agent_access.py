@@ -18,7 +18,7 @@ import psycopg
 from agent_acl import AclPolicy, Batch, Isolation, Names, enable_login, parse_policy
 from agent_acl.ddl import shared_plan, shared_teardown, tenant_plan, tenant_teardown
 from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
-from paybill_infra.local.provider import PostgresProvider, Props, _connect, _exists, _lock_shared_acls
+from paybill_infra.local.provider import PostgresProvider, Props, _connect, _exists, provisioning_lock
 from paybill_infra.local.server import AdminConnection
 
 SHARED_ISOLATION = Isolation.POOLED
@@ -31,17 +31,17 @@ def _policy(props: Props) -> AclPolicy:
 
 
 def run_batches(admin: AdminConnection, batches: Sequence[Batch], *, skip_missing: bool = False) -> None:
-    """Run ``agent_acl`` batches as the admin, each in its database; optionally skip vanished databases."""
-    for batch in batches:
-        if skip_missing:
-            with _connect(admin, "postgres") as conn:
-                if not _exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", batch.database):
-                    continue
-        with _connect(admin, batch.database, autocommit=batch.autocommit) as conn:
-            if not batch.autocommit:
-                _lock_shared_acls(conn)
-            for statement in batch.statements:
-                conn.execute(statement.as_string(conn))
+    """Run ``agent_acl`` batches as the admin, each in its database, under the provisioning lock; optionally
+    skip vanished databases."""
+    with provisioning_lock(admin):
+        for batch in batches:
+            if skip_missing:
+                with _connect(admin, "postgres") as conn:
+                    if not _exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", batch.database):
+                        continue
+            with _connect(admin, batch.database, autocommit=batch.autocommit) as conn:
+                for statement in batch.statements:
+                    conn.execute(statement.as_string(conn))
 
 
 def _missing_roles(admin: AdminConnection, roles: Sequence[str]) -> list[str]:

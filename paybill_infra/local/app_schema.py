@@ -8,6 +8,10 @@ Every table carries ``tenant_id`` even where isolation is physical, so moving a 
 a row copy, never a reshape; ``agent_acl`` makes every tenant table unique on ``(tenant_id, id)`` and requires
 foreign keys to include ``tenant_id``, so a pooled row cannot point at another tenant's row (FK checks bypass
 row-level security).
+
+Keys are UUIDv7 (``uuidv7()``, PostgreSQL 18), not a shared identity sequence: in a pool, a sequence would
+tell every tenant how many rows all the others inserted (issue 10), and a guessed key of another tenant
+could be confirmed through a duplicate-key error. Time-ordered UUIDs keep index locality and page order.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ APP_SCHEMA = DataSchema.model_validate(
                 "name": "customers",
                 "primary_key": ["id"],
                 "columns": [
-                    {"name": "id", "type": "bigint", "nullable": False, "generated": "identity"},
+                    {"name": "id", "type": "uuid", "nullable": False, "generated": "uuidv7"},
                     {"name": "tenant_id", "type": "text", "nullable": False},
                     {"name": "name", "type": "text", "nullable": False, "sensitivity": "pii"},
                     {"name": "email", "type": "text", "sensitivity": "pii"},
@@ -36,9 +40,9 @@ APP_SCHEMA = DataSchema.model_validate(
                 "name": "invoices",
                 "primary_key": ["id"],
                 "columns": [
-                    {"name": "id", "type": "bigint", "nullable": False, "generated": "identity"},
+                    {"name": "id", "type": "uuid", "nullable": False, "generated": "uuidv7"},
                     {"name": "tenant_id", "type": "text", "nullable": False},
-                    {"name": "customer_id", "type": "bigint", "nullable": False},
+                    {"name": "customer_id", "type": "uuid", "nullable": False},
                     {"name": "amount_cents", "type": "bigint", "nullable": False, "sensitivity": "confidential"},
                     {"name": "currency", "type": "text", "nullable": False, "default": "USD"},
                     {"name": "status", "type": "text", "nullable": False, "default": "open"},

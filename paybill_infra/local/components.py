@@ -147,12 +147,18 @@ class LocalTenant(TenantComponent):
         # The role depends on the platform too: on destroy it is dropped (with DROP OWNED in the shared
         # database) before the shared database, whose DROP ... WITH (FORCE) would cut that connection.
         child = pulumi.ResourceOptions(parent=self, depends_on=list(platform.dependencies))
+        own_schema = {
+            Isolation.SILO: q.SILO_SCHEMA,
+            Isolation.BRIDGE: topo.name(NameKind.SCHEMA),
+            Isolation.POOLED: q.POOLED_SCHEMA,
+        }[topo.isolation]
         role = LoginRole(
             f"{name}-role",
             server=platform.server,
             role=args.role or topo.name(NameKind.DB_USER),
             connection_limit=CONNECTION_LIMITS[topo.sizing.database_size],
             statement_timeout_ms=args.statement_timeout_ms,
+            search_path=[own_schema],
             login=not args.suspended,
             password=args.password,
             opts=child,
@@ -167,17 +173,17 @@ class LocalTenant(TenantComponent):
                 owner=role.role,
                 opts=after_role,
             )
-            database, schema = silo.database, q.SILO_SCHEMA
+            database = silo.database
         elif topo.isolation is Isolation.BRIDGE:
             BridgeSchema(
                 f"{name}-schema",
                 server=platform.server,
                 database=platform.database,
-                schema=topo.name(NameKind.SCHEMA),
+                schema=own_schema,
                 owner=role.role,
                 opts=after_role,
             )
-            database, schema = platform.database, topo.name(NameKind.SCHEMA)
+            database = platform.database
         else:
             PooledMembership(
                 f"{name}-membership",
@@ -187,7 +193,7 @@ class LocalTenant(TenantComponent):
                 tenant=topo.tenant,
                 opts=after_role,
             )
-            database, schema = platform.database, q.POOLED_SCHEMA
+            database = platform.database
         if platform.acl is not None and platform.acl_policy is not None:
             AclTenant(
                 f"{name}-agent-acl",
@@ -212,6 +218,6 @@ class LocalTenant(TenantComponent):
                 key_id="none",
                 tags=topo.tags,
             ),
-            db_schema=schema,
+            db_schema=own_schema,
             fingerprint=topo.fingerprint,
         )

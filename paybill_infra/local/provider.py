@@ -13,16 +13,18 @@ import them lazily, at the first operation that talks to PostgreSQL (``check``/`
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from paybill_infra._lazy import LazyModule
+from paybill_infra.errors import ProvisioningBusyError
 from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import errors as pg_errors
     from psycopg import sql
 
     from paybill_infra.local import app_schema, server
@@ -32,6 +34,7 @@ else:
     # Lazy: ``check``/``diff`` (all a no-change run asks of this process) need none of them, and
     # SQLAlchemy + agent_acl (behind ``app_schema``/``q``) alone cost seconds of CPU per engine run.
     psycopg = LazyModule("psycopg")
+    pg_errors = LazyModule("psycopg.errors")
     sql = LazyModule("psycopg.sql")
     app_schema = LazyModule("paybill_infra.local.app_schema")
     server = LazyModule("paybill_infra.local.server")
@@ -50,23 +53,53 @@ def _endpoint(admin: AdminConnection) -> Props:
     return {"host": admin.host, "port": admin.port}
 
 
+LOCK_TIMEOUT_MS = 10_000
+"""How long a provisioning statement waits for any lock before failing with a retryable error."""
+STATEMENT_TIMEOUT_MS = 300_000
+"""How long one provisioning statement may run (``CREATE DATABASE`` included)."""
+PROVISIONING_LOCK_TIMEOUT_MS = 120_000
+"""How long a provisioner waits for :func:`provisioning_lock`. Only other provisioners hold it, each for a short
+section, but a large parallel ``up`` queues many of them; still bounded, so a stuck holder fails retryably."""
+
+
 @contextmanager
 def _connect(admin: AdminConnection, dbname: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(admin.conninfo(dbname), autocommit=autocommit, connect_timeout=30) as conn:
-        yield conn
+    """A provisioning session: bounded lock waits and statements, so nothing a tenant holds can hang it.
 
-
-ACL_LOCK = "paybill:shared-acl"
-
-
-def _lock_shared_acls(conn: psycopg.Connection[Any]) -> None:
-    """Serialise ACL changes on shared objects (the shared database, its schemas and pooled tables).
-
-    PostgreSQL rewrites an object's ACL in place, so two concurrent GRANTs on one object fail with
-    "tuple concurrently updated"; the engine runs tenant resources in parallel, so they take turns here.
-    Transaction-scoped: released at commit or rollback.
+    A timeout becomes :class:`ProvisioningBusyError` (retryable) instead of a hang or an anonymous error.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (ACL_LOCK,))
+    conninfo = psycopg.conninfo.make_conninfo(
+        admin.conninfo(dbname),
+        options=f"-c lock_timeout={int(LOCK_TIMEOUT_MS)} -c statement_timeout={int(STATEMENT_TIMEOUT_MS)}",
+    )
+    try:
+        with psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=30) as conn:
+            yield conn
+    except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as err:
+        raise ProvisioningBusyError(dbname, str(err).strip().splitlines()[0]) from None
+
+
+@contextmanager
+def provisioning_lock(admin: AdminConnection) -> Iterator[None]:
+    """Serialise changes to shared objects (databases' ACLs, the shared schemas and pooled tables, roles).
+
+    PostgreSQL rewrites an object's ACL in place, so two concurrent GRANTs on one object fail with "tuple
+    concurrently updated"; the engine runs tenant resources in parallel, so they take turns here. The lock
+    is ``LOCK TABLE ... IN EXCLUSIVE MODE`` on a table of the maintenance database that only the
+    provisioner can reach: an advisory lock would do the same job, but any tenant session could take it and
+    stall provisioning for as long as it liked (issue 10). One lock for the whole server, because database
+    ACLs live in a shared catalog. Held until the ``with`` block ends.
+    """
+    with _connect(admin, q.MAINTENANCE_DATABASE, autocommit=True) as conn:
+        if not _exists(conn, "SELECT 1 WHERE to_regclass(%s) IS NOT NULL", f"{q.LOCK_SCHEMA}.{q.LOCK_TABLE}"):
+            for statement in q.create_lock_table():
+                # A concurrent provisioner may create it first: its duplicate is as good as ours.
+                with suppress(pg_errors.UniqueViolation, pg_errors.DuplicateObject):
+                    conn.execute(statement)
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(PROVISIONING_LOCK_TIMEOUT_MS)}ms",))
+            _run(conn, q.take_provisioning_lock())
+            yield
 
 
 def _run(conn: psycopg.Connection[Any], statements: q.Statements) -> None:
@@ -135,6 +168,11 @@ class PostgresProvider(ResourceProvider):
         self._delete(server.admin_connection(_spec(props)), props)
 
 
+def _search_path(props: Props) -> list[str]:
+    """The role's own schemas (``pg_catalog`` goes first, added by the SQL)."""
+    return [str(schema) for schema in props.get("search_path") or []]
+
+
 class LoginRoleProvider(PostgresProvider):
     """A tenant's login role. The password is the one given, or generated once, and kept; drift in attributes
     or password (someone ran ``ALTER ROLE`` by hand) is detected on refresh and reverted on update."""
@@ -156,6 +194,7 @@ class LoginRoleProvider(PostgresProvider):
                     verifier,
                     connection_limit=int(props["connection_limit"]),
                     statement_timeout_ms=int(props["statement_timeout_ms"]),
+                    search_path=_search_path(props),
                 ),
             )
             if not props.get("login", True):
@@ -174,6 +213,14 @@ class LoginRoleProvider(PostgresProvider):
                 "rolbypassrls, rolconnlimit, rolpassword FROM pg_authid WHERE rolname = %s",
                 (props["role"],),
             ).fetchone()
+            path_ok = _exists(
+                conn,
+                "SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                "WHERE r.rolname = %s AND s.setdatabase = 0 AND 'search_path=' || (SELECT string_agg(quote_ident(x), "
+                "', ' ORDER BY i) FROM unnest(%s::text[]) WITH ORDINALITY AS u(x, i)) = ANY(s.setconfig)",
+                props["role"],
+                ["pg_catalog", *_search_path(props)],
+            )
         if row is None:
             return None
         login, superuser, createdb, createrole, inherit, replication, bypassrls, connlimit, verifier = row
@@ -189,6 +236,7 @@ class LoginRoleProvider(PostgresProvider):
                 ("bypassrls", bypassrls),
                 ("connection_limit", connlimit != int(props["connection_limit"])),
                 ("password", verifier != props.get("verifier")),
+                ("search_path", not path_ok),
             )
             if bad
         ]
@@ -211,6 +259,7 @@ class LoginRoleProvider(PostgresProvider):
                     role=sql.Identifier(news["role"]), ms=sql.Literal(f"{int(news['statement_timeout_ms'])}ms")
                 )
             )
+            _run(conn, q.set_search_path(news["role"], _search_path(news)))
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
@@ -224,15 +273,14 @@ class LoginRoleProvider(PostgresProvider):
                     (role,),
                 )
             ]
-        for database in databases:
-            with _connect(admin, database) as conn:
-                _lock_shared_acls(conn)
-                _run(conn, q.drop_owned(role))
-        with _connect(admin, "postgres") as conn:
-            _lock_shared_acls(conn)
-            if _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", role):
-                _run(conn, q.drop_owned(role))
-                _run(conn, q.drop_role(role))
+        with provisioning_lock(admin):
+            for database in databases:
+                with _connect(admin, database) as conn:
+                    _run(conn, q.drop_owned(role))
+            with _connect(admin, "postgres") as conn:
+                if _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", role):
+                    _run(conn, q.drop_owned(role))
+                    _run(conn, q.drop_role(role))
 
 
 class SharedPlatformProvider(PostgresProvider):
@@ -245,20 +293,22 @@ class SharedPlatformProvider(PostgresProvider):
         return str(props["database"])
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
-        with _connect(admin, "postgres", autocommit=True) as conn:
-            if not _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", props["owner"]):
-                _run(conn, q.create_owner_role(props["owner"]))
-            _run(conn, q.create_database(props["database"], props["owner"]))
-        try:
-            with _connect(admin, props["database"]) as conn:
-                _run(conn, q.lock_public_schema())
-                _run(conn, q.create_control_schema(props["owner"]))
-                _run(conn, q.create_schema(q.POOLED_SCHEMA, props["owner"]))
-                _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"]))
-                _run(conn, q.enable_pooled_rls())
-        except psycopg.Error:
-            self._delete(admin, props)  # CREATE DATABASE cannot share a transaction: undo it by hand
-            raise
+        with provisioning_lock(admin):
+            with _connect(admin, "postgres", autocommit=True) as conn:
+                if not _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", props["owner"]):
+                    _run(conn, q.create_owner_role(props["owner"]))
+                _run(conn, q.create_database(props["database"], props["owner"]))
+            try:
+                with _connect(admin, props["database"]) as conn:
+                    _run(conn, q.lock_public_schema())
+                    _run(conn, q.create_control_schema(props["owner"]))
+                    _run(conn, q.create_schema(q.POOLED_SCHEMA, props["owner"]))
+                    _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"]))
+                    _run(conn, q.enable_pooled_rls())
+                _harden(admin, props["database"])
+            except (psycopg.Error, ProvisioningBusyError):
+                self._delete(admin, props)  # CREATE DATABASE cannot share a transaction: undo it by hand
+                raise
         return {}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -271,6 +321,7 @@ class SharedPlatformProvider(PostgresProvider):
                 props["database"],
             )
         drift = ["public_connect"] if public_connect else []
+        drift += _hardening_drift(admin, props["database"])
         with _connect(admin, props["database"]) as conn:
             drift += _pooled_rls_drift(conn)
             if not _exists(
@@ -284,6 +335,8 @@ class SharedPlatformProvider(PostgresProvider):
         return drift
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
+        with provisioning_lock(admin):
+            _harden(admin, news["database"])
         with _connect(admin, news["database"]) as conn:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=sql.Identifier(news["database"])))
             missing = set(_pooled_rls_drift(conn))
@@ -307,6 +360,42 @@ class SharedPlatformProvider(PostgresProvider):
                 _run(conn, q.drop_role(props["owner"]))
 
 
+def _harden(admin: AdminConnection, database: str) -> None:
+    """Under the provisioning lock: no CONNECT for PUBLIC on the maintenance databases and, where the admin
+    is a superuser (the functions belong to the bootstrap superuser), no large-object creation in
+    ``database``. A managed server's non-superuser admin cannot revoke the latter: the threat model says so."""
+    with _connect(admin, q.MAINTENANCE_DATABASE) as conn:
+        _run(conn, q.revoke_maintenance_connect())
+    with _connect(admin, database) as conn:
+        if _is_superuser(conn):
+            _run(conn, q.revoke_large_object_creation())
+
+
+def _hardening_drift(admin: AdminConnection, database: str) -> list[str]:
+    drift: list[str] = []
+    with _connect(admin, q.MAINTENANCE_DATABASE) as conn:
+        if _exists(
+            conn,
+            "SELECT 1 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a "
+            "WHERE d.datname = ANY(%s) AND a.grantee = 0 AND a.privilege_type = 'CONNECT'",
+            list(q.MAINTENANCE_DATABASES),
+        ):
+            drift.append("maintenance_connect")
+    with _connect(admin, database) as conn:
+        if _is_superuser(conn) and _exists(
+            conn,
+            "SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+            "WHERE p.oid = ANY(%s::regprocedure[]) AND a.grantee = 0",
+            [f"pg_catalog.{name}({args})" for name, args in q.LARGE_OBJECT_CREATORS],
+        ):
+            drift.append("large_objects")
+    return drift
+
+
+def _is_superuser(conn: psycopg.Connection[Any]) -> bool:
+    return _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper")
+
+
 def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
     drift: list[str] = []
     for table in app_schema.TABLES:
@@ -322,10 +411,12 @@ def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
             drift.append(f"rls:{table.name}")
         if not _exists(
             conn,
-            "SELECT 1 FROM pg_policies WHERE schemaname = %s AND tablename = %s AND policyname = %s",
+            "SELECT 1 FROM pg_policies WHERE schemaname = %s AND tablename = %s AND policyname = %s "
+            "AND qual LIKE %s AND with_check LIKE %s",
             q.POOLED_SCHEMA,
             table.name,
             q.POOLED_POLICY,
+            *[f"%SELECT {q.CONTROL_SCHEMA}.{q.CURRENT_TENANT_FN}()%"] * 2,
         ):
             drift.append(f"policy:{table.name}")
     return drift
@@ -424,8 +515,7 @@ class BridgeSchemaProvider(PostgresProvider):
         return f"{props['database']}/{props['schema']}"
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
-        with _connect(admin, props["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
             _run(conn, q.grant_connect(props["database"], props["owner"]))
             _create_missing_tables(conn, props["schema"], props["owner"])
         return {}
@@ -441,8 +531,7 @@ class BridgeSchemaProvider(PostgresProvider):
             return drift + _table_drift(conn, props["schema"], props["owner"])
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
-        with _connect(admin, news["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, news["database"]) as conn:
             conn.execute(
                 sql.SQL("ALTER SCHEMA {s} OWNER TO {o}").format(
                     s=sql.Identifier(news["schema"]), o=sql.Identifier(news["owner"])
@@ -452,8 +541,7 @@ class BridgeSchemaProvider(PostgresProvider):
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
-        with _connect(admin, props["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
             _run(conn, q.drop_schema(props["schema"]))
             _run(conn, q.revoke_connect(props["database"], props["owner"]))
 
@@ -470,8 +558,7 @@ class PooledMembershipProvider(PostgresProvider):
         return f"{props['database']}/{props['tenant']}"
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
-        with _connect(admin, props["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
             _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"], database=props["database"]))
         return {}
 
@@ -497,8 +584,7 @@ class PooledMembershipProvider(PostgresProvider):
             return drift
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
-        with _connect(admin, news["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, news["database"]) as conn:
             conn.execute(
                 sql.SQL("DELETE FROM {t} WHERE role_name = %s").format(
                     t=sql.Identifier(q.CONTROL_SCHEMA, q.TENANT_ROLES_TABLE)
@@ -509,6 +595,5 @@ class PooledMembershipProvider(PostgresProvider):
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
-        with _connect(admin, props["database"]) as conn:
-            _lock_shared_acls(conn)
+        with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
             _run(conn, q.unbind_pooled_tenant(props["role"], props["tenant"]))

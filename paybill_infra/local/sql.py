@@ -6,12 +6,23 @@ pinned in golden files (``tests/golden/``) and the same statements run on a real
 
 Pooled isolation does not trust session settings: ``SET app.tenant_id`` is free for any role, so a policy
 on it would be void. The tenant is derived from ``current_user`` through ``paybill.tenant_roles``, a table
-tenants can read (their own row only, under its own forced RLS) but never write.
+tenants can read (their own row only, under its own forced RLS) but never write. The policy calls it as
+``(SELECT paybill.current_tenant())``: an InitPlan, evaluated once per statement instead of once per row.
+
+Nothing here trusts the search path either (issue 10): every project object is referenced schema-qualified,
+the one function pins ``search_path = pg_catalog, pg_temp``, and every tenant login role gets
+``search_path = pg_catalog, <its own schema>`` (no ``"$user"``), so a schema that happens to carry a role's
+name is never searched by that role.
+
+Provisioning serialises its shared changes on :data:`LOCK_TABLE` in :data:`LOCK_SCHEMA` of the maintenance
+database: a table no tenant can reach (no CONNECT on that database, no USAGE on the schema), unlike an
+advisory lock, which any session of the database may take and hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from psycopg import sql
 from sqlalchemy import Table
@@ -28,6 +39,14 @@ CURRENT_TENANT_FN = "current_tenant"
 POOLED_POLICY = "tenant_isolation"
 MAPPING_POLICY = "own_mapping_only"
 DML = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
+MAINTENANCE_DATABASE: Final = "postgres"
+MAINTENANCE_DATABASES: Final = ("postgres", "template1")
+"""Databases PostgreSQL creates with CONNECT for PUBLIC; the provisioner revokes it (a tenant has no business
+there, and ``postgres`` is where the provisioning lock lives)."""
+LOCK_SCHEMA: Final = "paybill_provisioner"
+LOCK_TABLE: Final = "provisioning_lock"
+LARGE_OBJECT_CREATORS: Final = (("lo_creat", "integer"), ("lo_create", "oid"), ("lo_from_bytea", "oid, bytea"))
+"""The server-side functions that create large objects (``lo_import`` is superuser-only already)."""
 
 Statement = sql.SQL | sql.Composed
 Statements = list[Statement]
@@ -37,8 +56,11 @@ def _id(*parts: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
-def create_login_role(role: str, verifier: str, *, connection_limit: int, statement_timeout_ms: int) -> Statements:
-    """A tenant login role with every elevated attribute explicitly off (no RLS bypass, no SET ROLE reach)."""
+def create_login_role(
+    role: str, verifier: str, *, connection_limit: int, statement_timeout_ms: int, search_path: Sequence[str]
+) -> Statements:
+    """A tenant login role with every elevated attribute explicitly off (no RLS bypass, no SET ROLE reach)
+    and its search path pinned to its own schema(s)."""
     return [
         sql.SQL(
             "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS "
@@ -47,7 +69,14 @@ def create_login_role(role: str, verifier: str, *, connection_limit: int, statem
         sql.SQL("ALTER ROLE {role} SET statement_timeout = {ms}").format(
             role=_id(role), ms=sql.Literal(f"{statement_timeout_ms}ms")
         ),
+        *set_search_path(role, search_path),
     ]
+
+
+def set_search_path(role: str, schemas: Sequence[str]) -> Statements:
+    """``pg_catalog`` first, then exactly ``schemas``: no ``"$user"``, no ``public``."""
+    path = sql.SQL(", ").join([_id("pg_catalog"), *(_id(s) for s in schemas)])
+    return [sql.SQL("ALTER ROLE {role} SET search_path = {path}").format(role=_id(role), path=path)]
 
 
 def alter_login_role(role: str, verifier: str, *, login: bool, connection_limit: int) -> Statements:
@@ -113,6 +142,37 @@ def revoke_connect(database: str, role: str) -> Statements:
     return [sql.SQL("REVOKE ALL ON DATABASE {db} FROM {role}").format(db=_id(database), role=_id(role))]
 
 
+def create_lock_table() -> Statements:
+    """In the maintenance database: the provisioner-only table whose lock serialises shared changes."""
+    table = _id(LOCK_SCHEMA, LOCK_TABLE)
+    return [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {s}").format(s=_id(LOCK_SCHEMA)),
+        sql.SQL("REVOKE ALL ON SCHEMA {s} FROM PUBLIC").format(s=_id(LOCK_SCHEMA)),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {t} ()").format(t=table),
+        sql.SQL("REVOKE ALL ON {t} FROM PUBLIC").format(t=table),
+    ]
+
+
+def take_provisioning_lock() -> Statements:
+    """EXCLUSIVE mode: conflicts with every other provisioner, but not with plain reads of the table."""
+    return [sql.SQL("LOCK TABLE {t} IN EXCLUSIVE MODE").format(t=_id(LOCK_SCHEMA, LOCK_TABLE))]
+
+
+def revoke_maintenance_connect() -> Statements:
+    """PUBLIC may connect to ``postgres`` and ``template1`` by default; tenants must not."""
+    databases = sql.SQL(", ").join(_id(db) for db in MAINTENANCE_DATABASES)
+    return [sql.SQL("REVOKE CONNECT ON DATABASE {dbs} FROM PUBLIC").format(dbs=databases)]
+
+
+def revoke_large_object_creation() -> Statements:
+    """Inside a shared database (needs a superuser: the functions belong to the bootstrap superuser)."""
+    functions = sql.SQL(", ").join(
+        sql.SQL("{fn}({args})").format(fn=_id("pg_catalog", name), args=sql.SQL(args))
+        for name, args in LARGE_OBJECT_CREATORS
+    )
+    return [sql.SQL("REVOKE EXECUTE ON FUNCTION {fns} FROM PUBLIC").format(fns=functions)]
+
+
 def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
     """The tenant-role mapping and ``current_tenant()`` that pooled policies rely on."""
     table = _id(CONTROL_SCHEMA, TENANT_ROLES_TABLE)
@@ -131,7 +191,7 @@ def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
         ),
         sql.SQL(
             "CREATE FUNCTION {fn}() RETURNS text LANGUAGE sql STABLE SECURITY INVOKER "
-            "SET search_path = pg_catalog AS {body}"
+            "SET search_path = pg_catalog, pg_temp AS {body}"
         ).format(fn=function, body=sql.Literal(body.as_string(None))),
         sql.SQL("ALTER FUNCTION {fn}() OWNER TO {owner}").format(fn=function, owner=_id(owner)),
         sql.SQL("REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC").format(fn=function),
@@ -140,7 +200,9 @@ def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
 
 def enable_pooled_rls(tables: Sequence[Table] = TABLES) -> Statements:
     """ENABLE + FORCE row-level security and the single tenant policy on every pooled table."""
-    predicate = sql.SQL("{col} = {fn}()").format(col=_id(TENANT_COLUMN), fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN))
+    predicate = sql.SQL("{col} = (SELECT {fn}())").format(
+        col=_id(TENANT_COLUMN), fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN)
+    )
     out: Statements = []
     for table in tables:
         name = _id(POOLED_SCHEMA, table.name)

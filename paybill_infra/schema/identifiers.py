@@ -2,7 +2,9 @@
 
 A tenant slug ends up in DNS labels, SQL identifiers, IAM names, bucket names and stack names on five
 clouds, so it is held to the intersection of their rules: lowercase ASCII letters, digits and single
-inner hyphens, starting with a letter. Anything else (quotes, semicolons, spaces, ``$``, unicode) is
+inner hyphens, starting with a letter. No double hyphen is what keeps generated in-database names
+collision-free: ``__`` separates a name's kind suffixes (``r_acme__g2``), and a slug can never produce it
+(see ``paybill_infra.topology.naming``). Anything else (quotes, semicolons, spaces, ``$``, unicode) is
 rejected here, at the edge, so no later layer has to escape it.
 """
 
@@ -57,7 +59,8 @@ Slug = Annotated[
 ]
 """A tenant slug: 3-40 chars of ``[a-z0-9-]``, starting with a letter, no leading, trailing or double hyphen."""
 
-PlanName = Annotated[str, StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$")]
+PlanName = Annotated[str, StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")]
+"""A plan name: like a slug, no double hyphen (it names pool databases, see ``topology.naming``)."""
 
 FeatureKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")]
 

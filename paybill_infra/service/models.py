@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from paybill_infra.controlplane import DriftReport, FleetStatus, SubscriptionView, TenantView
-from paybill_infra.schema.identifiers import PlanName
+from paybill_infra.schema.enums import Cloud
+from paybill_infra.schema.identifiers import PlanName, Region
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -24,6 +25,7 @@ class JobKind(StrEnum):
 
     ONBOARD = "onboard"
     CHANGE_PLAN = "change_plan"
+    MOVE = "move"
     SUSPEND = "suspend"
     RESUME = "resume"
     OFFBOARD = "offboard"
@@ -78,6 +80,16 @@ class PlanChange(BaseModel):
     model_config = _FROZEN
 
     plan: PlanName
+
+
+class Move(BaseModel):
+    """Where to move a tenant: another cloud, another region of it, or both (``region`` defaults to the
+    target's default region)."""
+
+    model_config = _FROZEN
+
+    cloud: Cloud
+    region: Region | None = None
 
 
 class Reason(BaseModel):

@@ -77,12 +77,14 @@ def _table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
 def render(data: OpsSummary) -> str:
     """One self-contained page; every value is escaped."""
     tenants = _table(
-        ("slug", "plan", "isolation", "state", "stack", "subscription"),
+        ("slug", "plan", "isolation", "cloud", "region", "state", "stack", "subscription"),
         [
             (
                 t.slug,
                 t.plan,
                 t.isolation.value,
+                t.cloud.value,
+                t.region,
                 t.state.value,
                 t.stack or "",
                 t.subscription.status if t.subscription else "",

@@ -41,6 +41,7 @@ from paybill_infra.service.errors import ServiceError, conflict, not_found
 from paybill_infra.service.events import sse_stream
 from paybill_infra.service.models import (
     JobKind,
+    Move,
     OperationView,
     PlanChange,
     Principal,
@@ -181,6 +182,27 @@ def _check_plan_change(rt: ApiRuntime, caller: Principal, slug: str, plan: str) 
     state = rt.settled_state(slug)
     if state is not None and state is not TenantState.ACTIVE:
         raise IllegalTransitionError(slug, "change the plan of", state.value, (TenantState.ACTIVE.value,))
+
+
+@router.post("/tenants/{slug}/move", status_code=202, tags=["tenants"], summary="Move a tenant to a region or cloud")
+async def move(
+    slug: SlugPath, body: Move, rt: Runtime, caller: Caller, response: Response, key: IdempotencyKey = None
+) -> OperationView:
+    """Data residency: the tenant, on its plan, is migrated to another region or cloud (platform admin only);
+    the data is moved and verified, or the move rolls back."""
+    require_platform(caller, "move tenants")
+    await asyncio.to_thread(_check_move, rt, slug, body)
+    request = {"cloud": body.cloud.value, "region": body.region}
+    return _accepted(response, await rt.submit(JobKind.MOVE, slug, caller.actor, request, key))
+
+
+def _check_move(rt: ApiRuntime, slug: str, body: Move) -> None:
+    tenant = rt.plane.show(slug)
+    state = rt.settled_state(slug)
+    if state is not None and state is not TenantState.ACTIVE:
+        raise IllegalTransitionError(slug, "move", state.value, (TenantState.ACTIVE.value,))
+    if (tenant.cloud, tenant.region) == (body.cloud, body.region or tenant.region):
+        raise ServiceError(409, "Conflict", f"tenant is already in {tenant.cloud.value}/{tenant.region}", "region")
 
 
 @router.post("/tenants/{slug}/suspend", status_code=202, tags=["tenants"], summary="Suspend a tenant")

@@ -66,9 +66,10 @@ class ServiceSettings(BaseModel):
         return "postgresql+psycopg://" + self.conninfo().removeprefix("postgresql://")
 
     def control_plane(self) -> ControlPlaneSettings:
-        """The embedded control plane's settings: its registry lives in the service's database."""
-        return ControlPlaneSettings(
-            root=self.root,
+        """The embedded control plane's settings: its registry lives in the service's database; targets and
+        the rest come from ``<root>/paybill.yaml`` (as for the CLI)."""
+        return ControlPlaneSettings.for_root(
+            self.root,
             database_url=self.sqlalchemy_url(),
             backend_url=self.backend_url,
             workers=self.engine_workers,

@@ -118,6 +118,9 @@ class Worker:
             return plane.onboard(OnboardRequest.model_validate(request), actor=actor, idempotency_key=key)
         if operation.kind is JobKind.CHANGE_PLAN:
             return plane.change_plan(slug, str(request["plan"]), actor=actor, idempotency_key=key)
+        if operation.kind is JobKind.MOVE:
+            where = request.get("region")
+            return plane.move(slug, cloud=str(request["cloud"]), region=where, actor=actor, idempotency_key=key)
         if operation.kind is JobKind.SUSPEND:
             return plane.suspend(slug, actor=actor, reason=str(request.get("reason", "")), idempotency_key=key)
         if operation.kind is JobKind.RESUME:

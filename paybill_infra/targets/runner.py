@@ -29,7 +29,8 @@ from paybill_infra.testing.run import run_program
 if TYPE_CHECKING:
     from paybill_infra.controlplane.stacks import StackManager
 
-StandIns = Callable[[Cloud, str], DatabaseStandIn]
+StandIns = Callable[[Cloud, str, str], DatabaseStandIn]
+"""(cloud, region, owner of the server: ``platform`` or a tenant's slug) -> the real server standing in."""
 
 
 @dataclass
@@ -116,8 +117,8 @@ class EngineInfraRunner:
 
 
 class MockInfraRunner:
-    """Infrastructure stacks under Pulumi's mocks; ``stand_ins`` gives the real server that answers for the
-    managed databases of a (cloud, region), or ``None`` for a review that never reaches a database."""
+    """Infrastructure stacks under Pulumi's mocks; ``stand_ins`` gives the real server that answers for each
+    managed database server, or ``None`` for a review that never reaches a database."""
 
     def __init__(self, state_dir: Path, stand_ins: StandIns | None = None) -> None:
         self.state_dir = state_dir
@@ -127,7 +128,8 @@ class MockInfraRunner:
     def _run(
         self, stack: str, cloud: Cloud, region: str, program: Program
     ) -> tuple[dict[str, Any], list[StackResource]]:
-        database = self.stand_ins(cloud, region) if self.stand_ins is not None else None
+        stand_ins = self.stand_ins
+        database = (lambda owner: stand_ins(cloud, region, owner)) if stand_ins is not None else None
         run = run_program(program, mocks=CloudMocks(database), stack=stack)
         return run.outputs, [StackResource(op="same", type=r.type, name=r.name) for r in run.resources]
 

@@ -4,15 +4,18 @@
 region, private addresses, endpoints, key URIs, IBM CRNs. Inputs are echoed back (as providers do), so a
 component that reads an input-derived output still sees it.
 
-``database`` makes the mocks stand a real PostgreSQL in for every managed database server: the server
+``database`` makes the mocks stand a real PostgreSQL in for the managed database servers: the server
 resources (Aurora/RDS, Azure Flexible Server, Cloud SQL, OCI PostgreSQL, IBM Databases for PostgreSQL) report
-its host and port, and every administrator password (``*-admin-password``) is its password. That is how the
-control plane's database layer runs on a real server while the infrastructure runs under mocks.
+its host and port, and the administrator passwords (``<owner>-admin-password``) are its password. Given a
+function instead of one server, each server gets its own: the function receives the name of the component
+that owns the server (``platform``, a tenant's slug), the prefix its server and its admin password share.
+That is how the control plane's database layer runs on real servers while the infrastructure runs under mocks.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +109,13 @@ def cloud_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]
 class CloudMocks(Mocks):
     """Mocks answering as the clouds' providers; ``database`` stands a real server in for managed databases."""
 
-    def __init__(self, database: DatabaseStandIn | None = None) -> None:
+    def __init__(self, database: DatabaseStandIn | Callable[[str], DatabaseStandIn] | None = None) -> None:
         self.database = database
+
+    def _server(self, owner: str) -> DatabaseStandIn | None:
+        if self.database is None or isinstance(self.database, DatabaseStandIn):
+            return self.database
+        return self.database(owner)
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -118,21 +126,25 @@ class CloudMocks(Mocks):
             details = dict(state.get("networkDetails") or {})
             state["networkDetails"] = {**details, "primaryDbEndpointPrivateIp": _ip(args.name, "10.70")}
         if self.database is not None and args.typ in _SERVER_HOSTS:
-            self._stand_in(args.typ, state)
+            self._stand_in(args.typ, args.name, state)
         return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
     def _password(self, name: str) -> str:
-        if self.database is not None and name.endswith(ADMIN_PASSWORD_SUFFIX):
-            return self.database.password
+        server = (
+            self._server(name.removesuffix(ADMIN_PASSWORD_SUFFIX)) if name.endswith(ADMIN_PASSWORD_SUFFIX) else None
+        )
+        if server is not None:
+            return server.password
         return "Mock" + hashlib.sha256(name.encode()).hexdigest()[:36]
 
-    def _stand_in(self, typ: str, state: dict[str, Any]) -> None:
-        if self.database is None:
+    def _stand_in(self, typ: str, name: str, state: dict[str, Any]) -> None:
+        server = self._server(name.rsplit("-", 1)[0])
+        if server is None:
             return
-        host, port = self.database.host, self.database.port
+        host, port = server.host, server.port
         state.update({key: host for key in _SERVER_HOSTS[typ]}, port=port)
         if typ == "oci:Psql/dbSystem:DbSystem":
             state["networkDetails"] = {**state["networkDetails"], "primaryDbEndpointPrivateIp": host}

@@ -8,6 +8,7 @@ One program runs at a time per process: Pulumi's mock runtime is process-wide.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.settings import get_root_resource
 
 from paybill_infra.testing.mocks import CloudMocks
 
@@ -100,11 +102,25 @@ def run_program(
     stack: str = "test",
 ) -> ProgramRun:
     """Run ``program`` under ``mocks`` (default: :class:`CloudMocks`). The program may return the outputs to
-    resolve; outputs it ``pulumi.export``-s are resolved too. Safe to call from any thread."""
+    resolve; outputs it ``pulumi.export``-s are resolved too.
+
+    Safe to call from any thread, even while real Pulumi programs run in the same process (the control
+    plane's inline programs): the run happens in a fresh :class:`contextvars.Context`, where Pulumi keeps
+    its runtime settings and root stack, so nothing of the mocks leaks into the caller's context."""
     with _ONE_AT_A_TIME:
         if threading.current_thread() is not threading.main_thread():
-            asyncio.set_event_loop(asyncio.new_event_loop())
-        return _run(program, _Recording(mocks or CloudMocks()), project, stack)
+            _ensure_loop()
+        return contextvars.Context().run(_run, program, _Recording(mocks or CloudMocks()), project, stack)
+
+
+def _ensure_loop() -> None:
+    """An event loop for this worker thread (``_sync_await`` needs one), created once per thread."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _run(
@@ -114,19 +130,12 @@ def _run(
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     resolved: dict[str, Any] = {}
     secret: dict[str, bool] = {}
-    exported: dict[str, Any] = {}
-    real_export = pulumi.export
-
-    def capture(name: str, value: Any) -> None:
-        exported[name] = value
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> pulumi.Output[Any]:
-        pulumi.export = capture
-        try:
-            returned = program() or {}
-        finally:
-            pulumi.export = real_export
+        returned = program() or {}
+        root = get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
         outputs = {k: pulumi.Output.from_input(v) for k, v in {**exported, **returned}.items()}
         flags: dict[str, pulumi.Output[bool]] = {k: pulumi.Output.from_input(v.is_secret()) for k, v in outputs.items()}
         return pulumi.Output.all(pulumi.Output.all(**outputs), pulumi.Output.all(**flags)).apply(

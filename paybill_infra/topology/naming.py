@@ -3,6 +3,24 @@
 Every physical name is built from a prefix and the tenant slug, sanitised to the target's alphabet. When
 the result is too long it is cut and a hash of the *full* name is appended, so two different long slugs
 never collapse onto the same name and the same input always yields the same output.
+
+Names that live in a database server's namespaces (roles, schemas, databases: :data:`DATABASE_KINDS`, the
+control plane's migrated roles and pool databases) follow a stricter scheme, :func:`scoped_name`, because
+there a collision is an attack: a schema named like another tenant's role lands first on that role's
+``"$user"`` search path. The scheme is ``<marker>_<body>[__<suffix>]...``:
+
+- the *marker* says the kind (``r`` tenant role, ``s`` schema, ``d`` database, ``pool``/``poolowner`` for
+  the control plane's pool database and its owner, ``pb`` for the other local names); it holds no ``_``,
+  so the first ``_`` ends it and two kinds never share a name;
+- the *body* is a slug or plan name with ``-`` turned into ``_``; slugs and plan names never hold ``--``,
+  so a body never holds ``__``;
+- each *suffix* (``g<N>`` migration generation, ``NNN`` pool ordinal) follows ``__``, so
+  ``x-app``'s role ``r_x_app`` can never equal a name of ``x`` (``r_x``, ``r_x__g1``);
+- a name over the length limit keeps a head and ends in ``__h`` plus 10 hex digits of SHA-256 of the full
+  name; no untruncated name ends that way (no suffix starts with ``h``), so truncated names only collide
+  when the hash does.
+
+``tests/unit/test_naming_injective.py`` checks these claims over generated pairs of valid slugs.
 """
 
 from __future__ import annotations
@@ -12,6 +30,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from paybill_infra.errors import FieldProblem, InvalidInputError
 from paybill_infra.schema.enums import Cloud
 
 HASH_LEN = 8
@@ -177,7 +196,35 @@ _PREFIXES: dict[NameKind, str] = {
     NameKind.GROUP: "pb",
     NameKind.SECRET: "pb",
 }
-_SUFFIXES: dict[NameKind, str] = {NameKind.DB_USER: "app", NameKind.IDENTITY: "tenant"}
+_SUFFIXES: dict[NameKind, str] = {NameKind.IDENTITY: "tenant"}
+
+DATABASE_KINDS: dict[NameKind, str] = {NameKind.DB_USER: "r", NameKind.SCHEMA: "s", NameKind.DATABASE: "d"}
+"""The kinds that name objects inside a PostgreSQL server, with their markers (see the module docstring)."""
+POOL_DATABASE_MARKER = "pool"
+POOL_OWNER_MARKER = "poolowner"
+SCOPED_HASH_LEN = 10
+_BODY = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+def scoped_name(rule: NameRule, marker: str, body: str, *suffixes: str) -> str:
+    """``<marker>_<body>[__<suffix>]...`` under ``rule`` (see the module docstring for why it is injective).
+
+    ``body`` must be a slug-shaped string (letters, digits, single inner hyphens); anything else would
+    break the scheme, so it is refused with :class:`InvalidInputError` rather than sanitised.
+    """
+    if not _BODY.fullmatch(body):
+        raise InvalidInputError(
+            "name", [FieldProblem("body", f"expected [a-z][a-z0-9]* with single inner hyphens, got {body!r}")]
+        )
+    sep = _SEPARATORS[rule.alphabet]
+    if not sep:
+        raise InvalidInputError("name", [FieldProblem("rule", f"alphabet {rule.alphabet} has no separator")])
+    kind_sep = sep * 2
+    name = marker + sep + body.replace("-", sep) + "".join(kind_sep + suffix for suffix in suffixes)
+    if len(name) <= rule.max_len:
+        return name
+    tail = kind_sep + "h" + short_hash(name, SCOPED_HASH_LEN)
+    return name[: rule.max_len - len(tail)].rstrip(sep) + tail
 
 
 def names_for(cloud: Cloud, slug: str) -> dict[NameKind, str]:
@@ -187,4 +234,37 @@ def names_for(cloud: Cloud, slug: str) -> dict[NameKind, str]:
 
 def name_for(cloud: Cloud, slug: str, kind: NameKind) -> str:
     """One logical name of tenant ``slug`` on ``cloud`` (a listing needs one per tenant, not all eleven)."""
-    return make_name(RULES[cloud][kind], _PREFIXES[kind], slug, _SUFFIXES.get(kind, ""))
+    rule = RULES[cloud][kind]
+    if kind in DATABASE_KINDS:
+        return scoped_name(rule, DATABASE_KINDS[kind], slug)
+    # A suffix follows a doubled separator, as in scoped names: `acme`'s identity never equals the plain
+    # name of a tenant called `acme-tenant`.
+    sep = _SEPARATORS[rule.alphabet]
+    suffix = sep + _SUFFIXES[kind] if kind in _SUFFIXES else ""
+    return make_name(rule, _PREFIXES[kind], slug, suffix)
+
+
+def tenant_role(slug: str, generation: int) -> str:
+    """A tenant's login role in generation ``generation``: ``r_<slug>`` at 0 (the topology's own
+    ``DB_USER`` name), ``r_<slug>__g<N>`` after the N-th topology migration (source and target roles exist
+    side by side until the data is moved)."""
+    if generation < 0:
+        raise InvalidInputError("tenant_role", [FieldProblem("generation", f"expected >= 0, got {generation}")])
+    suffixes = (f"g{generation}",) if generation else ()
+    return scoped_name(_POSTGRES, DATABASE_KINDS[NameKind.DB_USER], slug, *suffixes)
+
+
+def pool_database(plan: str, ordinal: int) -> str:
+    """The database of the control plane's ``ordinal``-th pool of ``plan``: ``pool_<plan>__<NNN>``."""
+    return scoped_name(_POSTGRES, POOL_DATABASE_MARKER, plan, _ordinal(ordinal))
+
+
+def pool_owner(plan: str, ordinal: int) -> str:
+    """The owner role of that pool database: ``poolowner_<plan>__<NNN>``."""
+    return scoped_name(_POSTGRES, POOL_OWNER_MARKER, plan, _ordinal(ordinal))
+
+
+def _ordinal(ordinal: int) -> str:
+    if ordinal < 0:
+        raise InvalidInputError("pool", [FieldProblem("ordinal", f"expected >= 0, got {ordinal}")])
+    return f"{ordinal:03d}"

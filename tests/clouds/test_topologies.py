@@ -237,7 +237,7 @@ def test_isolation_invariants(combo: tuple[Cloud, Isolation, Run]) -> None:
     if isolation is Isolation.BRIDGE:
         own = {r.type for r in mine} & (SERVERS[cloud] | {DATABASES.get(cloud, "")})
         assert own or run.outputs["db_name"] != "paybill", "bridge has its own database"
-        assert run.outputs["db_name"] == "t_acme"
+        assert run.outputs["db_name"] == "d_acme"
 
 
 def test_output_contract(combo: tuple[Cloud, Isolation, Run]) -> None:
@@ -248,7 +248,7 @@ def test_output_contract(combo: tuple[Cloud, Isolation, Run]) -> None:
     assert run.outputs["isolation"] == isolation.value
     assert run.outputs["plan"] == "pro"
     assert run.outputs["db_port"] == 5432
-    assert run.outputs["db_user"] == "t_acme_app"
+    assert run.outputs["db_user"] == "r_acme"
     assert run.secret["db_password"] is True
     assert not run.secret["tenant_id"]
     assert set(REQUIRED_TAGS) <= run.outputs["tags"].keys()

@@ -63,8 +63,8 @@ def test_kill_9_during_up_then_recovery_converges(env: Env) -> None:
             assert preview.migration
             assert plane.drift("wayne").clean
             assert plane.converge("wayne")[0].changed == 0
-            assert env.query("SELECT datname FROM pg_database WHERE datname = 't_wayne'") == [("t_wayne",)]
-            assert env.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = 't_wayne_app'") == [(True,)]
+            assert env.query("SELECT datname FROM pg_database WHERE datname = 'd_wayne'") == [("d_wayne",)]
+            assert env.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'r_wayne'") == [(True,)]
             assert any(e.action == "operation.recovering" for e in plane.audit_log("wayne"))
             assert plane.recover() == []
     finally:

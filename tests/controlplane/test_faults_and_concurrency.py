@@ -130,7 +130,7 @@ class CorruptingMover(PostgresDataMover):
 
     def copy(self, tenant: str, source: Placement, target: Placement) -> dict[str, int]:
         try:
-            psycopg.connect(source.server.url(source.database, user=f"t_{tenant}_app", password=self._password)).close()
+            psycopg.connect(source.server.url(source.database, user=f"r_{tenant}", password=self._password)).close()
             self.login_during_copy = "allowed"
         except psycopg.OperationalError as err:
             self.login_during_copy = "refused" if "not permitted to log in" in str(err) else str(err)
@@ -142,7 +142,7 @@ class CorruptingMover(PostgresDataMover):
 
 
 def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane) -> None:
-    env.query("INSERT INTO t_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
+    env.query("INSERT INTO s_twice.customers (tenant_id, name) VALUES ('twice', 'keep-me')", dbname="paybill_bridge")
     stacks_before = plane.status().stacks
     creds = plane.credentials("twice")
     mover = CorruptingMover(creds.password.get_secret_value())
@@ -156,12 +156,12 @@ def test_failed_migration_rolls_back_to_the_source(env: Env, plane: ControlPlane
     with psycopg.connect(
         plane.admin().url(creds.database, user=creds.user, password=creds.password.get_secret_value())
     ) as conn:
-        assert conn.execute("SELECT count(*) FROM t_twice.customers").fetchone() == (1,), "thawed after rollback"
+        assert conn.execute("SELECT count(*) FROM s_twice.customers").fetchone() == (1,), "thawed after rollback"
     view = plane.show("twice")
     assert (view.plan, view.state, view.isolation.value) == ("growth", TenantState.ACTIVE, "bridge")
     assert plane.status().stacks == stacks_before
-    assert env.query("SELECT 1 FROM pg_database WHERE datname = 't_twice'") == []
-    assert env.query("SELECT name FROM t_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
+    assert env.query("SELECT 1 FROM pg_database WHERE datname = 'd_twice'") == []
+    assert env.query("SELECT name FROM s_twice.customers", dbname="paybill_bridge") == [("keep-me",)]
     assert plane.operations("twice")[0].status is OperationStatus.ROLLED_BACK
 
 
@@ -182,13 +182,13 @@ def test_twenty_tenants_onboarded_concurrently(env: Env, plane: ControlPlane) ->
     # bin-packing: capacity 4 -> 10 starter tenants fill pools 1..3 (stable left starter earlier)
     pools = {p.stack: (p.members, p.capacity) for p in plane.status().pools if p.plan == "starter"}
     assert pools == {"pool-starter-001": (4, 4), "pool-starter-002": (4, 4), "pool-starter-003": (2, 4)}
-    roles = {r[0] for r in env.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_crowd%%'")}
+    roles = {r[0] for r in env.query("SELECT rolname FROM pg_roles WHERE rolname LIKE 'r\\_crowd%%'")}
     assert len(roles) == 20
     members = Counter(
         r[0]
         for db in pools
         for r in env.query(
-            "SELECT tenant_id FROM paybill.tenant_roles", dbname=db.replace("pool-starter-", "pb_pool_starter_")
+            "SELECT tenant_id FROM paybill.tenant_roles", dbname=db.replace("pool-starter-", "pool_starter__")
         )
     )
     assert sum(members.values()) == 10 and max(members.values()) == 1

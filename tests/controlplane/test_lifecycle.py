@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
+from paybill_infra.controlplane import ControlPlane, OperationStatus, ProgressEvent, ProgressPhase, TenantState
+from paybill_infra.errors import IllegalTransitionError
 from tests.controlplane.conftest import Env
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
@@ -66,7 +67,7 @@ def seeded(env: Env, plane: ControlPlane) -> list[tuple[object, ...]]:
                     (SLUG, cid[0], cents),
                 )
     env.query(
-        "INSERT INTO pooled.customers (tenant_id, name) VALUES ('initech', 'neighbour')", dbname="pb_pool_starter_001"
+        "INSERT INTO pooled.customers (tenant_id, name) VALUES ('initech', 'neighbour')", dbname="pool_starter__001"
     )
     rows = tenant_rows(env, plane)
     assert len(rows) == 6
@@ -80,20 +81,20 @@ def test_upgrade_pooled_to_bridge_moves_the_rows(
     assert result.summary["migration"] is True
     assert result.summary["rows"] == {"customers": 3, "invoices": 6}
     view = plane.show(SLUG)
-    assert (view.isolation.value, view.database, view.schema_name) == ("bridge", "paybill_bridge", "t_acme")
+    assert (view.isolation.value, view.database, view.schema_name) == ("bridge", "paybill_bridge", "s_acme")
     assert tenant_rows(env, plane) == seeded
     # the source is gone: acme's pooled rows and old role, while the neighbour's row stays
-    assert env.query("SELECT tenant_id FROM pooled.customers", dbname="pb_pool_starter_001") == [("initech",)]
-    assert env.query("SELECT 1 FROM pg_roles WHERE rolname = 't_acme_app'") == []
+    assert env.query("SELECT tenant_id FROM pooled.customers", dbname="pool_starter__001") == [("initech",)]
+    assert env.query("SELECT 1 FROM pg_roles WHERE rolname = 'r_acme'") == []
 
 
 def test_upgrade_bridge_to_silo_keeps_keys(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    before = env.query("SELECT id, name FROM t_acme.customers ORDER BY id", dbname="paybill_bridge")
+    before = env.query("SELECT id, name FROM s_acme.customers ORDER BY id", dbname="paybill_bridge")
     plane.change_plan(SLUG, "enterprise")
-    assert plane.show(SLUG).database == "t_acme"
-    assert env.query("SELECT id, name FROM app.customers ORDER BY id", dbname="t_acme") == before
+    assert plane.show(SLUG).database == "d_acme"
+    assert env.query("SELECT id, name FROM app.customers ORDER BY id", dbname="d_acme") == before
     assert tenant_rows(env, plane) == seeded
-    assert env.query("SELECT 1 FROM pg_namespace WHERE nspname = 't_acme'", dbname="paybill_bridge") == []
+    assert env.query("SELECT 1 FROM pg_namespace WHERE nspname = 's_acme'", dbname="paybill_bridge") == []
     # new rows get fresh keys after the moved ones (identity sequence moved past them)
     with login(env, plane) as conn:
         new = conn.execute("INSERT INTO app.customers (tenant_id, name) VALUES ('acme', 'dan') RETURNING id").fetchone()
@@ -114,12 +115,17 @@ def test_downgrade_silo_to_pooled(env: Env, plane: ControlPlane, seeded: list[tu
     view = plane.show(SLUG)
     assert (view.isolation.value, view.pool) == ("pooled", "pool-team-001")
     assert tenant_rows(env, plane) == seeded
-    assert env.query("SELECT 1 FROM pg_database WHERE datname = 't_acme'") == []
+    assert env.query("SELECT 1 FROM pg_database WHERE datname = 'd_acme'") == []
 
 
 def test_suspend_then_resume(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    plane.suspend(SLUG, reason="support ticket 42")
+    progress: list[ProgressEvent] = []
+    suspended = plane.suspend(SLUG, reason="support ticket 42", on_event=progress.append)
     assert plane.show(SLUG).state is TenantState.SUSPENDED
+    assert {e.tenant for e in progress} == {SLUG}, "the callback sees only this operation's tenant"
+    assert {e.operation_id for e in progress if e.operation_id} == {suspended.id}
+    phases = [e.phase for e in progress]
+    assert ProgressPhase.RESOURCE in phases and phases[-1] is ProgressPhase.FINISHED
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         login(env, plane)
     plane.resume(SLUG)
@@ -152,9 +158,11 @@ def test_offboard_exports_then_leaves_nothing(env: Env, plane: ControlPlane) -> 
     assert env.query("SELECT 1 FROM pg_database WHERE datname LIKE '%%acme%%'") == []
     # acme was the team pool's only member: the pool's stack and database are gone with it
     assert "pool-team-001" not in plane.status().stacks
-    assert env.query("SELECT 1 FROM pg_database WHERE datname = 'pb_pool_team_001'") == []
+    assert env.query("SELECT 1 FROM pg_database WHERE datname = 'pool_team__001'") == []
     assert all("acme" not in stack for stack in plane.status().stacks)
     assert role not in {r[0] for r in env.query("SELECT rolname FROM pg_roles")}
+    with pytest.raises(IllegalTransitionError, match=r"cannot offboard tenant 'acme' while it is offboarded"):
+        plane.offboard(SLUG)
 
 
 def test_audit_log_records_every_operation_and_no_secret(env: Env, plane: ControlPlane) -> None:

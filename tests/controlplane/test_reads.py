@@ -21,6 +21,7 @@ from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings, Tenan
 from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow
 from paybill_infra.errors import InvalidInputError
 from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
+from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role
 
 from .conftest import CATALOG
 
@@ -44,8 +45,8 @@ def seed(plane: ControlPlane, first: int, count: int) -> None:
                 plan="starter",
                 ordinal=1,
                 stack="pool-starter-001",
-                database="pb_pool_starter_001",
-                owner="o",
+                database=pool_database("starter", 1),
+                owner=pool_owner("starter", 1),
                 capacity=4,
             )
             session.add(pool)
@@ -63,7 +64,7 @@ def seed(plane: ControlPlane, first: int, count: int) -> None:
                     state=TenantState.ACTIVE,
                     stack=pool.stack if pooled else f"tenant-{slug}",
                     pool_id=pool.id if pooled else None,
-                    role=f"t_{slug}_app",
+                    role=tenant_role(slug, 0),
                 )
             )
             session.add(

@@ -84,7 +84,7 @@ def test_names_are_deterministic_and_safe() -> None:
     assert tenant_stack(local, "local", "acme", Isolation.SILO) == "tenant-acme-silo"
     aws = target_for(Cloud.AWS, TargetSettings())
     assert pool_stack(aws, "eu-west-1", "starter", 3) == "aws-eu-west-1-pool-starter-003"
-    assert tenant_role("acme", 0) == "t_acme_app" and tenant_role("acme", 2) == "t_acme_g2"
+    assert tenant_role("acme", 0) == "r_acme" and tenant_role("acme", 2) == "r_acme__g2"
     long = "a" * 40
     assert len(tenant_role(long, 12)) <= 63 and tenant_role(long, 12) == tenant_role(long, 12)
 

@@ -18,11 +18,11 @@ def test_fleet_on_an_external_server_by_url(make_project: ProjectFactory, pg_adm
     project.fleet.stack.set_config("paybill:postgresUrl", auto.ConfigValue(url, secret=True))
     project.fleet.up()
     with psycopg.connect(pg_admin.conninfo("paybill")) as conn:
-        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 't_extco'").fetchone() == (1,)
+        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 's_extco'").fetchone() == (1,)
     assert not project.server.is_running(), "the embedded server must not start when a URL is given"
     for path in (project.root / "state").rglob("*.json"):
         assert pg_admin.password not in path.read_text(), f"the server URL's password is in plain text in {path}"
     project.fleet.destroy()
     with psycopg.connect(pg_admin.conninfo("postgres")) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 't_extco_app'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'r_extco'").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'paybill'").fetchone() == (0,)

@@ -27,13 +27,13 @@ def tenant_objects(project: Project) -> dict[str, list[str]]:
         "databases": [
             r[0]
             for r in project.query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%' OR datname = 'paybill' ORDER BY 1"
+                "SELECT datname FROM pg_database WHERE datname LIKE 'd\\_%' OR datname = 'paybill' ORDER BY 1"
             )
         ],
         "roles": [
             r[0]
             for r in project.query(
-                "SELECT rolname FROM pg_roles WHERE rolname LIKE 't\\_%' OR rolname = 'paybill_owner' ORDER BY 1"
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'r\\_%' OR rolname = 'paybill_owner' ORDER BY 1"
             )
         ],
     }
@@ -52,11 +52,11 @@ def test_up_provisions_every_topology(project: Project) -> None:
     summary = project.fleet.up()
     assert summary.changes.get("create", 0) >= 14 and "delete" not in summary.changes
     objects = tenant_objects(project)
-    assert objects["databases"] == ["paybill", "t_acme"]
-    assert objects["roles"] == ["paybill_owner", "t_acme_app", "t_globex_app", "t_initech_app", "t_umbrella_app"]
+    assert objects["databases"] == ["d_acme", "paybill"]
+    assert objects["roles"] == ["paybill_owner", "r_acme", "r_globex", "r_initech", "r_umbrella"]
     assert shared(
-        project, "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 't_globex'"
-    ) == [("t_globex", "t_globex_app")]
+        project, "SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 's_globex'"
+    ) == [("s_globex", "r_globex")]
     assert shared(project, "SELECT tablename, policyname FROM pg_policies WHERE schemaname = 'pooled' ORDER BY 1") == [
         ("customers", "tenant_isolation"),
         ("invoices", "tenant_isolation"),
@@ -68,7 +68,7 @@ def test_up_provisions_every_topology(project: Project) -> None:
     ) == [("customers",), ("invoices",)]
     assert shared(project, "SELECT tenant_id FROM paybill.tenant_roles ORDER BY 1") == [("initech",), ("umbrella",)]
     assert project.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'", dbname="t_acme"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'", dbname="d_acme"
     ) == [(2,)]
 
 
@@ -85,8 +85,8 @@ def test_credentials_are_secrets_that_log_in(project: Project) -> None:
     assert outputs["credentials"].secret
     creds = project.credentials()
     admin = project.admin()
-    with psycopg.connect(admin.url("t_acme", user="t_acme_app", password=creds["acme"])) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("t_acme_app",)
+    with psycopg.connect(admin.url("d_acme", user="r_acme", password=creds["acme"])) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("r_acme",)
     files = [f for f in (project.root / "state").rglob("*") if f.is_file()]
     assert files, "no state files written"
     for path in files:
@@ -104,7 +104,7 @@ def test_adding_a_tenant_creates_only_its_resources(project: Project) -> None:
     after = {r["urn"] for r in project.fleet.stack.export_stack().deployment["resources"]}
     added = after - {r["urn"] for r in before}
     assert all("hooli" in urn for urn in added) and len(added) == 3
-    assert shared(project, "SELECT 1 FROM pg_namespace WHERE nspname = 't_hooli'") == [(1,)]
+    assert shared(project, "SELECT 1 FROM pg_namespace WHERE nspname = 's_hooli'") == [(1,)]
 
 
 def test_removing_a_tenant_deletes_only_its_resources_and_rows(project: Project) -> None:
@@ -116,35 +116,35 @@ def test_removing_a_tenant_deletes_only_its_resources_and_rows(project: Project)
     preview = project.fleet.preview()
     assert preview.changes.get("delete") == 3 and set(preview.changes) <= {"delete", "same"}
     project.fleet.up()
-    assert "t_umbrella_app" not in tenant_objects(project)["roles"]
+    assert "r_umbrella" not in tenant_objects(project)["roles"]
     assert shared(project, "SELECT tenant_id, count(*) FROM pooled.customers GROUP BY 1") == [("initech", 1)]
     assert shared(project, "SELECT tenant_id FROM paybill.tenant_roles") == [("initech",)]
 
 
 def test_refresh_sees_drift_made_by_hand_and_up_repairs_it(project: Project) -> None:
-    project.query("ALTER ROLE t_acme_app BYPASSRLS CONNECTION LIMIT 999")
+    project.query("ALTER ROLE r_acme BYPASSRLS CONNECTION LIMIT 999")
     shared(project, "DROP POLICY tenant_isolation ON pooled.invoices")
-    shared(project, "DROP TABLE t_globex.invoices")
-    shared(project, "REVOKE DELETE ON pooled.customers FROM t_initech_app")
+    shared(project, "DROP TABLE s_globex.invoices")
+    shared(project, "REVOKE DELETE ON pooled.customers FROM r_initech")
     refresh = project.fleet.refresh()
     assert refresh.changes.get("update", 0) >= 4, refresh.changes
     assert project.fleet.preview().changes.get("update", 0) >= 4
     project.fleet.up()
-    assert project.query("SELECT rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = 't_acme_app'") == [
+    assert project.query("SELECT rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = 'r_acme'") == [
         (False, 100)
     ]
     assert shared(project, "SELECT count(*) FROM pg_policies WHERE schemaname = 'pooled'") == [(2,)]
-    assert shared(project, "SELECT to_regclass('t_globex.invoices') IS NOT NULL") == [(True,)]
-    assert shared(project, "SELECT has_table_privilege('t_initech_app', 'pooled.customers', 'DELETE')") == [(True,)]
+    assert shared(project, "SELECT to_regclass('s_globex.invoices') IS NOT NULL") == [(True,)]
+    assert shared(project, "SELECT has_table_privilege('r_initech', 'pooled.customers', 'DELETE')") == [(True,)]
     assert project.fleet.preview().changed == 0
 
 
 def test_a_database_dropped_by_hand_is_recreated(project: Project) -> None:
-    project.query("DROP DATABASE t_acme WITH (FORCE)")
+    project.query("DROP DATABASE d_acme WITH (FORCE)")
     refresh = project.fleet.refresh()
     assert refresh.changes.get("delete", 0) >= 1 or refresh.changed >= 1
     project.fleet.up()
-    assert "t_acme" in tenant_objects(project)["databases"]
+    assert "d_acme" in tenant_objects(project)["databases"]
 
 
 def test_bad_config_fails_before_the_engine_runs(project: Project) -> None:
@@ -160,18 +160,18 @@ def test_bad_config_fails_before_the_engine_runs(project: Project) -> None:
 
 def test_engine_failures_are_typed(project: Project) -> None:
     project.configure(TENANTS)
-    project.query("CREATE ROLE t_umbrella_app LOGIN")  # a squatter holding the name the engine needs
+    project.query("CREATE ROLE r_umbrella LOGIN")  # a squatter holding the name the engine needs
     try:
         with pytest.raises(EngineError) as info:
             project.fleet.up()
         assert info.value.operation == "up" and info.value.stack == "test"
         assert "already exists" in info.value.detail
     finally:
-        project.query("DROP ROLE t_umbrella_app")
+        project.query("DROP ROLE r_umbrella")
 
 
 def test_destroy_leaves_nothing_behind(project: Project) -> None:
     project.fleet.up()
     project.fleet.destroy()
     assert tenant_objects(project) == {"databases": [], "roles": []}
-    assert project.query("SELECT count(*) FROM pg_roles WHERE rolname LIKE 't\\_%'") == [(0,)]
+    assert project.query("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'r\\_%'") == [(0,)]

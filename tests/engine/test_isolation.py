@@ -27,10 +27,10 @@ TENANTS = [
     {"slug": "umbrella", "name": "Umbrella", "plan": "starter"},
 ]
 WHERE = {
-    "acme": ("t_acme", "app"),
-    "wayne": ("t_wayne", "app"),
-    "globex": ("paybill", "t_globex"),
-    "hooli": ("paybill", "t_hooli"),
+    "acme": ("d_acme", "app"),
+    "wayne": ("d_wayne", "app"),
+    "globex": ("paybill", "s_globex"),
+    "hooli": ("paybill", "s_hooli"),
     "initech": ("paybill", "pooled"),
     "umbrella": ("paybill", "pooled"),
 }
@@ -56,7 +56,7 @@ def fleet(make_module_project: ProjectFactory) -> Iterator[Project]:
 def connect(fleet: Project, slug: str, dbname: str | None = None) -> psycopg.Connection[Any]:
     admin = fleet.admin()
     db = dbname or WHERE[slug][0]
-    return psycopg.connect(admin.url(db, user=f"t_{slug}_app", password=fleet.credentials()[slug]), autocommit=True)
+    return psycopg.connect(admin.url(db, user=f"r_{slug}", password=fleet.credentials()[slug]), autocommit=True)
 
 
 def refused(conn: psycopg.Connection[Any], statement: str, *params: object) -> None:
@@ -76,14 +76,14 @@ def test_no_tenant_can_log_into_another_tenants_database(fleet: Project, attacke
             connect(fleet, attacker, WHERE[victim][0])
     admin = fleet.admin()
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(admin.url(WHERE[victim][0], user=f"t_{victim}_app", password=fleet.credentials()[attacker]))
+        psycopg.connect(admin.url(WHERE[victim][0], user=f"r_{victim}", password=fleet.credentials()[attacker]))
 
 
 def test_silo_tenant_is_confined_to_its_own_database(fleet: Project) -> None:
     with connect(fleet, "acme") as conn:
         assert names(conn, "app.customers") == {"acme-customer"}
-        refused(conn, "SET ROLE t_wayne_app")
-        refused(conn, "SET SESSION AUTHORIZATION t_wayne_app")
+        refused(conn, "SET ROLE r_wayne")
+        refused(conn, "SET SESSION AUTHORIZATION r_wayne")
         refused(conn, "CREATE EXTENSION dblink")
         refused(conn, "COPY app.customers TO PROGRAM 'cat > /tmp/x'")
         refused(conn, "SELECT pg_read_file('/etc/passwd')")
@@ -93,18 +93,18 @@ def test_silo_tenant_is_confined_to_its_own_database(fleet: Project) -> None:
 
 def test_bridge_tenant_cannot_reach_another_schema_or_the_pool(fleet: Project) -> None:
     with connect(fleet, "globex") as conn:
-        assert names(conn, "t_globex.customers") == {"globex-customer"}
-        refused(conn, "SELECT * FROM t_hooli.customers")
-        refused(conn, "INSERT INTO t_hooli.customers (tenant_id, name) VALUES ('hooli', 'x')")
-        conn.execute("SET search_path = t_hooli")
+        assert names(conn, "s_globex.customers") == {"globex-customer"}
+        refused(conn, "SELECT * FROM s_hooli.customers")
+        refused(conn, "INSERT INTO s_hooli.customers (tenant_id, name) VALUES ('hooli', 'x')")
+        conn.execute("SET search_path = s_hooli")
         refused(conn, "SELECT * FROM customers")
         refused(conn, "SELECT * FROM pooled.customers")
         refused(conn, "SELECT * FROM paybill.tenant_roles")
-        refused(conn, "SET ROLE t_hooli_app")
+        refused(conn, "SET ROLE r_hooli")
         refused(conn, "CREATE SCHEMA sneaky")
-        refused(conn, "ALTER SCHEMA t_hooli OWNER TO t_globex_app")
+        refused(conn, "ALTER SCHEMA s_hooli OWNER TO r_globex")
     with connect(fleet, "hooli") as conn:
-        assert names(conn, "t_hooli.customers") == {"hooli-customer"}
+        assert names(conn, "s_hooli.customers") == {"hooli-customer"}
 
 
 def test_pooled_tenant_sees_and_changes_only_its_rows(fleet: Project) -> None:
@@ -117,13 +117,13 @@ def test_pooled_tenant_sees_and_changes_only_its_rows(fleet: Project) -> None:
         assert conn.execute("DELETE FROM pooled.customers WHERE tenant_id = 'umbrella'").rowcount == 0
         assert conn.execute("SELECT tenant_id FROM paybill.tenant_roles").fetchall() == [("initech",)]
         refused(conn, "UPDATE paybill.tenant_roles SET tenant_id = 'umbrella'")
-        refused(conn, "INSERT INTO paybill.tenant_roles VALUES ('t_initech_app', 'umbrella')")
-        refused(conn, "SET ROLE t_umbrella_app")
-        refused(conn, "SET SESSION AUTHORIZATION t_umbrella_app")
+        refused(conn, "INSERT INTO paybill.tenant_roles VALUES ('r_initech', 'umbrella')")
+        refused(conn, "SET ROLE r_umbrella")
+        refused(conn, "SET SESSION AUTHORIZATION r_umbrella")
         refused(conn, "ALTER TABLE pooled.customers DISABLE ROW LEVEL SECURITY")
         refused(conn, "DROP POLICY tenant_isolation ON pooled.customers")
         refused(conn, "CREATE VIEW pooled.leak AS SELECT * FROM pooled.customers")
-        refused(conn, "SELECT * FROM t_globex.customers")
+        refused(conn, "SELECT * FROM s_globex.customers")
         refused(conn, "TRUNCATE pooled.customers")
         conn.execute("RESET ROLE")
         assert names(conn, "pooled.customers") == {"initech-customer"}
@@ -140,3 +140,10 @@ def test_pooled_foreign_keys_cannot_point_across_tenants(fleet: Project) -> None
             (umbrella_id,),
         )
     assert isinstance(info.value, errors.ForeignKeyViolation)
+
+
+def test_every_tenant_login_searches_only_its_own_schema(fleet: Project) -> None:
+    """Issue 10: ``pg_catalog`` then the tenant's own schema, no ``"$user"`` and no ``public``."""
+    for slug, (_, schema) in WHERE.items():
+        with connect(fleet, slug) as conn:
+            assert conn.execute("SHOW search_path").fetchone() == (f"pg_catalog, {schema}",), slug

@@ -46,7 +46,7 @@ def test_pulumi_up_preview_destroy_on_the_root_project(make_project: Any) -> Non
     assert pulumi(project, "preview", "--expect-no-changes").returncode == 0
     out = pulumi(project, "stack", "output", "credentials").stdout
     assert "[secret]" in out
-    assert project.query("SELECT datname FROM pg_database WHERE datname = 't_acme'") == [("t_acme",)]
+    assert project.query("SELECT datname FROM pg_database WHERE datname = 'd_acme'") == [("d_acme",)]
 
     broken = project.root / "stacks" / f"Pulumi.{project.stack_name}.yaml"
     good = broken.read_text()

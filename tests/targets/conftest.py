@@ -1,6 +1,6 @@
 """Fixtures for the multi-target control plane: every cloud's infrastructure under mocks, the database layer
-on the real engine, and one real PostgreSQL per (cloud, region) standing in for that region's managed
-database servers (the mocks report its host, port and password as the servers' outputs)."""
+on the real engine, and one real PostgreSQL per managed database server (a region's platform, a silo
+tenant's own...) standing in for it: the mocks report its host, port and password as that server's outputs."""
 
 from __future__ import annotations
 
@@ -44,23 +44,25 @@ REGIONS = {
 
 
 class StandIns:
-    """One embedded PostgreSQL per (cloud, region), started on first use, with the clouds' admin logins."""
+    """One embedded PostgreSQL per server (cloud, region, owner: ``platform`` or a tenant's slug), started on
+    first use, with the clouds' admin logins."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.servers: dict[tuple[Cloud, str], EmbeddedServer] = {}
+        self.servers: dict[tuple[Cloud, str, str], EmbeddedServer] = {}
         self._guard = threading.Lock()
 
-    def __call__(self, cloud: Cloud, region: str) -> DatabaseStandIn:
-        admin = self.admin(cloud, region)
+    def __call__(self, cloud: Cloud, region: str, owner: str) -> DatabaseStandIn:
+        admin = self.admin(cloud, region, owner)
         return DatabaseStandIn(admin.host, admin.port, admin.password)
 
-    def admin(self, cloud: Cloud, region: str) -> AdminConnection:
+    def admin(self, cloud: Cloud, region: str, owner: str = "platform") -> AdminConnection:
         with self._guard:
-            server = self.servers.get((cloud, region))
+            server = self.servers.get((cloud, region, owner))
             fresh = server is None
             if server is None:
-                server = self.servers[(cloud, region)] = EmbeddedServer(self.base / f"{cloud.value}-{region}")
+                server = EmbeddedServer(self.base / f"{cloud.value}-{region}-{owner}")
+                self.servers[(cloud, region, owner)] = server
             admin = server.ensure_running()
             if fresh:
                 with psycopg.connect(admin.conninfo("postgres"), autocommit=True) as conn:
@@ -72,8 +74,10 @@ class StandIns:
                         )
             return admin
 
-    def query(self, cloud: Cloud, region: str, statement: str, *params: Any, dbname: str = "postgres") -> list[Any]:
-        with psycopg.connect(self.admin(cloud, region).conninfo(dbname), autocommit=True) as conn:
+    def query(
+        self, cloud: Cloud, region: str, statement: str, *params: Any, dbname: str = "postgres", owner: str = "platform"
+    ) -> list[Any]:
+        with psycopg.connect(self.admin(cloud, region, owner).conninfo(dbname), autocommit=True) as conn:
             cur = conn.execute(statement, params or None)  # type: ignore[call-overload]
             return cur.fetchall() if cur.description else []
 

@@ -15,6 +15,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
 
 def test_pools_per_cloud_and_region_and_a_move_between_regions(fleet: Fleet, plane: ControlPlane) -> None:
+    for cloud, region in ((Cloud.AWS, "eu-west-1"), (Cloud.AWS, "eu-central-1"), (Cloud.GCP, "europe-west1")):
+        fleet.stand_ins.admin(cloud, region, "platform")  # started before the engine runs (see test_every_cloud)
     requests = [
         {"slug": "eu1", "display_name": "EU one", "plan": "starter", "cloud": "aws", "region": "eu-west-1"},
         {"slug": "eu2", "display_name": "EU two", "plan": "starter", "cloud": "aws", "region": "eu-west-1"},

@@ -87,7 +87,7 @@ def unreachable(engine_available: None) -> Iterator[tuple[ControlPlane, MockInfr
     root = Path(tempfile.mkdtemp(prefix="paybill-unreachable-"))
     (root / "plans.yaml").write_text(yaml.safe_dump(CATALOG))
     dead = DatabaseStandIn(host="127.0.0.1", port=9, password="nobody-listens")
-    infra = MockInfraRunner(root / "mock", lambda _cloud, _region: dead)
+    infra = MockInfraRunner(root / "mock", lambda _cloud, _region, _owner: dead)
     settings = ControlPlaneSettings(
         root=root, targets={Cloud.LOCAL: TargetSettings(), Cloud.AWS: TargetSettings(sslmode="disable")}
     )

@@ -175,9 +175,9 @@ def tenant_access(
     instance: pulumi.Input[str],
     key_id: pulumi.Input[str],
 ) -> TenantAccess:
-    """The tenant's database user on ``instance`` (by name), its generated password in Secret Manager (CMEK, one
-    region), and a service account that may read that secret and connect to that instance only (IAM conditions
-    on the resource name)."""
+    """The tenant's generated database password in Secret Manager (CMEK, one region), and a service account that
+    may read that secret and connect to that instance only (IAM conditions on the resource name). The database
+    user itself is created in-database by the database layer, with that password, like every other role."""
     account_id, secret_id = topology.name(NameKind.IDENTITY), topology.name(NameKind.SECRET)
     password = tenant_password(owner, name).result
     child = pulumi.ResourceOptions(parent=owner)
@@ -185,14 +185,6 @@ def tenant_access(
         f"{name}-sa", account_id=account_id, project=project, display_name=f"Paybill tenant {account_id}", opts=child
     )
     member = account.email.apply(lambda e: f"serviceAccount:{e}")
-    gcp.sql.User(
-        f"{name}-db-user",
-        name=topology.name(NameKind.DB_USER),
-        instance=instance,
-        project=project,
-        password=password,
-        opts=child,
-    )
     secret = gcp.secretmanager.Secret(
         f"{name}-credentials",
         secret_id=secret_id,

@@ -4,7 +4,6 @@ access group."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +88,6 @@ def deployment(
     storage_gb: int,
     key_crn: pulumi.Input[str],
     admin_password: pulumi.Input[str],
-    users: Sequence[Mapping[str, pulumi.Input[str]]],
     vpc: pulumi.Input[str],
     subnet: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
@@ -109,7 +107,6 @@ def deployment(
         host_flavor=host_flavor,
         members=2,
         disk_mb=max(storage_gb, 5) * 1024,
-        users=users,
         opts=opts,
     )
     ibm.IsVirtualEndpointGateway(
@@ -143,8 +140,9 @@ def tenant_deployment(
     subnet: pulumi.Input[str],
 ) -> TenantDeployment:
     """A deployment of the tenant's own (silo, and bridge, which on IBM always has its own): sized by the
-    topology, protected as its data, with the tenant's database user and generated password. Silo and bridge
-    differ only in whose resource group, key and VPC it uses."""
+    topology, protected as its data, and the tenant's generated password (its database user is created
+    in-database by the database layer, like every other role). Silo and bridge differ only in whose resource
+    group, key and VPC it uses."""
     password = tenant_password(owner, name).result
     admin = admin_password(owner, name)
     database = deployment(
@@ -157,7 +155,6 @@ def tenant_deployment(
         storage_gb=topology.sizing.storage_gb,
         key_crn=key_crn,
         admin_password=admin.result,
-        users=[{"name": topology.name(NameKind.DB_USER), "password": password, "type": "database"}],
         vpc=vpc,
         subnet=subnet,
         opts=data_options(owner, topology),

@@ -93,7 +93,6 @@ class IbmPlatform(pulumi.ComponentResource):
             storage_gb=args.storage_gb,
             key_crn=key.crn,
             admin_password=admin.result,
-            users=(),
             vpc=network.vpc.id,
             subnet=network.subnet.id,
             opts=protected,

@@ -7,6 +7,7 @@ ALTER ROLE "billing__migrator" SET statement_timeout = '300000ms';
 GRANT "billing__owner" TO "billing__migrator" WITH INHERIT TRUE, SET TRUE;
 CREATE ROLE "billing__app" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__app" SET statement_timeout = '30000ms';
+ALTER ROLE "billing__app" SET search_path = "pg_catalog", "acl";
 COMMIT;
 
 -- shared database
@@ -80,12 +81,15 @@ COMMIT;
 BEGIN;
 CREATE ROLE "billing__t__acme" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__t__acme" SET statement_timeout = '30000ms';
+ALTER ROLE "billing__t__acme" SET search_path = "pg_catalog", "data";
 GRANT "billing__t__acme" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 CREATE ROLE "billing__a__acme__collector" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__a__acme__collector" SET statement_timeout = '2000ms';
+ALTER ROLE "billing__a__acme__collector" SET search_path = "pg_catalog", "data";
 GRANT "billing__a__acme__collector" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 CREATE ROLE "billing__a__acme__support_bot" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__a__acme__support_bot" SET statement_timeout = '1000ms';
+ALTER ROLE "billing__a__acme__support_bot" SET search_path = "pg_catalog", "data";
 GRANT "billing__a__acme__support_bot" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 COMMIT;
 
@@ -128,12 +132,15 @@ COMMIT;
 BEGIN;
 CREATE ROLE "billing__t__globex" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__t__globex" SET statement_timeout = '30000ms';
+ALTER ROLE "billing__t__globex" SET search_path = "pg_catalog", "data";
 GRANT "billing__t__globex" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 CREATE ROLE "billing__a__globex__collector" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__a__globex__collector" SET statement_timeout = '2000ms';
+ALTER ROLE "billing__a__globex__collector" SET search_path = "pg_catalog", "data";
 GRANT "billing__a__globex__collector" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 CREATE ROLE "billing__a__globex__support_bot" NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 ALTER ROLE "billing__a__globex__support_bot" SET statement_timeout = '1000ms';
+ALTER ROLE "billing__a__globex__support_bot" SET search_path = "pg_catalog", "data";
 GRANT "billing__a__globex__support_bot" TO "billing__app" WITH INHERIT FALSE, SET TRUE;
 COMMIT;
 

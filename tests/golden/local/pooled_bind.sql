@@ -1,7 +1,7 @@
-INSERT INTO "paybill"."tenant_roles" (role_name, tenant_id) VALUES ('t_acme_app', 'acme');
-GRANT CONNECT ON DATABASE "paybill" TO "t_acme_app";
-GRANT USAGE ON SCHEMA "paybill", "pooled" TO "t_acme_app";
-GRANT SELECT ON "paybill"."tenant_roles" TO "t_acme_app";
-GRANT EXECUTE ON FUNCTION "paybill"."current_tenant"() TO "t_acme_app";
-GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."customers" TO "t_acme_app";
-GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."invoices" TO "t_acme_app";
+INSERT INTO "paybill"."tenant_roles" (role_name, tenant_id) VALUES ('r_acme', 'acme');
+GRANT CONNECT ON DATABASE "paybill" TO "r_acme";
+GRANT USAGE ON SCHEMA "paybill", "pooled" TO "r_acme";
+GRANT SELECT ON "paybill"."tenant_roles" TO "r_acme";
+GRANT EXECUTE ON FUNCTION "paybill"."current_tenant"() TO "r_acme";
+GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."customers" TO "r_acme";
+GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."invoices" TO "r_acme";
