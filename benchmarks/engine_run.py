@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -36,10 +35,12 @@ sys.path.insert(0, str(REPO))
 
 from pulumi import automation as auto  # noqa: E402
 
+from benchmarks.report import write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 
 SECTION = "## One engine run"
+MARKERS = ("<!-- engine_run:begin -->", "<!-- engine_run:end -->")
 PY = sys.executable
 
 
@@ -167,12 +168,7 @@ def main() -> None:
         "are compiled every time, as in every engine run here); with a bytecode cache all import rows shrink.",
     ]
     print("\n".join(lines))
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text()
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text if text.endswith("\n") else text + "\n")
+    write_section(REPO / "BENCHMARKS.md", *MARKERS, "\n".join([SECTION, "", *lines]))
 
 
 if __name__ == "__main__":

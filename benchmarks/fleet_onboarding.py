@@ -40,12 +40,14 @@ sys.path.insert(0, str(REPO))
 
 from pulumi import automation as auto  # noqa: E402
 
+from benchmarks.report import write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.engine.binary import BIN_ENV, pulumi_bin_dir  # noqa: E402
 from paybill_infra.engine.settings import EngineSettings  # noqa: E402
 from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 
 SECTION = "## Fleet onboarding: control plane vs. sequential loops"
+MARKERS = ("<!-- fleet_onboarding:begin -->", "<!-- fleet_onboarding:end -->")
 PROGRAM = """
 import pulumi
 from paybill_infra.controlplane.programs import Endpoint, MemberSpec, ServerConfig, platform_program, pool_program, tenant_program
@@ -239,9 +241,8 @@ def sequential_cli(n: int, counted: Counted) -> Side:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def write_section(rows: list[tuple[int, int, dict[str, Side]]], command: str) -> None:
+def write_report(rows: list[tuple[int, int, dict[str, Side]]], command: str) -> None:
     path = REPO / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = [
         SECTION,
         "",
@@ -264,12 +265,7 @@ def write_section(rows: list[tuple[int, int, dict[str, Side]]], command: str) ->
             lines.append(
                 f"| {n} | {label} | {side.wall_s:.1f} | {side.cpu_s:.1f} | {side.engine_runs} | {side.processes} | {ratio} |"
             )
-    section = "\n".join(lines) + "\n"
-    pattern = re.compile(r"## Fleet onboarding: control plane vs\. sequential.*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = (
-        pattern.sub(section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    )
-    path.write_text(text if text.endswith("\n") else text + "\n")
+    write_section(path, *MARKERS, "\n".join(lines))
 
 
 SIDES: dict[str, Callable[[int, int, Counted], Side]] = {
@@ -295,7 +291,7 @@ def main() -> None:
                 f"N={n}: {name}: {side.wall_s:.1f}s wall, {side.cpu_s:.1f}s CPU, calls {dict(side.calls)}", flush=True
             )
         rows.append((n, args.workers, {name: sides[name] for name in args.sides}))
-    write_section(rows, "python benchmarks/fleet_onboarding.py --n " + " ".join(map(str, args.n)))
+    write_report(rows, "python benchmarks/fleet_onboarding.py --n " + " ".join(map(str, args.n)))
 
 
 if __name__ == "__main__":

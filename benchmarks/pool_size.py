@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import shutil
 import sys
@@ -28,10 +27,12 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 
 SECTION = "## Per-tenant work against pool size"
+MARKERS = ("<!-- pool_size:begin -->", "<!-- pool_size:end -->")
 
 
 def _cpu() -> float:
@@ -93,12 +94,7 @@ def main() -> None:
         "writes every member (the issue's item 3, per-tenant database-layer stacks or targeted updates, is open).",
     ]
     print("\n".join(lines))
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text()
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text if text.endswith("\n") else text + "\n")
+    write_section(REPO / "BENCHMARKS.md", *MARKERS, "\n".join([SECTION, "", *lines]))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -29,12 +28,14 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import event, insert  # noqa: E402
 
+from benchmarks.report import write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow  # noqa: E402
 from paybill_infra.schema.enums import Isolation, SubscriptionStatus  # noqa: E402
 from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role  # noqa: E402
 
 SECTION = "## CLI start-up and registry reads"
+MARKERS = ("<!-- registry_reads:begin -->", "<!-- registry_reads:end -->")
 PAYBILL = str(Path(sys.executable).parent / "paybill")
 
 
@@ -124,15 +125,6 @@ def in_process(plane: ControlPlane, runs: int) -> tuple[float, int, int]:
     return statistics.median(times), len(seen), count
 
 
-def write_section(lines: list[str]) -> None:
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text()
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text if text.endswith("\n") else text + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=10_000)
@@ -194,7 +186,7 @@ def main() -> None:
         "statement(s) (tenants, subscriptions and pools joined; pinned by `tests/controlplane/test_reads.py`).",
     ]
     print("\n".join(lines))
-    write_section(lines)
+    write_section(REPO / "BENCHMARKS.md", *MARKERS, "\n".join([SECTION, "", *lines]))
 
 
 if __name__ == "__main__":
