@@ -50,7 +50,7 @@ SECTION = "## Fleet onboarding: control plane vs. sequential loops"
 MARKERS = ("<!-- fleet_onboarding:begin -->", "<!-- fleet_onboarding:end -->")
 PROGRAM = """
 import pulumi
-from paybill_infra.controlplane.programs import Endpoint, MemberSpec, ServerConfig, platform_program, pool_program, tenant_program
+from paybill_infra.controlplane.programs import Endpoint, MemberSpec, PlatformProgram, PoolProgram, ServerConfig, TenantProgram
 from paybill_infra.controlplane.stacks import pool_database, pool_owner, tenant_role
 from paybill_infra.catalog import load_catalog
 from paybill_infra.schema.tenant import Tenant
@@ -65,16 +65,16 @@ def tenant_stack_program(embedded_dir, catalog_path, slug, plan_name, platform):
     topology = resolve_topology(plan, Tenant(slug=slug, display_name=slug, plan=plan.name), defaults)
     member = MemberSpec(topology, tenant_role(slug, 0), False)
     if plan.isolation.value == "pooled":
-        return pool_program(server, pool_database(slug, 1), pool_owner(slug, 1), (member,))
+        return PoolProgram(server, pool_database(slug, 1), pool_owner(slug, 1), (member,))
     endpoint = Endpoint(platform["database"], platform["host"], int(platform["port"]))
-    return tenant_program(server, endpoint, member)
+    return TenantProgram(server, endpoint, member)
 """
 BASELINE_MAIN = (
     PROGRAM
     + """
 config = pulumi.Config("bench")
 if pulumi.get_stack() == "platform":
-    platform_program(ServerConfig(embedded_dir=config.require("embeddedDir")))()
+    PlatformProgram(ServerConfig(embedded_dir=config.require("embeddedDir")))()
 else:
     platform = config.get_object("platform")
     tenant_stack_program(
@@ -182,7 +182,7 @@ def inline_api(n: int, counted: Counted) -> Side:
 
     programs = _inline
     try:
-        platform = up("platform", programs["platform_program"](programs["ServerConfig"](embedded_dir=embedded)))  # type: ignore[operator]
+        platform = up("platform", programs["PlatformProgram"](programs["ServerConfig"](embedded_dir=embedded)))  # type: ignore[operator]
 
         def work() -> None:
             for slug, plan in tenants(n):

@@ -14,7 +14,6 @@ plan, database, schema, user and fingerprint, plus ``credentials`` as one secret
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -72,8 +71,15 @@ class Endpoint:
     port: int
 
 
-def platform_program(server: ServerConfig) -> Callable[[], None]:
-    def program() -> None:
+@dataclass(frozen=True)
+class PlatformProgram:
+    """The platform stack's program. Programs are plain data (picklable), so a review can run them under
+    mocks in another process."""
+
+    server: ServerConfig
+
+    def __call__(self) -> None:
+        server = self.server
         platform = LocalPlatform(
             "platform",
             LocalPlatformArgs(
@@ -82,32 +88,42 @@ def platform_program(server: ServerConfig) -> Callable[[], None]:
         )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
 
-    return program
 
+@dataclass(frozen=True)
+class PoolProgram:
+    """A pool stack's program: the pool's own database and its members."""
 
-def pool_program(
-    server: ServerConfig, database: str, owner: str, members: tuple[MemberSpec, ...]
-) -> Callable[[], None]:
-    def program() -> None:
+    server: ServerConfig
+    database: str
+    owner: str
+    members: tuple[MemberSpec, ...]
+
+    def __call__(self) -> None:
+        server = self.server
         platform = LocalPlatform(
             "pool",
-            LocalPlatformArgs(embedded_dir=server.embedded_dir, url=server.url_input(), database=database, owner=owner),
+            LocalPlatformArgs(
+                embedded_dir=server.embedded_dir, url=server.url_input(), database=self.database, owner=self.owner
+            ),
         )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
-        _tenants(platform, members)
-
-    return program
+        _tenants(platform, self.members)
 
 
-def tenant_program(
-    server: ServerConfig, platform: Endpoint, member: MemberSpec, *, own_platform: bool = False
-) -> Callable[[], None]:
+@dataclass(frozen=True)
+class TenantProgram:
     """A silo or bridge tenant over the platform stack's shared database, or, with ``own_platform`` (a bridge
     tenant on a server of its own), over a shared database this stack creates on that server."""
 
-    def program() -> None:
+    server: ServerConfig
+    platform: Endpoint
+    member: MemberSpec
+    own_platform: bool = False
+
+    def __call__(self) -> None:
+        server, platform = self.server, self.platform
         ref: LocalPlatform | PlatformRef
-        if own_platform:
+        if self.own_platform:
             ref = LocalPlatform(
                 "platform",
                 LocalPlatformArgs(
@@ -126,9 +142,7 @@ def tenant_program(
                 port=platform.port,
             )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
-        _tenants(ref, (member,))
-
-    return program
+        _tenants(ref, (self.member,))
 
 
 def _tenants(platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, ...]) -> None:

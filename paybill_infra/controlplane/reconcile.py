@@ -34,14 +34,14 @@ from paybill_infra.controlplane.programs import (
     BRIDGE_DATABASE,
     Endpoint,
     MemberSpec,
+    PlatformProgram,
+    PoolProgram,
     ServerConfig,
-    platform_program,
-    pool_program,
-    tenant_program,
+    TenantProgram,
 )
 from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.errors import ControlPlaneError, EndpointUnreachableError
+from paybill_infra.errors import ControlPlaneError, EndpointUnreachableError, PaybillError
 from paybill_infra.local import sql as q
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
 from paybill_infra.schema.enums import Cloud, Isolation
@@ -108,7 +108,7 @@ class Reconciler:
         """Resolve the tenant on ``cloud``'s target: a region it does not allow, or an isolation it does not
         offer, is a :class:`~paybill_infra.errors.TopologyError` (raised before anything is recorded)."""
         tenant = Tenant(slug=slug, display_name=display_name, plan=plan, tags=tags, cloud=cloud, region=region)
-        topology = resolve_topology(self.rt.catalog[plan], tenant, self.rt.target(cloud).defaults(region))
+        topology = resolve_topology(self.rt.catalog[plan], tenant, self.rt.target(cloud).defaults())
         if role is None:
             return topology
         return topology.model_copy(update={"names": {**topology.names, NameKind.DB_USER: role}})
@@ -203,9 +203,16 @@ class Reconciler:
             sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs)
             if not spec.members and spec.kind is not StackKind.PLATFORM:
                 return self._destroy(spec, sink)
+            twin_existed = rt.infra.exists(infra_stack(stack))
             infra, outputs = self._infra_up(spec)
-            program = self.program(spec, outputs)
-            outcome = rt.stacks.run(stack, "up", program, on_event=sink)
+            try:
+                program = self.program(spec, outputs)
+                outcome = rt.stacks.run(stack, "up", program, on_event=sink)
+            except PaybillError:
+                if infra is not None and not twin_existed and not rt.stacks.exists(stack):
+                    # Nothing was built on the new infrastructure: take it back down, nothing half-created.
+                    rt.infra.destroy(infra_stack(stack), spec.target.cloud, spec.region)
+                raise
             public = {k: v for k, v in outcome.outputs.items() if k not in outcome.secret_keys}
             with rt.registry.transaction() as session:
                 row = session.get(StackRow, stack)
@@ -315,10 +322,10 @@ class Reconciler:
             MemberSpec(m.topology, m.role, m.suspended, passwords.get(m.topology.tenant)) for m in spec.members
         )
         if spec.kind is StackKind.PLATFORM:
-            return platform_program(server)
+            return PlatformProgram(server)
         if spec.kind is StackKind.POOL:
-            return pool_program(server, spec.database, spec.owner, members)
-        return tenant_program(server, endpoint, members[0], own_platform=own_platform)
+            return PoolProgram(server, spec.database, spec.owner, members)
+        return TenantProgram(server, endpoint, members[0], own_platform=own_platform)
 
     def _local_endpoint(self, spec: StackSpec, review: bool) -> Endpoint:
         if spec.kind is not StackKind.TENANT:

@@ -40,8 +40,7 @@ from paybill_infra.controlplane.transitions import stays_in_place
 from paybill_infra.schema.enums import Isolation
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Member, Program, StackResource, Target
-from paybill_infra.testing.mocks import CloudMocks
-from paybill_infra.testing.run import run_program
+from paybill_infra.targets.isolated import run_isolated
 from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role
 
 
@@ -305,14 +304,14 @@ def _outputs(program: Program | None) -> dict[str, Any]:
     """The outputs ``program`` has under mocks (nothing for ``None``)."""
     if program is None:
         return {}
-    return run_program(program, mocks=CloudMocks(), stack="review").outputs
+    return run_isolated(program, None, "review")[0]
 
 
 def _mocked(program: Program | None) -> set[tuple[str, str]]:
     """The (type, name) of every resource ``program`` declares, run under mocks (nothing for ``None``)."""
     if program is None:
         return set()
-    return {(r.type, r.name) for r in run_program(program, mocks=CloudMocks(), stack="review").resources}
+    return set(run_isolated(program, None, "review")[1])
 
 
 def _diff(before: set[tuple[str, str]], after: set[tuple[str, str]]) -> list[StackResource]:

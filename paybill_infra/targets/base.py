@@ -121,11 +121,12 @@ class Target(ABC):
     def allowed_regions(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.default_region, *self.settings.allowed_regions)))
 
-    def defaults(self, region: str | None = None) -> CloudDefaults:
-        """The topology defaults for a tenant in ``region`` (the default region when ``None``)."""
+    def defaults(self) -> CloudDefaults:
+        """The topology defaults of this target: a tenant's own region must be one of ``allowed_regions``
+        (:func:`~paybill_infra.topology.resolve_topology` refuses any other with a typed error)."""
         return CloudDefaults(
             cloud=self.cloud,
-            region=region or self.default_region,
+            region=self.default_region,
             allowed_regions=self.allowed_regions(),
             isolations=self.settings.isolations,
         )

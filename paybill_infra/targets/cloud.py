@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -71,42 +72,56 @@ class CloudTarget(Target):
             raise TargetError(str(self.cloud), f"settings.platform: {err}") from None
 
     def platform_program(self, region: str) -> Program:
-        args = self.platform_args(region)
-
-        def program() -> None:
-            platform = self.components.platform(PLATFORM_RESOURCE, args)
-            admin: ServerAdmin = platform.server_admin  # type: ignore[attr-defined]
-            pulumi.export("server", _server(admin))
-            pulumi.export("pool", _plain(platform.pool))  # type: ignore[attr-defined]
-
-        return program
+        return PlatformProgram(self, self.platform_args(region))
 
     def tenants_program(self, region: str, platform: Mapping[str, Any], members: tuple[Member, ...]) -> Program:
-        pool = _rebuild(self._pool_class(), platform["pool"])
-
-        def program() -> None:
-            built = {
-                m.slug: self.components.tenant(m.slug, self.components.tenant_args(topology=m.topology, pool=pool))
-                for m in sorted(members, key=lambda m: m.slug)
-            }
-            pulumi.export(
-                "tenants",
-                {
-                    slug: {"identity": t.identity, "key_id": t.key_id, "network_id": t.network_id, "host": t.db_host}
-                    for slug, t in built.items()
-                },
-            )
-            pulumi.export("passwords", pulumi.Output.secret({slug: t.db_password for slug, t in built.items()}))
-            own = [t.server_admin for t in built.values() if t.server_admin is not None]
-            if len(members) == 1 and own:
-                pulumi.export("server", _server(own[0]))
-
-        return program
+        return TenantsProgram(self, _rebuild(self._pool_class(), platform["pool"]), members)
 
     def _pool_class(self) -> type:
         hint = next(f.type for f in dataclasses.fields(self.components.tenant_args) if f.name == "pool")
         pool_class: type = vars(sys.modules[self.components.tenant_args.__module__])[str(hint)]
         return pool_class
+
+
+@dataclass(frozen=True)
+class PlatformProgram:
+    """The platform's infrastructure program: plain data (picklable), so it can run in another process."""
+
+    target: CloudTarget
+    args: Any
+
+    def __call__(self) -> None:
+        platform = self.target.components.platform(PLATFORM_RESOURCE, self.args)
+        admin: ServerAdmin = platform.server_admin  # type: ignore[attr-defined]
+        pulumi.export("server", _server(admin))
+        pulumi.export("pool", _plain(platform.pool))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class TenantsProgram:
+    """The infrastructure program of tenants built against a pool (plain data, like :class:`PlatformProgram`)."""
+
+    target: CloudTarget
+    pool: Any
+    members: tuple[Member, ...]
+
+    def __call__(self) -> None:
+        parts = self.target.components
+        built = {
+            m.slug: parts.tenant(m.slug, parts.tenant_args(topology=m.topology, pool=self.pool))
+            for m in sorted(self.members, key=lambda m: m.slug)
+        }
+        pulumi.export(
+            "tenants",
+            {
+                slug: {"identity": t.identity, "key_id": t.key_id, "network_id": t.network_id, "host": t.db_host}
+                for slug, t in built.items()
+            },
+        )
+        pulumi.export("passwords", pulumi.Output.secret({slug: t.db_password for slug, t in built.items()}))
+        own = [t.server_admin for t in built.values() if t.server_admin is not None]
+        if len(self.members) == 1 and own:
+            pulumi.export("server", _server(own[0]))
 
 
 def _server(admin: ServerAdmin) -> pulumi.Output[dict[str, Any]]:

@@ -3,7 +3,7 @@
 :class:`EngineInfraRunner` is what production uses: the Automation API, the cloud's provider plugin and
 credentials, the same stack manager (state backend, secrets provider, retries) as the database layer.
 
-:class:`MockInfraRunner` runs the same programs in-process under :class:`~paybill_infra.testing.CloudMocks`:
+:class:`MockInfraRunner` runs the same programs under :class:`~paybill_infra.testing.CloudMocks` (in a worker process):
 no credentials, no plugin, no cloud. It serves the offline review of a change (``--dry-run``), and the test
 suite, where a real PostgreSQL stands in for every managed database server so the database layer runs on
 the real engine against it. It keeps, per stack, the list of resources (type and name, never a value) so
@@ -12,6 +12,7 @@ successive runs report creates, deletes and unchanged resources as the engine wo
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from pulumi import automation as auto
 
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.targets.base import Program, StackResource
-from paybill_infra.testing.mocks import CloudMocks, DatabaseStandIn
-from paybill_infra.testing.run import run_program
+from paybill_infra.targets.isolated import run_isolated
+from paybill_infra.testing.mocks import DatabaseStandIn
 
 if TYPE_CHECKING:
     from paybill_infra.controlplane.stacks import StackManager
@@ -117,8 +118,10 @@ class EngineInfraRunner:
 
 
 class MockInfraRunner:
-    """Infrastructure stacks under Pulumi's mocks; ``stand_ins`` gives the real server that answers for each
-    managed database server, or ``None`` for a review that never reaches a database."""
+    """Infrastructure stacks under Pulumi's mocks (run in a worker process: see
+    :mod:`~paybill_infra.targets.isolated`); ``stand_ins`` gives the real server that answers for each managed
+    database server, or ``None`` for a review that never reaches a database. It is serialised to the worker,
+    so it must be picklable."""
 
     def __init__(self, state_dir: Path, stand_ins: StandIns | None = None) -> None:
         self.state_dir = state_dir
@@ -128,10 +131,9 @@ class MockInfraRunner:
     def _run(
         self, stack: str, cloud: Cloud, region: str, program: Program
     ) -> tuple[dict[str, Any], list[StackResource]]:
-        stand_ins = self.stand_ins
-        database = (lambda owner: stand_ins(cloud, region, owner)) if stand_ins is not None else None
-        run = run_program(program, mocks=CloudMocks(database), stack=stack)
-        return run.outputs, [StackResource(op="same", type=r.type, name=r.name) for r in run.resources]
+        database = functools.partial(self.stand_ins, cloud, region) if self.stand_ins is not None else None
+        outputs, resources = run_isolated(program, database, stack)
+        return outputs, [StackResource(op="same", type=t, name=n) for t, n in resources]
 
     def _state(self, stack: str) -> Path:
         return self.state_dir / f"{stack}.json"

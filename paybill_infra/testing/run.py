@@ -8,7 +8,6 @@ One program runs at a time per process: Pulumi's mock runtime is process-wide.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import get_root_resource, set_root_resource
 
 from paybill_infra.testing.mocks import CloudMocks
 
@@ -104,13 +103,13 @@ def run_program(
     """Run ``program`` under ``mocks`` (default: :class:`CloudMocks`). The program may return the outputs to
     resolve; outputs it ``pulumi.export``-s are resolved too.
 
-    Safe to call from any thread, even while real Pulumi programs run in the same process (the control
-    plane's inline programs): the run happens in a fresh :class:`contextvars.Context`, where Pulumi keeps
-    its runtime settings and root stack, so nothing of the mocks leaks into the caller's context."""
+    Not to be mixed with real Pulumi programs in one process: Pulumi's runtime settings leak between
+    contexts, so the control plane runs its mock runs in a worker process
+    (:mod:`paybill_infra.targets.isolated`)."""
     with _ONE_AT_A_TIME:
         if threading.current_thread() is not threading.main_thread():
             _ensure_loop()
-        return contextvars.Context().run(_run, program, _Recording(mocks or CloudMocks()), project, stack)
+        return _run(program, _Recording(mocks or CloudMocks()), project, stack)
 
 
 def _ensure_loop() -> None:
@@ -127,6 +126,7 @@ def _run(
     program: Callable[[], Mapping[str, pulumi.Input[Any]] | None], mocks: _Recording, project: str, stack: str
 ) -> ProgramRun:
     monitor = _RecordingMonitor(mocks)
+    set_root_resource(None)  # type: ignore[arg-type]  # each run starts a new root stack (its exports)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     resolved: dict[str, Any] = {}
     secret: dict[str, bool] = {}

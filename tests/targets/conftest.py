@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,34 +44,42 @@ REGIONS = {
 
 class StandIns:
     """One embedded PostgreSQL per server (cloud, region, owner: ``platform`` or a tenant's slug), started on
-    first use, with the clouds' admin logins."""
+    first use, with the clouds' admin logins.
+
+    Plain data (a directory), so the mock runner's worker process can use a copy: servers are found and
+    started by their data directories (the embedded server's own file lock makes that safe across
+    processes), and the admin logins are created idempotently."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.servers: dict[tuple[Cloud, str, str], EmbeddedServer] = {}
-        self._guard = threading.Lock()
 
     def __call__(self, cloud: Cloud, region: str, owner: str) -> DatabaseStandIn:
         admin = self.admin(cloud, region, owner)
         return DatabaseStandIn(admin.host, admin.port, admin.password)
 
+    @property
+    def servers(self) -> list[tuple[Cloud, str, str]]:
+        """(cloud, region, owner) of every server started so far, by any process."""
+        found = []
+        for path in sorted(self.base.glob("*")) if self.base.exists() else []:
+            cloud, _, rest = path.name.partition("~")
+            region, _, owner = rest.partition("~")
+            found.append((Cloud(cloud), region, owner))
+        return found
+
     def admin(self, cloud: Cloud, region: str, owner: str = "platform") -> AdminConnection:
-        with self._guard:
-            server = self.servers.get((cloud, region, owner))
-            fresh = server is None
-            if server is None:
-                server = EmbeddedServer(self.base / f"{cloud.value}-{region}-{owner}")
-                self.servers[(cloud, region, owner)] = server
-            admin = server.ensure_running()
-            if fresh:
-                with psycopg.connect(admin.conninfo("postgres"), autocommit=True) as conn:
-                    for role in ADMINS:
-                        conn.execute(
-                            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
-                                sql.Identifier(role), sql.Literal(admin.password)
-                            )
-                        )
-            return admin
+        admin = EmbeddedServer(self.base / f"{cloud.value}~{region}~{owner}").ensure_running(isolated=True)
+        with psycopg.connect(admin.conninfo("postgres"), autocommit=True) as conn:
+            existing = {
+                r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(ADMINS),))
+            }
+            for role in set(ADMINS) - existing:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(admin.password)
+                    )
+                )
+        return admin
 
     def query(
         self, cloud: Cloud, region: str, statement: str, *params: Any, dbname: str = "postgres", owner: str = "platform"
@@ -82,8 +89,8 @@ class StandIns:
             return cur.fetchall() if cur.description else []
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
+        for path in self.base.glob("*") if self.base.exists() else []:
+            EmbeddedServer(path).stop()
 
 
 class Fleet:

@@ -160,8 +160,7 @@ def lifecycle(fleet: Fleet, plane: ControlPlane, cloud: Cloud) -> None:
 def test_every_cloud_through_one_control_plane(fleet: Fleet, plane: ControlPlane) -> None:
     """The five clouds' lifecycles run at once on one control plane (its workers bound the engine runs).
 
-    The servers standing in for the clouds' are started first: starting one forks, and forking beside the
-    engine runs' gRPC threads is not something the harness should add to what is under test."""
+    The servers standing in for the clouds' are started first, so the engine runs do not wait on them."""
     for cloud in CLOUDS:
         for owner in ("platform", f"pool{cloud.value}", f"bridge{cloud.value}", f"silo{cloud.value}"):
             fleet.stand_ins.admin(cloud, REGIONS[cloud][0], owner)
