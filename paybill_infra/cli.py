@@ -12,12 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from agent_acl.cli import app as acl_app
 from paybill_infra.catalog import SAMPLE_CATALOG, catalog_json_schema, load_catalog
+from paybill_infra.cli_groups import LazyGroups
 from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, refuse, table
 
 app = typer.Typer(
-    help="Paybill Infra: tenants, plans and isolation on Pulumi.", no_args_is_help=True, rich_markup_mode=None
+    cls=LazyGroups,
+    help="Paybill Infra: tenants, plans and isolation on Pulumi.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 plans_app = typer.Typer(help="The plan catalog.", no_args_is_help=True, rich_markup_mode=None)
 local_app = typer.Typer(
@@ -29,18 +32,6 @@ fleet_app = typer.Typer(
 app.add_typer(plans_app, name="plans")
 app.add_typer(local_app, name="local")
 app.add_typer(fleet_app, name="fleet")
-
-
-def _mount_tenants() -> None:
-    from paybill_infra.cli_service import service_app
-    from paybill_infra.controlplane.cli import tenants_app
-
-    app.add_typer(tenants_app, name="tenants")
-    app.add_typer(service_app, name="service")
-
-
-_mount_tenants()
-app.add_typer(acl_app, name="acl", help="Agent ACL: access matrix, generated SQL, tenant-closure check.")
 
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Plan catalog file.")]

@@ -2,43 +2,112 @@
 
 A product backend embeds :class:`ControlPlane`; the ``paybill tenants`` and ``paybill fleet`` commands
 drive the same object.
+
+The names below load on first use (PEP 562): importing one light submodule (the registry's models for a
+read, say) must not import the whole control plane, the Automation API and alembic with it.
 """
 
-from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
-from paybill_infra.controlplane.billing import (
-    BillingAdapter,
-    BillingEvent,
-    InDatabaseBilling,
-    WebhookVerifier,
-    allows_provisioning,
-    check_transition,
-)
-from paybill_infra.controlplane.events import EventBus, Subscription
-from paybill_infra.controlplane.migration import DataMover, ExportManifest, Placement, PostgresDataMover, Verification
-from paybill_infra.controlplane.models import (
-    AuditEntry,
-    BillingPolicy,
-    DriftedResource,
-    DriftReport,
-    FleetStatus,
-    OnboardRequest,
-    OperationKind,
-    OperationResult,
-    OperationStatus,
-    PoolView,
-    PreviewResult,
-    ProgressEvent,
-    ProgressPhase,
-    RetentionPolicy,
-    StackChange,
-    StackKind,
-    SubscriptionView,
-    TenantCredentials,
-    TenantState,
-    TenantView,
-    UsageReport,
-)
-from paybill_infra.controlplane.stacks import SecretsConfig
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
+    from paybill_infra.controlplane.billing import (
+        BillingAdapter,
+        BillingEvent,
+        InDatabaseBilling,
+        WebhookVerifier,
+        allows_provisioning,
+        check_transition,
+    )
+    from paybill_infra.controlplane.events import EventBus, Subscription
+    from paybill_infra.controlplane.migration import (
+        DataMover,
+        ExportManifest,
+        Placement,
+        PostgresDataMover,
+        Verification,
+    )
+    from paybill_infra.controlplane.models import (
+        AuditEntry,
+        BillingPolicy,
+        DriftedResource,
+        DriftReport,
+        FleetStatus,
+        OnboardRequest,
+        OperationKind,
+        OperationResult,
+        OperationStatus,
+        PoolView,
+        PreviewResult,
+        ProgressEvent,
+        ProgressPhase,
+        RetentionPolicy,
+        StackChange,
+        StackKind,
+        SubscriptionView,
+        TenantCredentials,
+        TenantPage,
+        TenantQuery,
+        TenantState,
+        TenantView,
+        UsageReport,
+    )
+    from paybill_infra.controlplane.stacks import SecretsConfig
+
+_WHERE = {
+    "ControlPlane": "api",
+    "ControlPlaneSettings": "api",
+    "BillingAdapter": "billing",
+    "BillingEvent": "billing",
+    "InDatabaseBilling": "billing",
+    "WebhookVerifier": "billing",
+    "allows_provisioning": "billing",
+    "check_transition": "billing",
+    "EventBus": "events",
+    "Subscription": "events",
+    "DataMover": "migration",
+    "ExportManifest": "migration",
+    "Placement": "migration",
+    "PostgresDataMover": "migration",
+    "Verification": "migration",
+    "AuditEntry": "models",
+    "BillingPolicy": "models",
+    "DriftedResource": "models",
+    "DriftReport": "models",
+    "FleetStatus": "models",
+    "OnboardRequest": "models",
+    "OperationKind": "models",
+    "OperationResult": "models",
+    "OperationStatus": "models",
+    "PoolView": "models",
+    "PreviewResult": "models",
+    "ProgressEvent": "models",
+    "ProgressPhase": "models",
+    "RetentionPolicy": "models",
+    "StackChange": "models",
+    "StackKind": "models",
+    "SubscriptionView": "models",
+    "TenantCredentials": "models",
+    "TenantPage": "models",
+    "TenantQuery": "models",
+    "TenantState": "models",
+    "TenantView": "models",
+    "UsageReport": "models",
+    "SecretsConfig": "stacks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuditEntry",
@@ -71,6 +140,8 @@ __all__ = [
     "Subscription",
     "SubscriptionView",
     "TenantCredentials",
+    "TenantPage",
+    "TenantQuery",
     "TenantState",
     "TenantView",
     "UsageReport",

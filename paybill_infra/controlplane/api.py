@@ -36,7 +36,7 @@ from typing import Any, ParamSpec, TypeVar
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
 from paybill_infra.controlplane.billing_flow import BillingFlow
 from paybill_infra.controlplane.events import Sink
-from paybill_infra.controlplane.jobs import result_of
+from paybill_infra.controlplane.jobs import Gathering, result_of
 from paybill_infra.controlplane.migration import DataMover
 from paybill_infra.controlplane.models import (
     AuditEntry,
@@ -50,6 +50,8 @@ from paybill_infra.controlplane.models import (
     StackChange,
     SubscriptionView,
     TenantCredentials,
+    TenantPage,
+    TenantQuery,
     TenantState,
     TenantView,
     UsageReport,
@@ -249,9 +251,33 @@ class ControlPlane:
     def onboard_many(
         self, requests: Sequence[OnboardRequest | dict[str, Any]], *, actor: str = "system"
     ) -> list[OperationResult | PaybillError]:
-        """Onboard many tenants in parallel on ``workers`` threads; one outcome per request, in order."""
-        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="paybill-onboard") as pool:
-            futures = [pool.submit(self.onboard, request, actor=actor) for request in requests]
+        """Onboard many tenants; one outcome per request, in order.
+
+        Batched by construction: every request records its intent (validation, placement, journal) first,
+        while stack runs are held at the reconciler's gate; then each affected stack runs once for all of
+        its new members (k pooled tenants placed in one pool: one ``up`` of that pool). Engine runs stay
+        bounded by ``workers``; a request waiting at the gate costs an idle thread, not an engine run.
+        """
+        gate = self.reconciler.gate
+        first: dict[str, int] = {}
+        for i, request in enumerate(requests):
+            first.setdefault(_slug_of(request), i)
+
+        def one(gathering: Gathering, i: int, request: OnboardRequest | dict[str, Any]) -> OperationResult:
+            with gate.enlist(gathering):
+                slug = _slug_of(request)
+                if slug and first[slug] != i:  # it would wait for the first one's tenant lock while that waits here
+                    problem = FieldProblem(
+                        f"requests[{i}].slug", f"{slug!r} is requested earlier, by requests[{first[slug]}]"
+                    )
+                    raise InvalidInputError("onboard_many", [problem])
+                return self.onboard(request, actor=actor)
+
+        with (
+            ThreadPoolExecutor(max(1, len(requests)), thread_name_prefix="paybill-onboard") as pool,
+            gate.gather(len(requests)) as gathering,
+        ):
+            futures = [pool.submit(one, gathering, i, request) for i, request in enumerate(requests)]
         outcomes: list[OperationResult | PaybillError] = []
         for future in futures:
             error = future.exception()
@@ -278,8 +304,28 @@ class ControlPlane:
     def show(self, slug: str) -> TenantView:
         return self._reads.show(valid_slug(slug))
 
-    def tenants(self, state: TenantState | None = None) -> list[TenantView]:
-        return self._reads.tenants(state)
+    def tenants(
+        self, state: TenantState | None = None, *, plan: str | None = None, cloud: Cloud | str | None = None
+    ) -> list[TenantView]:
+        """Every tenant matching the filters, in slug order (one statement)."""
+        return self.tenant_page(state=state, plan=plan, cloud=cloud).tenants
+
+    def tenant_page(
+        self,
+        *,
+        state: TenantState | str | None = None,
+        plan: str | None = None,
+        cloud: Cloud | str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> TenantPage:
+        """A page of at most ``limit`` tenants after ``cursor`` (the previous page's ``next_cursor``)."""
+        query = validate(
+            TenantQuery,
+            {"state": state, "plan": plan, "cloud": cloud, "cursor": cursor, "limit": limit},
+            "tenant query",
+        )
+        return self._reads.tenants(query)
 
     def operations(self, slug: str | None = None, *, limit: int = 100) -> list[OperationResult]:
         return self._reads.operations(valid_slug(slug) if slug is not None else None, limit=limit)
@@ -369,3 +415,9 @@ def _cloud(value: Cloud | str) -> Cloud:
     except ValueError:
         expected = ", ".join(c.value for c in Cloud)
         raise InvalidInputError("move", [FieldProblem("cloud", f"expected one of {expected}")]) from None
+
+
+def _slug_of(request: OnboardRequest | dict[str, Any]) -> str:
+    """The request's slug, or ``""`` when it has none yet (validation names that problem)."""
+    slug = request.slug if isinstance(request, OnboardRequest) else request.get("slug")
+    return slug if isinstance(slug, str) else ""

@@ -148,14 +148,24 @@ def move(
 def list_tenants(
     root: RootOpt = Path("."),
     state: Annotated[TenantState | None, typer.Option("--state")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help="Only tenants on this plan.")] = None,
+    cloud: Annotated[str | None, typer.Option("--cloud", help="Only tenants on this cloud.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="A page of at most this many tenants.")] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Continue after this page cursor.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List tenants with their plan, isolation, state and stack."""
+    """List tenants with their plan, isolation, state and stack (in pages with ``--limit``/``--cursor``: the
+    JSON is then ``{"tenants": [...], "next_cursor": ...}``)."""
     with open_plane(root, as_json=as_json) as plane:
-        tenants = guard(lambda: plane.tenants(state), as_json=as_json)
+        page = guard(
+            lambda: plane.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit), as_json=as_json
+        )
+    tenants = page.tenants
     if as_json:
-        emit(tenants)
+        emit(page if limit is not None or cursor is not None else tenants)
         return
+    if page.next_cursor is not None:
+        err.print(f"more tenants follow: --cursor {page.next_cursor}")
     rows = table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")
     for t in tenants:
         rows.add_row(

@@ -281,10 +281,72 @@ class _Batch(Generic[T]):
     uncollected: int
 
 
+@dataclass
+class Gathering:
+    """One batch of requests held at a :class:`Gate`: how many, and how many arrived or finished."""
+
+    size: int
+    arrived: int = 0
+    finished: int = 0
+    released: bool = False
+
+
+class Gate:
+    """Holds the stack runs of a batch of requests until every request has recorded its intent.
+
+    A worker thread :meth:`enlist` s in a :class:`Gathering`; on its way to its first stack run it
+    :meth:`pass_` es the gate: counted as arrived, it waits (having taken its stack's :class:`Batcher` ticket
+    already) until :meth:`gather` releases the batch, which happens once every request has arrived or
+    finished. Each affected stack's first run then serves every ticket taken: one run per stack. Threads
+    outside a gathering pass freely.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._local = threading.local()
+
+    @contextmanager
+    def gather(self, size: int) -> Iterator[Gathering]:
+        """A gathering of ``size`` requests, released when the caller's block has started them all and
+        each has arrived or finished (or when the block raises)."""
+        gathering = Gathering(size)
+        try:
+            yield gathering
+            with self._cond:
+                self._cond.wait_for(lambda: gathering.arrived + gathering.finished >= gathering.size)
+        finally:
+            with self._cond:
+                gathering.released = True
+                self._cond.notify_all()
+
+    @contextmanager
+    def enlist(self, gathering: Gathering) -> Iterator[None]:
+        """Run the calling thread's request as a member of ``gathering``."""
+        self._local.gathering = gathering
+        try:
+            yield
+        finally:
+            self._local.gathering = None
+            with self._cond:
+                gathering.finished += 1
+                self._cond.notify_all()
+
+    def pass_(self) -> None:
+        gathering: Gathering | None = getattr(self._local, "gathering", None)
+        if gathering is None:
+            return
+        with self._cond:
+            if gathering.released:
+                return
+            gathering.arrived += 1
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: gathering.released)
+
+
 class Batcher(Generic[T]):
-    """Group commit for one stack: callers that arrive while a run is in flight are served by the next
-    run, which sees all of their (already committed) intent. Each caller gets the outcome of the first run
-    that started after it arrived."""
+    """Group commit for one stack: callers that arrive while a run is pending or in flight are served by
+    the next run, which sees all of their (already committed) intent. Each caller gets the outcome of the
+    first run that started after it took its :meth:`ticket`."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -293,10 +355,18 @@ class Batcher(Generic[T]):
         self._running = False
         self._batches: list[_Batch[T]] = []
 
-    def run(self, job: Callable[[], T]) -> T:
+    def ticket(self) -> int:
+        """Join the next run (before waiting elsewhere, e.g. at a :class:`Gate`)."""
         with self._cond:
             self._requested += 1
-            ticket = self._requested
+            return self._requested
+
+    def run(self, job: Callable[[], T], ticket: int | None = None) -> T:
+        """The outcome of the run that serves ``ticket`` (a fresh one by default), running ``job`` if no run
+        has started since the ticket was taken."""
+        if ticket is None:
+            ticket = self.ticket()
+        with self._cond:
             while True:
                 batch = next((b for b in self._batches if b.low < ticket <= b.high), None)
                 if batch is not None:

@@ -181,6 +181,31 @@ class TenantView(BaseModel):
     updated_at: datetime
 
 
+MAX_PAGE = 1000
+
+
+class TenantQuery(BaseModel):
+    """Which tenants to list: filters, and a page of at most ``limit`` tenants after ``cursor`` (the last slug
+    of the previous page; keyset pagination, so a page costs the same wherever it starts)."""
+
+    model_config = _FROZEN
+
+    state: TenantState | None = None
+    plan: PlanName | None = None
+    cloud: Cloud | None = None
+    cursor: Slug | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] | None = None
+
+
+class TenantPage(BaseModel):
+    """One page of tenants, in slug order; ``next_cursor`` is ``None`` on the last page."""
+
+    model_config = _FROZEN
+
+    tenants: list[TenantView]
+    next_cursor: str | None
+
+
 class TenantCredentials(BaseModel):
     """How the product backend connects as the tenant. The password never leaves as plain text by accident."""
 

@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from paybill_infra.controlplane.jobs import Batcher
+from paybill_infra.controlplane.jobs import Batcher, Gate
 from paybill_infra.controlplane.migration import Placement
 from paybill_infra.controlplane.models import StackChange, StackKind
 from paybill_infra.controlplane.placement import infra_stack, platform_stack
@@ -84,6 +84,7 @@ class Reconciler:
         self.rt = rt
         self._batchers: dict[str, Batcher[StackChange]] = {}
         self._guard = threading.Lock()
+        self.gate = Gate()
 
     # --- intent ----------------------------------------------------------------------------------------------
 
@@ -173,7 +174,9 @@ class Reconciler:
         """Converge ``stack`` to the registry (batched with concurrent requests for the same stack)."""
         with self._guard:
             batcher = self._batchers.setdefault(stack, Batcher())
-        return batcher.run(lambda: self.apply(stack, operation_id))
+        ticket = batcher.ticket()
+        self.gate.pass_()
+        return batcher.run(lambda: self.apply(stack, operation_id), ticket)
 
     @staticmethod
     def needs_platform(target: Target, region: str, isolation: Isolation) -> bool:

@@ -6,6 +6,10 @@ Why this shape (see the engine notes, §4):
   saves a process per stack and pins every stack to the same CLI.
 - Parallel stacks must not share a work dir: ``create/select`` rewrite ``Pulumi.yaml`` and the workspace
   file under ``PULUMI_HOME`` (pulumi#8186, #6287). Each stack gets ``<state>/work/<stack>``.
+- An operation spawns one CLI process, the operation itself (see :class:`_Stack`): a stack that exists is
+  never ``stack select``-ed (every command passes ``--stack``), and the outputs and change summary come from
+  the operation's own event stream instead of two ``stack output`` and one ``stack history`` afterwards.
+  Only a caller that needs secret output values in memory pays one ``stack output --show-secrets``.
 - Names are pure functions of the registry (plan, pool ordinal, slug, isolation), so the same registry
   always maps to the same stacks, and a crash can be repaired by name.
 
@@ -26,6 +30,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,27 +133,39 @@ class StackManager:
         self.parallel = parallel
         self.work_root = state_dir / "work"
         self._env = settings.env()
-        self._command = auto.PulumiCommand(root=str(settings.pulumi_bin.parent))
         self._guard = threading.Lock()
+
+    @cached_property
+    def command(self) -> auto.PulumiCommand:
+        """The one CLI every stack runs, created (``pulumi version``) on first use: a control plane opened
+        only to read the registry never starts it."""
+        return auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent))
 
     def work_dir(self, stack: str) -> Path:
         path = self.work_root / stack
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def select(self, stack: str, program: Callable[[], None]) -> auto.Stack:
-        """Create or select ``stack`` with ``program``; the secrets provider applies on creation."""
-        opts = auto.LocalWorkspaceOptions(
+    def select(self, stack: str, program: Callable[[], None]) -> _Stack:
+        """A handle on ``stack`` with ``program``. A stack that exists costs no process; a new one is created
+        (``stack init``, where the secrets provider applies). Off a file backend, existence is not visible
+        without the CLI, so the stack is created or selected."""
+        workspace = auto.LocalWorkspace(
             work_dir=str(self.work_dir(stack)),
-            pulumi_command=self._command,
+            program=program,
+            pulumi_command=self.command,
             env_vars=self._env,
             secrets_provider=self.secrets.for_workspace(),
             project_settings=auto.ProjectSettings(name=self.project, runtime="python"),
         )
         try:
-            return auto.create_or_select_stack(stack, project_name=self.project, program=program, opts=opts)
+            if not self.settings.backend_url.startswith("file://"):
+                auto.Stack.create_or_select(stack, workspace)
+            elif not self.exists(stack):
+                workspace.create_stack(stack)
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="select") from None
+        return _Stack(stack, workspace)
 
     def exists(self, stack: str) -> bool:
         return self._stack_file(stack).exists()
@@ -159,14 +177,16 @@ class StackManager:
         program: Callable[[], None],
         *,
         on_event: Callable[[auto.EngineEvent], None] | None = None,
+        reveal: bool = False,
     ) -> RunOutcome:
         """Run ``up``/``preview``/``refresh``/``destroy`` with retries on transient failures. ``destroy``
-        also removes the stack (and its work dir) so nothing of it is left."""
+        also removes the stack (and its work dir) so nothing of it is left. The outcome of an ``up`` holds
+        the public outputs; secret values too only with ``reveal`` (one more CLI process)."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                outcome = self._run_once(stack, operation, program, on_event)
+                outcome = self._run_once(stack, operation, program, on_event, reveal)
             except EngineError as err:
                 if attempt >= self.retry.attempts or not is_transient(err):
                     raise
@@ -183,27 +203,32 @@ class StackManager:
         operation: str,
         program: Callable[[], None],
         on_event: Callable[[auto.EngineEvent], None] | None,
+        reveal: bool,
     ) -> RunOutcome:
         handle = self.select(stack, program)
+        observe = handle.observer(on_event)
         try:
             if operation == "up":
-                up = handle.up(color="never", parallel=self.parallel, on_event=on_event)
-                outputs = dict(up.outputs)
+                up = handle.up(color="never", parallel=self.parallel, on_event=observe)
+                secret = frozenset(k for k, v in up.outputs.items() if v.secret)
+                outputs = {k: v.value for k, v in up.outputs.items() if k not in secret}
+                if reveal and secret:
+                    outputs.update({k: v for k, v in self._plaintext_outputs(handle).items() if k in secret})
                 return RunOutcome(
                     StackChange(stack=stack, operation=operation, changes=_changes(up.summary.resource_changes)),
-                    {k: v.value for k, v in outputs.items()},
-                    frozenset(k for k, v in outputs.items() if v.secret),
+                    outputs,
+                    secret,
                 )
             if operation == "preview":
                 pre = handle.preview(color="never", parallel=self.parallel, on_event=on_event)
                 return RunOutcome(StackChange(stack=stack, operation=operation, changes=_changes(pre.change_summary)))
             if operation == "refresh":
-                ref = handle.refresh(color="never", parallel=self.parallel, on_event=on_event)
+                ref = handle.refresh(color="never", parallel=self.parallel, on_event=observe)
                 return RunOutcome(
                     StackChange(stack=stack, operation=operation, changes=_changes(ref.summary.resource_changes))
                 )
             if operation == "destroy":
-                gone = handle.destroy(color="never", parallel=self.parallel, on_event=on_event)
+                gone = handle.destroy(color="never", parallel=self.parallel, on_event=observe)
                 handle.workspace.remove_stack(stack)
                 return RunOutcome(
                     StackChange(stack=stack, operation=operation, changes=_changes(gone.summary.resource_changes))
@@ -212,9 +237,15 @@ class StackManager:
             raise map_engine_error(err, stack=stack, operation=operation) from None
         raise EngineError(stack, operation, "unsupported", "unknown stack operation")
 
+    def _plaintext_outputs(self, handle: _Stack) -> dict[str, Any]:
+        args = ["stack", "output", "--json", "--show-secrets", "--stack", handle.name]
+        result = self.command.run(args, handle.workspace.work_dir, self._env)
+        return dict(json.loads(result.stdout))
+
     def outputs(self, stack: str, program: Callable[[], None]) -> dict[str, Any]:
+        """The stack's current outputs, secrets included (to be masked by the caller before storing)."""
         try:
-            return {k: v.value for k, v in self.select(stack, program).outputs().items()}
+            return self._plaintext_outputs(self.select(stack, program))
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="outputs") from None
 
@@ -322,6 +353,70 @@ class StackManager:
             handle.import_stack(auto.Deployment(version=state.version, deployment=deployment))
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="import") from None
+
+
+class _Stack(auto.Stack):
+    """A stack handle that spawns no process of its own.
+
+    ``auto.Stack`` selects the stack on construction and, after ``up``/``refresh``/``destroy``, reads the
+    outputs (``stack output`` twice: masked and plain) and the summary (``stack history``): three processes,
+    each deriving the passphrase key again. Here the stack is not selected (every command passes
+    ``--stack``), and :meth:`outputs`/:meth:`info` answer from the operation's own event stream, which
+    :meth:`observer` records: the root stack's outputs (secret values masked) and the summary event's
+    change counts. Outside an operation, nothing has been recorded: use :meth:`StackManager.outputs`.
+    """
+
+    def __init__(self, name: str, workspace: auto.LocalWorkspace) -> None:
+        self.name = name
+        self.workspace = workspace
+        self._outputs: dict[str, Any] = {}
+        self._changes: dict[auto.OpType, int] | None = None
+        self._started = datetime.now(UTC)
+
+    def __repr__(self) -> str:
+        return f"Stack({self.name!r}, work_dir={self.workspace.work_dir!r})"
+
+    def observer(self, forward: Callable[[auto.EngineEvent], None] | None) -> Callable[[auto.EngineEvent], None]:
+        def observe(event: auto.EngineEvent) -> None:
+            done = event.res_outputs_event
+            if done is not None and done.metadata.type == ROOT_TYPE and done.metadata.new is not None:
+                self._outputs = dict(done.metadata.new.outputs or {})
+            if event.summary_event is not None:
+                self._changes = dict(event.summary_event.resource_changes or {})
+            if forward is not None:
+                forward(event)
+
+        return observe
+
+    def outputs(self) -> auto.OutputMap:
+        return {k: auto.OutputValue(value=v, secret=_holds_secret(v)) for k, v in self._outputs.items()}
+
+    def info(self, show_secrets: bool = True) -> auto.UpdateSummary:
+        return auto.UpdateSummary(
+            kind="update",
+            start_time=self._started,
+            message="",
+            environment={},
+            config={},
+            result="succeeded",
+            end_time=datetime.now(UTC),
+            resource_changes=self._changes,
+        )
+
+
+ROOT_TYPE = "pulumi:pulumi:Stack"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a public marker, not a secret
+"""The engine's marker of a secret value (``sig.Secret``); its ciphertext is masked in events."""
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a (masked) output value is or contains a secret: one secret member makes the whole output
+    secret, so no masked placeholder is ever stored as a public value."""
+    if isinstance(value, dict):
+        return SECRET_SIG in value or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _no_program() -> None:

@@ -12,35 +12,49 @@ as the inputs later diffs start from. A ``BYPASSRLS`` granted by hand then shows
 ``bypassrls: false => true`` on refresh and ``bypassrls: true => false`` (plus the ``drift`` list) in the
 next preview. (The Python dynamic-provider host sends no ``detailed_diff``; the engine diffs inputs.)
 
-The providers run inside the engine's ``pulumi-python`` dynamic-provider process, so they import only this
-package, psycopg and the server module; they never import the Pulumi program.
+The providers run inside the engine's ``pulumi-python`` dynamic-provider process, which every engine run
+starts: they import only this package, psycopg and the server module, never the Pulumi program, and they
+import them lazily, at the first operation that talks to PostgreSQL (``check``/``diff`` need none of them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg import sql
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from paybill_infra._lazy import LazyModule
 from paybill_infra.errors import ProvisioningBusyError
-from paybill_infra.local import sql as q
-from paybill_infra.local.app_schema import TABLES
 from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
-from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg import sql
+
+    from paybill_infra.local import app_schema, server
+    from paybill_infra.local import sql as q
+    from paybill_infra.local.server import AdminConnection
+else:
+    # Lazy: ``check``/``diff`` (all a no-change run asks of this process) need none of them, and
+    # SQLAlchemy + agent_acl (behind ``app_schema``/``q``) alone cost seconds of CPU per engine run.
+    psycopg = LazyModule("psycopg")
+    pg_errors = LazyModule("psycopg.errors")
+    sql = LazyModule("psycopg.sql")
+    app_schema = LazyModule("paybill_infra.local.app_schema")
+    server = LazyModule("paybill_infra.local.server")
+    q = LazyModule("paybill_infra.local.sql")
 
 Props = dict[str, Any]
 IGNORED_IN_DIFF = frozenset({"server", "drift", "host", "port", "password", "verifier", "__provider"})
 OUTPUT_ONLY = frozenset({"drift", "host", "port"})
 
 
-def _spec(props: Mapping[str, Any]) -> ServerSpec:
-    server = props["server"]
-    return ServerSpec(url=server.get("url") or None, embedded_dir=server.get("embedded_dir") or None)
+def _spec(props: Mapping[str, Any]) -> server.ServerSpec:
+    given = props["server"]
+    return server.ServerSpec(url=given.get("url") or None, embedded_dir=given.get("embedded_dir") or None)
 
 
 def _endpoint(admin: AdminConnection) -> Props:
@@ -143,12 +157,12 @@ class PostgresProvider(ResourceProvider):
         return CheckResult({**news, **self._desired(news)}, [])
 
     def create(self, props: Props) -> CreateResult:
-        admin = admin_connection(_spec(props))
+        admin = server.admin_connection(_spec(props))
         extra = self._create(admin, props)
         return CreateResult(id_=self._id(props), outs={**props, **extra, **_endpoint(admin), "drift": []})
 
     def read(self, id_: str, props: Props) -> ReadResult:
-        admin = admin_connection(_spec(props))
+        admin = server.admin_connection(_spec(props))
         drift = self._inspect(admin, props)
         if drift is None:
             return ReadResult(None, {})
@@ -171,13 +185,13 @@ class PostgresProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=bool(replaces))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
-        admin = admin_connection(_spec(news))
+        admin = server.admin_connection(_spec(news))
         extra = self._converge(admin, olds, news)
         kept = {k: olds[k] for k in self.secret_outputs if k in olds}
         return UpdateResult(outs={**news, **kept, **extra, **_endpoint(admin), "drift": []})
 
     def delete(self, _id: str, props: Props) -> None:
-        self._delete(admin_connection(_spec(props)), props)
+        self._delete(server.admin_connection(_spec(props)), props)
 
 
 def _search_path(props: Props) -> list[str]:
@@ -367,7 +381,7 @@ class SharedPlatformProvider(PostgresProvider):
         with _connect(admin, news["database"]) as conn:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=sql.Identifier(news["database"])))
             missing = set(_pooled_rls_drift(conn))
-            for table in TABLES:
+            for table in app_schema.TABLES:
                 name = sql.Identifier(q.POOLED_SCHEMA, table.name)
                 if f"rls:{table.name}" in missing:
                     conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=name))
@@ -425,7 +439,7 @@ def _is_superuser(conn: psycopg.Connection[Any]) -> bool:
 
 def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
     drift: list[str] = []
-    for table in TABLES:
+    for table in app_schema.TABLES:
         row = conn.execute(
             "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
@@ -453,7 +467,7 @@ def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str) -> list
     drift: list[str] = []
     if not _exists(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema):
         return ["schema"]
-    for table in TABLES:
+    for table in app_schema.TABLES:
         row = conn.execute(
             "SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s",
@@ -470,10 +484,10 @@ def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: st
     drift = set(_table_drift(conn, schema, owner))
     if "schema" in drift:
         _run(conn, q.create_schema(schema, owner))
-    missing = [t for t in TABLES if f"table:{t.name}" in drift or "schema" in drift]
+    missing = [t for t in app_schema.TABLES if f"table:{t.name}" in drift or "schema" in drift]
     if missing:
         _run(conn, q.create_tables(schema, owner, missing))
-    for table in TABLES:
+    for table in app_schema.TABLES:
         if f"owner:{table.name}" in drift:
             conn.execute(
                 sql.SQL("ALTER TABLE {t} OWNER TO {o}").format(
@@ -600,7 +614,7 @@ class PooledMembershipProvider(PostgresProvider):
             if mapped is None:
                 return None
             drift = [] if mapped[0] == props["tenant"] else ["mapping"]
-            for table in TABLES:
+            for table in app_schema.TABLES:
                 for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
                     row = conn.execute(
                         "SELECT has_table_privilege(%s, %s, %s)",

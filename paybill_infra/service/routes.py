@@ -95,6 +95,8 @@ def _accepted(response: Response, operation: OperationView) -> OperationView:
     return operation
 
 
+NEXT_CURSOR = "X-Next-Cursor"
+
 # --- tenants ----------------------------------------------------------------------------------------------
 
 
@@ -124,10 +126,26 @@ def _check_onboard(rt: ApiRuntime, body: OnboardRequest) -> None:
 
 
 @router.get("/tenants", tags=["tenants"], summary="List tenants")
-async def list_tenants(rt: Runtime, caller: Caller, state: TenantState | None = None) -> list[TenantView]:
+async def list_tenants(
+    rt: Runtime,
+    caller: Caller,
+    response: Response,
+    state: TenantState | None = None,
+    plan: str | None = None,
+    cloud: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> list[TenantView]:
+    """Tenants in slug order. With ``limit``, a page: ``X-Next-Cursor`` carries the ``cursor`` of the next
+    page (absent on the last)."""
     require(caller, Scope.TENANTS_READ)
     if caller.role is Role.PLATFORM_ADMIN:
-        return await asyncio.to_thread(rt.plane.tenants, state)
+        page = await asyncio.to_thread(
+            lambda: rt.plane.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit)
+        )
+        if page.next_cursor is not None:
+            response.headers[NEXT_CURSOR] = page.next_cursor
+        return page.tenants
     try:
         own = await asyncio.to_thread(rt.plane.show, caller.tenant or "")
     except PaybillError:

@@ -72,7 +72,7 @@ class EngineInfraRunner:
         self.stacks = stacks
 
     def up(self, stack: str, cloud: Cloud, region: str, program: Program) -> InfraOutcome:
-        outcome = self.stacks.run(stack, "up", program)
+        outcome = self.stacks.run(stack, "up", program, reveal=True)
         return InfraOutcome(outcome.change.changes, (), outcome.outputs)
 
     def preview(self, stack: str, cloud: Cloud, region: str, program: Program) -> InfraOutcome:

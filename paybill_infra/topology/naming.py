@@ -229,19 +229,19 @@ def scoped_name(rule: NameRule, marker: str, body: str, *suffixes: str) -> str:
 
 def names_for(cloud: Cloud, slug: str) -> dict[NameKind, str]:
     """Every logical name of tenant ``slug`` on ``cloud``, each within that cloud's rule for its kind."""
-    rules = RULES[cloud]
-    names: dict[NameKind, str] = {}
-    for kind in NameKind:
-        rule = rules[kind]
-        if kind in DATABASE_KINDS:
-            names[kind] = scoped_name(rule, DATABASE_KINDS[kind], slug)
-        else:
-            # A suffix follows a doubled separator, as in scoped names: `acme`'s identity never equals
-            # the plain name of a tenant called `acme-tenant`.
-            sep = _SEPARATORS[rule.alphabet]
-            suffix = sep + _SUFFIXES[kind] if kind in _SUFFIXES else ""
-            names[kind] = make_name(rule, _PREFIXES[kind], slug, suffix)
-    return names
+    return {kind: name_for(cloud, slug, kind) for kind in NameKind}
+
+
+def name_for(cloud: Cloud, slug: str, kind: NameKind) -> str:
+    """One logical name of tenant ``slug`` on ``cloud`` (a listing needs one per tenant, not all eleven)."""
+    rule = RULES[cloud][kind]
+    if kind in DATABASE_KINDS:
+        return scoped_name(rule, DATABASE_KINDS[kind], slug)
+    # A suffix follows a doubled separator, as in scoped names: `acme`'s identity never equals the plain
+    # name of a tenant called `acme-tenant`.
+    sep = _SEPARATORS[rule.alphabet]
+    suffix = sep + _SUFFIXES[kind] if kind in _SUFFIXES else ""
+    return make_name(rule, _PREFIXES[kind], slug, suffix)
 
 
 def tenant_role(slug: str, generation: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from alembic.migration import MigrationContext
 from pydantic import SecretStr, ValidationError
 
 from paybill_infra.controlplane import WebhookVerifier, allows_provisioning, check_transition, migrations
-from paybill_infra.controlplane.jobs import Batcher
+from paybill_infra.controlplane.jobs import Batcher, Gate, Gathering
 from paybill_infra.controlplane.placement import pool_stack, tenant_stack
 from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
 from paybill_infra.controlplane.stacks import SecretsConfig, tenant_role
@@ -118,3 +119,26 @@ def test_batcher_serves_concurrent_callers_with_few_runs() -> None:
         t.join()
     assert len(results) == 12 and len(runs) < 12
     assert all(r >= 1 for r in results)
+
+
+def test_a_gathering_runs_once_for_every_member_and_releases_past_members_that_never_arrive() -> None:
+    gate, batcher = Gate(), Batcher[int]()
+    runs: list[int] = []
+
+    def job() -> int:
+        runs.append(1)
+        return len(runs)
+
+    def member(gathering: Gathering, refused: bool) -> int | None:
+        with gate.enlist(gathering):
+            if refused:  # refused before reaching a stack: finishes without arriving
+                return None
+            ticket = batcher.ticket()
+            gate.pass_()
+            return batcher.run(job, ticket)
+
+    with ThreadPoolExecutor(6) as pool, gate.gather(6) as gathering:
+        futures = [pool.submit(member, gathering, i == 2) for i in range(6)]
+    assert [f.result() for f in futures] == [1, 1, None, 1, 1, 1]
+    assert runs == [1]
+    gate.pass_()  # outside a gathering: never held

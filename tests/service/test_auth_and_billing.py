@@ -34,6 +34,21 @@ def tenants(service: Service) -> dict[str, str]:
     return ops
 
 
+def test_the_platform_pages_through_tenants_with_a_cursor(service: Service, tenants: dict[str, str]) -> None:
+    with service.platform() as http:
+        first = http.get("/tenants", params={"limit": 1, "plan": "starter"})
+        assert first.status_code == 200
+        assert [t["slug"] for t in first.json()] == ["alpha"]
+        assert first.headers["X-Next-Cursor"] == "alpha"
+        rest = http.get("/tenants", params={"limit": 100, "plan": "starter", "cursor": "alpha"})
+        assert "bravo" in [t["slug"] for t in rest.json()]
+        assert "alpha" not in [t["slug"] for t in rest.json()]
+        assert "X-Next-Cursor" not in rest.headers
+        bad = http.get("/tenants", params={"limit": 0})
+        assert bad.status_code == 422
+        assert "limit" in bad.text
+
+
 def webhook(service: Service, event: dict[str, object], *, at: datetime | None = None) -> httpx.Response:
     body = json.dumps(event).encode()
     with service.client() as http:
