@@ -107,13 +107,13 @@ def run_program(
     contexts, so the control plane runs its mock runs in a worker process
     (:mod:`paybill_infra.targets.isolated`)."""
     with _ONE_AT_A_TIME:
-        if threading.current_thread() is not threading.main_thread():
-            _ensure_loop()
+        _ensure_loop()
         return _run(program, _Recording(mocks or CloudMocks()), project, stack)
 
 
 def _ensure_loop() -> None:
-    """An event loop for this worker thread (``_sync_await`` needs one), created once per thread."""
+    """An event loop for this thread (Pulumi's ``_sync_await`` needs one): created when the thread has none,
+    or when an ``asyncio.run`` elsewhere in the process left the main thread without one."""
     try:
         loop = asyncio.get_event_loop_policy().get_event_loop()
     except RuntimeError:
