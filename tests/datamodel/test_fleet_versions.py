@@ -12,7 +12,6 @@ After each version the columns in ``information_schema``, the units' markers, th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ def _connect(admin: AdminConnection, database: str) -> psycopg.Connection[Any]:
 
 
 @pytest.fixture(scope="module")
-def fleet(pg_admin: AdminConnection) -> Iterator[list[Unit]]:
+def fleet(pg_admin: AdminConnection) -> list[Unit]:
     """The 12 tenants through the local providers, a reviewer agent role per tenant with its v1 grants, and
     two accounts with an order each per tenant."""
     admin = pg_admin
@@ -157,7 +156,7 @@ def fleet(pg_admin: AdminConnection) -> Iterator[list[Unit]]:
                         ).format(t=sql.Identifier(unit.schema_name, "orders")),
                         (tenant, account[0], 100 * (n + 1), f"L-{tenant}-{n}"),
                     )
-    yield units
+    return units
 
 
 def columns(admin: AdminConnection, unit: Unit) -> dict[str, tuple[tuple[str, str], ...]]:
