@@ -111,7 +111,11 @@ def test_preview_shows_the_price_delta_without_touching_anything(env: Env, plane
 
 
 def test_downgrade_silo_to_pooled(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    plane.change_plan(SLUG, "team")
+    preview = plane.preview(SLUG, "team")
+    source = preview.stacks[1]
+    result = plane.change_plan(SLUG, "team")
+    # the emptied silo stack: the preview's deletes are the ones the teardown makes
+    assert source.stack == "tenant-acme-silo" and source.changes == result.summary["teardown"], result.summary
     view = plane.show(SLUG)
     assert (view.isolation.value, view.pool) == ("pooled", "pool-team-001")
     assert tenant_rows(env, plane) == seeded
