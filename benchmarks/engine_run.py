@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from pulumi import automation as auto  # noqa: E402
 
-from benchmarks.report import write_section  # noqa: E402
+from benchmarks.report import timed, write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 
@@ -44,20 +42,13 @@ MARKERS = ("<!-- engine_run:begin -->", "<!-- engine_run:end -->")
 PY = sys.executable
 
 
-def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def measure(sides: dict[str, Callable[[], object]], rounds: int) -> dict[str, tuple[float, float]]:
     """Median wall and median CPU seconds per side, the sides interleaved (rotating) in one loop."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
     names = list(sides)
     for i in range(rounds):
         for name in names[i % len(names) :] + names[: i % len(names)]:
-            cpu, started = _cpu(), time.perf_counter()
-            sides[name]()
-            samples[name].append((time.perf_counter() - started, _cpu() - cpu))
+            samples[name].append(timed(sides[name]))
     return {
         name: (statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
         for name, got in samples.items()

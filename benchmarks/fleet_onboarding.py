@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from pulumi import automation as auto  # noqa: E402
 
-from benchmarks.report import write_section  # noqa: E402
+from benchmarks.report import timed, write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.engine.binary import BIN_ENV, pulumi_bin_dir  # noqa: E402
 from paybill_infra.engine.settings import EngineSettings  # noqa: E402
@@ -131,16 +129,10 @@ def _command(line: str) -> str:
     return " ".join(words[:2]) if words[:1] in (["stack"], ["config"]) else (words[0] if words else "?")
 
 
-def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def timed(counted: Counted, work: Callable[[], None]) -> Side:
+def counted_run(counted: Counted, work: Callable[[], None]) -> Side:
     counted.take()
-    cpu, started = _cpu(), time.perf_counter()
-    work()
-    return Side(time.perf_counter() - started, _cpu() - cpu, counted.take())
+    wall, cpu = timed(work)
+    return Side(wall, cpu, counted.take())
 
 
 def tenants(n: int) -> list[tuple[str, str]]:
@@ -161,7 +153,7 @@ def control_plane(n: int, workers: int, counted: Counted) -> Side:
                 if failed:
                     raise SystemExit(f"control plane: {len(failed)} failures, first: {failed[0]}")
 
-            return timed(counted, work)
+            return counted_run(counted, work)
     finally:
         EmbeddedServer(root / ".paybill" / "postgres").stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -188,7 +180,7 @@ def inline_api(n: int, counted: Counted) -> Side:
             for slug, plan in tenants(n):
                 up(slug, programs["tenant_stack_program"](embedded, catalog, slug, plan, platform["platform"]))  # type: ignore[operator]
 
-        return timed(counted, work)
+        return counted_run(counted, work)
     finally:
         EmbeddedServer(Path(embedded)).stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -235,7 +227,7 @@ def sequential_cli(n: int, counted: Counted) -> Side:
                     config["bench:platform"] = platform
                 up(slug, config)
 
-        return timed(counted, work)
+        return counted_run(counted, work)
     finally:
         EmbeddedServer(Path(embedded)).stop()
         shutil.rmtree(root, ignore_errors=True)

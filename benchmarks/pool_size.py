@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -27,23 +24,12 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_section  # noqa: E402
+from benchmarks.report import timed, write_section  # noqa: E402
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings  # noqa: E402
 from paybill_infra.local.server import EmbeddedServer  # noqa: E402
 
 SECTION = "## Per-tenant work against pool size"
 MARKERS = ("<!-- pool_size:begin -->", "<!-- pool_size:end -->")
-
-
-def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def timed(work: Callable[[], object]) -> tuple[float, float]:
-    cpu, started = _cpu(), time.perf_counter()
-    work()
-    return time.perf_counter() - started, _cpu() - cpu
 
 
 def main() -> None:

@@ -2,6 +2,10 @@
 
 A platform team can swap the cloud under a tenant without touching what consumes it: the same output
 names, the same types, the password always a secret.
+
+Every component (tenant and platform) documents itself the same way: ``help()`` lists its inputs (the
+fields of its ``args`` dataclass) and its outputs (typed attributes), generated from the code so the text
+cannot fall behind it (:class:`DocumentedComponent`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import dataclasses
 import inspect
 import typing
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 
@@ -63,14 +67,67 @@ class ServerAdmin:
     database: str = "postgres"
 
 
-class TenantComponent(pulumi.ComponentResource):
+def _inputs_doc(component: type) -> str:
+    args = typing.get_type_hints(component.__dict__.get("__init__")).get("args")
+    if not isinstance(args, type) or not dataclasses.is_dataclass(args):
+        return ""
+    lines = [f"Inputs (``{args.__name__}``):"]
+    for f in dataclasses.fields(args):
+        default = "" if f.default is dataclasses.MISSING else f" = {f.default!r}"
+        lines.append(f"    {f.name}{default}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _describe(hint: Any) -> str:
+    """``str`` for ``Output[str]``; a dataclass by name and its docstring's first line."""
+    if typing.get_origin(hint) is pulumi.Output:
+        hint = typing.get_args(hint)[0]
+    name = getattr(hint, "__name__", str(hint))
+    if dataclasses.is_dataclass(hint) and hint.__doc__:
+        summary = " ".join(inspect.cleandoc(hint.__doc__).split("\n\n")[0].split())
+        return f"{name}: {summary.split('. ')[0].rstrip('.')}"
+    return name
+
+
+class DocumentedComponent(pulumi.ComponentResource):
+    """A component whose subclasses' docstrings get their inputs (the fields of the ``args`` dataclass their
+    ``__init__`` takes) and outputs (:meth:`outputs_doc`) appended, so ``help(AwsPlatform)`` documents both
+    rather than Pulumi's inherited ``__init__`` text."""
+
+    kind: ClassVar[str] = "component"
+    """What ``__init__`` declares, for its generated docstring."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\n{_inputs_doc(cls)}{cls.outputs_doc()}"
+        init = cls.__dict__.get("__init__")
+        if init is not None and init.__doc__ is None:
+            init.__doc__ = f"Declare the {cls.kind} ``name`` from ``args`` (inputs and outputs: see the class)."
+
+    @classmethod
+    def outputs_doc(cls) -> str:
+        """The class's own typed attributes, each with its type (and a dataclass's summary line)."""
+        lines = ["Outputs (typed attributes):"]
+        hints = inspect.get_annotations(cls, eval_str=True)
+        lines += [f"    {name}: {_describe(hint)}" for name, hint in hints.items()]
+        return "\n".join(lines) + "\n"
+
+
+class PlatformComponent(DocumentedComponent):
+    """Base of every platform component (a cloud's shared pool of one region, the local platform)."""
+
+    kind = "platform"
+
+
+class TenantComponent(DocumentedComponent):
     """Base of every cloud's tenant component; the typed attributes below are the contract.
 
     ``server_admin`` is set when the tenant's database lives on a server of its own (silo, or a bridge plan
-    with a dedicated server) and is ``None`` when it lives on its pool's server.
+    with a dedicated server) and is ``None`` when it lives on its pool's server."""
 
-    Each subclass's docstring gets its inputs (the fields of its ``args`` class) and these outputs
-    appended, so ``help(AwsTenant)`` documents both rather than Pulumi's inherited ``__init__`` text."""
+    kind = "tenant"
 
     def __init__(self, t: str, name: str, props: Any = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(t, name, props, opts)
@@ -89,12 +146,12 @@ class TenantComponent(pulumi.ComponentResource):
     key_id: pulumi.Output[str]
     tags: pulumi.Output[dict[str, str]]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\n{_inputs_doc(cls)}{_outputs_doc()}"
-        init = cls.__dict__.get("__init__")
-        if init is not None and init.__doc__ is None:
-            init.__doc__ = "Declare the tenant ``name`` from ``args`` (inputs and outputs: see the class)."
+    @classmethod
+    def outputs_doc(cls) -> str:
+        """The contract's outputs, described, the same on every cloud."""
+        lines = ["Outputs (typed attributes, the same on every cloud):"]
+        lines += [f"    {name}: {text}" for name, text in OUTPUT_DOCS.items()]
+        return "\n".join(lines) + "\n"
 
     def publish(self, contract: TenantContract, **extra: pulumi.Input[Any]) -> None:
         """Set the contract attributes (password forced secret) and register them as outputs."""
@@ -104,20 +161,3 @@ class TenantComponent(pulumi.ComponentResource):
         for key, value in values.items():
             setattr(self, key, pulumi.Output.from_input(value))
         self.register_outputs(values)
-
-
-def _inputs_doc(component: type) -> str:
-    args = typing.get_type_hints(component.__dict__.get("__init__")).get("args")
-    if not isinstance(args, type) or not dataclasses.is_dataclass(args):
-        return ""
-    lines = [f"Inputs (``{args.__name__}``):"]
-    for f in dataclasses.fields(args):
-        default = "" if f.default is dataclasses.MISSING else f" = {f.default!r}"
-        lines.append(f"    {f.name}{default}")
-    return "\n".join(lines) + "\n\n"
-
-
-def _outputs_doc() -> str:
-    lines = ["Outputs (typed attributes, the same on every cloud):"]
-    lines += [f"    {name}: {text}" for name, text in OUTPUT_DOCS.items()]
-    return "\n".join(lines) + "\n"

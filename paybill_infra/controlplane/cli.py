@@ -123,7 +123,8 @@ def _review(result: Any, as_json: bool) -> None:
     for stack in result.stacks:
         out.print(f"[bold]{escape(stack.stack)}[/]: {escape(str(stack.changes))}")
         for resource in stack.resources:
-            out.print(f"  {resource.op:<7} {resource.type} {resource.name}", markup=False)
+            changed = f": {', '.join(resource.properties)}" if resource.properties else ""
+            out.print(f"  {resource.op:<7} {resource.type} {resource.name}{changed}", markup=False, highlight=False)
     out.print(f"migration: {result.migration}; monthly price delta: {result.monthly_price_delta} {result.currency}")
 
 

@@ -174,12 +174,11 @@ class Review:
 
     def _engine_preview(self, spec: StackSpec, keep: bool) -> StackChange:
         """The engine's preview of a local-target stack holding ``spec``; an emptied stack would be destroyed
-        (its resources count as deletes). A stack the preview had to create is removed again."""
+        (the engine's preview of that destroy). A stack the preview had to create is removed again."""
         stacks = self.rt.stacks
         existed = stacks.exists(spec.name)
         if not keep:
-            count = len(stacks.resources(spec.name, _no_program)) if existed else 0
-            return StackChange(stack=spec.name, operation="preview", changes={"delete": count})
+            return self._teardown_preview(spec.name)
         program = self.rec.program(spec, None, review=True)
         with self.rt.slots:
             try:
@@ -187,6 +186,14 @@ class Review:
             finally:
                 if not existed and stacks.exists(spec.name):
                     stacks.select(spec.name, _no_program).workspace.remove_stack(spec.name)
+
+    def _teardown_preview(self, stack: str) -> StackChange:
+        """What destroying ``stack`` would delete, as the engine's own destroy preview counts it (so the
+        preview and the teardown agree); nothing for a stack that does not exist."""
+        if not self.rt.stacks.exists(stack):
+            return StackChange(stack=stack, operation="preview", changes={})
+        with self.rt.slots:
+            return self.rt.stacks.run(stack, "preview-destroy", _no_program).change
 
     def _infra_review(self, before: StackSpec | None, after: StackSpec, offline: bool) -> list[StackResource]:
         """The infrastructure part of a cloud stack's review (see the module docstring)."""
@@ -285,8 +292,7 @@ class Review:
             with rt.registry.transaction() as session:
                 spec = self.rec.spec(session, stack)
             if not spec.members and spec.kind is not StackKind.PLATFORM:
-                count = len(rt.stacks.resources(stack, _no_program)) if rt.stacks.exists(stack) else 0
-                changes.append(StackChange(stack=stack, operation="preview", changes={"delete": count}))
+                changes.append(self._teardown_preview(stack))
                 continue
             program = self.rec.program(spec, self.rec.infra_outputs(spec), review=True)
             with rt.slots:

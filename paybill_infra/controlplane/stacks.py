@@ -39,6 +39,7 @@ from pulumi import automation as auto
 from pydantic import BaseModel, ConfigDict, Field
 
 from paybill_infra.controlplane.models import StackChange
+from paybill_infra.engine.diffs import ChangeLog
 from paybill_infra.engine.errors import map_engine_error
 from paybill_infra.engine.settings import EngineSettings
 from paybill_infra.errors import EngineError
@@ -50,6 +51,7 @@ from paybill_infra.local.provider import (
     SharedPlatformProvider,
     SiloDatabaseProvider,
 )
+from paybill_infra.targets.base import StackResource
 
 # Re-exported: the control plane names its in-database objects through the one naming scheme.
 from paybill_infra.topology.naming import pool_database as pool_database
@@ -179,9 +181,11 @@ class StackManager:
         on_event: Callable[[auto.EngineEvent], None] | None = None,
         reveal: bool = False,
     ) -> RunOutcome:
-        """Run ``up``/``preview``/``refresh``/``destroy`` with retries on transient failures. ``destroy``
-        also removes the stack (and its work dir) so nothing of it is left. The outcome of an ``up`` holds
-        the public outputs; secret values too only with ``reveal`` (one more CLI process)."""
+        """Run ``up``/``preview``/``refresh``/``destroy`` (or ``preview-destroy``, the engine's own preview of
+        a destroy) with retries on transient failures. ``destroy`` also removes the stack (and its work dir)
+        so nothing of it is left. The outcome of an ``up`` holds the public outputs; secret values too only
+        with ``reveal`` (one more CLI process). A preview's change lists each resource it would change with
+        the changed property paths."""
         attempt = 0
         while True:
             attempt += 1
@@ -219,9 +223,18 @@ class StackManager:
                     outputs,
                     secret,
                 )
-            if operation == "preview":
-                pre = handle.preview(color="never", parallel=self.parallel, on_event=on_event)
-                return RunOutcome(StackChange(stack=stack, operation=operation, changes=_changes(pre.change_summary)))
+            if operation in ("preview", "preview-destroy"):
+                log = ChangeLog()
+                plan = handle.preview if operation == "preview" else handle.preview_destroy
+                pre = plan(color="never", parallel=self.parallel, on_event=_tee(log, on_event))
+                resources = tuple(
+                    StackResource(op=c.op, type=c.type, name=c.name, properties=c.properties) for c in log.changes
+                )
+                return RunOutcome(
+                    StackChange(
+                        stack=stack, operation="preview", changes=_changes(pre.change_summary), resources=resources
+                    )
+                )
             if operation == "refresh":
                 ref = handle.refresh(color="never", parallel=self.parallel, on_event=observe)
                 return RunOutcome(
@@ -417,6 +430,19 @@ def _holds_secret(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_secret(v) for v in value)
     return False
+
+
+def _tee(
+    first: Callable[[auto.EngineEvent], None], second: Callable[[auto.EngineEvent], None] | None
+) -> Callable[[auto.EngineEvent], None]:
+    """One ``on_event`` that feeds ``first`` and then, when given, ``second``."""
+
+    def both(event: auto.EngineEvent) -> None:
+        first(event)
+        if second is not None:
+            second(event)
+
+    return both
 
 
 def _no_program() -> None:

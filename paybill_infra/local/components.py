@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 
 from agent_acl import AclPolicy
-from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.contract import PlatformComponent, TenantComponent, TenantContract
 from paybill_infra.datamodel.source import DataModel
 from paybill_infra.local import sql as q
 from paybill_infra.local.agent_access import policy_input
@@ -69,7 +69,7 @@ class LocalPlatformArgs:
     """The version of the project's schema file the shared tables are created from (default: shipped)."""
 
 
-class LocalPlatform(pulumi.ComponentResource):
+class LocalPlatform(PlatformComponent):
     """The shared part of the local target: the shared database and its pooled tables."""
 
     database: pulumi.Output[str]

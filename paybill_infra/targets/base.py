@@ -82,6 +82,8 @@ class StackResource(BaseModel):
     op: str
     type: str
     name: str
+    properties: tuple[str, ...] = ()
+    """The changed property paths of an update (from the engine's diff; values never enter)."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ configuration; ``resolve_topology`` refuses regions no cloud has; a non-pooled p
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 
 from paybill_infra.catalog import parse_catalog
 from paybill_infra.clouds.errors import ConflictingOptionsError, InvalidOptionError
+from paybill_infra.clouds.registry import CLOUDS, components_for
 from paybill_infra.errors import CatalogError, InvalidInputError, TopologyError, UnknownRegionError
 from paybill_infra.schema import Cloud, Tenant
 from paybill_infra.schema.regions import EXTRA_REGIONS_ENV, check_region
@@ -119,16 +123,40 @@ def test_a_silo_plan_with_a_pool_capacity_is_refused() -> None:
     assert parse_catalog({"plans": [{**entry, "isolation": "pooled"}]}, "plans.yaml")["vip"].pool_capacity == 10
 
 
-def test_component_help_lists_inputs_and_outputs() -> None:
+def _help(component: type) -> str:
     import pydoc
 
-    from paybill_infra.clouds.aws import AwsTenant
-    from paybill_infra.clouds.gcp import GcpTenant
+    return pydoc.render_doc(component, renderer=pydoc.plaintext)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS, ids=str)
+def test_component_help_lists_inputs_and_outputs(cloud: Cloud) -> None:
+    """``help()`` of a cloud's tenant and platform components lists each input field and output attribute,
+    not Pulumi's inherited ``__init__`` text."""
     from paybill_infra.contract import TENANT_OUTPUTS
 
-    for component, args in ((AwsTenant, "AwsTenantArgs"), (GcpTenant, "GcpTenantArgs")):
-        text = pydoc.render_doc(component, renderer=pydoc.plaintext)
-        assert f"Inputs (``{args}``):" in text and "topology" in text
-        assert all(f"{name}: " in text for name in TENANT_OUTPUTS)
-        assert "Declare the tenant ``name`` from ``args``" in text
+    parts = components_for(cloud)
+    tenant = _help(typing.cast(type, parts.tenant))
+    assert f"Inputs (``{parts.tenant_args.__name__}``):" in tenant and "topology" in tenant
+    assert all(f"{name}: " in tenant for name in TENANT_OUTPUTS)
+    assert "Declare the tenant ``name`` from ``args``" in tenant
+    platform = _help(typing.cast(type, parts.platform))
+    assert "Declare the platform ``name`` from ``args``" in platform
+    _assert_documents(typing.cast(type, parts.platform), platform)
+    for text in (tenant, platform):
         assert ":param str t:" not in text  # Pulumi's ComponentResource.__init__ text is not what users see
+
+
+def test_local_platform_help_lists_inputs_and_outputs() -> None:
+    from paybill_infra.local.components import LocalPlatform
+
+    _assert_documents(LocalPlatform, _help(LocalPlatform))
+
+
+def _assert_documents(component: type, text: str) -> None:
+    """Every field of the component's args dataclass and every typed attribute is in ``text``."""
+    args = typing.get_type_hints(component.__init__)["args"]
+    assert f"Inputs (``{args.__name__}``):" in text
+    assert all(f"    {f.name}" in text for f in dataclasses.fields(args))
+    outputs = inspect.get_annotations(component)
+    assert outputs and all(f"    {name}: " in text for name in outputs), outputs

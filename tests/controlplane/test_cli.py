@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.controlplane.conftest import Env
+from tests.controlplane.conftest import CATALOG, Env
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -46,3 +47,22 @@ def test_cli_lifecycle_and_exit_codes(env: Env) -> None:
     assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none").returncode == 2  # no TTY, no --yes
     assert paybill(env, "tenants", "offboard", "hooli", "--retention", "none", "--yes").returncode == 0
     assert json.loads(paybill(env, "tenants", "list", "--json").stdout)[0]["state"] == "offboarded"
+
+
+def test_change_plan_preview_names_the_changed_properties(env: Env) -> None:
+    """An in-place plan change (bridge to a bigger bridge plan) updates the login role's connection limit:
+    the preview names the resource and the property path, in text and in ``--json``."""
+    bigger = {**CATALOG["plans"][2], "name": "growth-plus", "tier": 25, "billing_id": "price_growth_plus"}
+    bigger["limits"] = {**bigger["limits"], "database_size": "large"}
+    (env.root / "plans.yaml").write_text(yaml.safe_dump({"plans": [*CATALOG["plans"], bigger]}))
+    assert paybill(env, "tenants", "onboard", "umbrella", "--plan", "growth").returncode == 0
+    args = ("tenants", "change-plan", "umbrella", "--plan", "growth-plus", "--preview")
+    document = json.loads(paybill(env, *args, "--json").stdout)
+    assert document["migration"] is False
+    [stack] = document["stacks"]
+    changed = {(r["op"], r["name"]): r["properties"] for r in stack["resources"]}
+    assert changed == {("update", "umbrella-role"): ["connection_limit"]}, stack
+    text = paybill(env, *args)
+    assert text.returncode == 0, text.stderr
+    line = "update  pulumi-python:dynamic/postgres:LoginRole umbrella-role: connection_limit"
+    assert line in text.stdout, text.stdout

@@ -18,34 +18,12 @@ import pytest
 from paybill_infra.controlplane import ControlPlane, OperationStatus, ProgressEvent, ProgressPhase, TenantState
 from paybill_infra.errors import IllegalTransitionError
 from tests.controlplane.conftest import Env
+from tests.tenant_data import login, own_rows
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
 SLUG = "acme"
 SEEN_PASSWORDS: list[str] = []
-
-
-def login(env: Env, plane: ControlPlane) -> psycopg.Connection[object]:
-    creds = plane.credentials(SLUG)
-    SEEN_PASSWORDS.append(creds.password.get_secret_value())
-    return psycopg.connect(
-        host=creds.host,
-        port=creds.port,
-        dbname=creds.database,
-        user=creds.user,
-        password=creds.password.get_secret_value(),
-        autocommit=True,
-    )
-
-
-def tenant_rows(env: Env, plane: ControlPlane) -> list[tuple[object, ...]]:
-    """The tenant's data as the tenant itself sees it (through its own role and isolation)."""
-    schema = plane.show(SLUG).schema_name
-    with login(env, plane) as conn:
-        return conn.execute(
-            f'SELECT c.name, c.email, i.amount_cents, i.status FROM "{schema}".customers c '
-            f'LEFT JOIN "{schema}".invoices i ON i.customer_id = c.id AND i.tenant_id = c.tenant_id ORDER BY 1, 3'
-        ).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +32,7 @@ def seeded(env: Env, plane: ControlPlane) -> list[tuple[object, ...]]:
     assert result.status is OperationStatus.SUCCEEDED
     # A neighbour in the same pool, whose rows must never move with acme's.
     plane.onboard({"slug": "initech", "display_name": "Initech", "plan": "starter"})
-    with login(env, plane) as conn:
+    with login(plane, SLUG, seen=SEEN_PASSWORDS) as conn:
         for name in ("ann", "bob", "cid"):
             cid = conn.execute(
                 "INSERT INTO pooled.customers (tenant_id, name, email) VALUES (%s, %s, %s) RETURNING id",
@@ -69,7 +47,7 @@ def seeded(env: Env, plane: ControlPlane) -> list[tuple[object, ...]]:
     env.query(
         "INSERT INTO pooled.customers (tenant_id, name) VALUES ('initech', 'neighbour')", dbname="pool_starter__001"
     )
-    rows = tenant_rows(env, plane)
+    rows = own_rows(plane, SLUG, seen=SEEN_PASSWORDS)
     assert len(rows) == 6
     return rows
 
@@ -82,7 +60,7 @@ def test_upgrade_pooled_to_bridge_moves_the_rows(
     assert result.summary["rows"] == {"customers": 3, "invoices": 6}
     view = plane.show(SLUG)
     assert (view.isolation.value, view.database, view.schema_name) == ("bridge", "paybill_bridge", "s_acme")
-    assert tenant_rows(env, plane) == seeded
+    assert own_rows(plane, SLUG, seen=SEEN_PASSWORDS) == seeded
     # the source is gone: acme's pooled rows and old role, while the neighbour's row stays
     assert env.query("SELECT tenant_id FROM pooled.customers", dbname="pool_starter__001") == [("initech",)]
     assert env.query("SELECT 1 FROM pg_roles WHERE rolname = 'r_acme'") == []
@@ -93,10 +71,10 @@ def test_upgrade_bridge_to_silo_keeps_keys(env: Env, plane: ControlPlane, seeded
     plane.change_plan(SLUG, "enterprise")
     assert plane.show(SLUG).database == "d_acme"
     assert env.query("SELECT id, name FROM app.customers ORDER BY id", dbname="d_acme") == before
-    assert tenant_rows(env, plane) == seeded
+    assert own_rows(plane, SLUG, seen=SEEN_PASSWORDS) == seeded
     assert env.query("SELECT 1 FROM pg_namespace WHERE nspname = 's_acme'", dbname="paybill_bridge") == []
     # new rows get fresh keys after the moved ones (identity sequence moved past them)
-    with login(env, plane) as conn:
+    with login(plane, SLUG, seen=SEEN_PASSWORDS) as conn:
         new = conn.execute("INSERT INTO app.customers (tenant_id, name) VALUES ('acme', 'dan') RETURNING id").fetchone()
         conn.execute("DELETE FROM app.customers WHERE name = 'dan'")
     assert new is not None and new[0] > max(r[0] for r in before)
@@ -111,10 +89,14 @@ def test_preview_shows_the_price_delta_without_touching_anything(env: Env, plane
 
 
 def test_downgrade_silo_to_pooled(env: Env, plane: ControlPlane, seeded: list[tuple[object, ...]]) -> None:
-    plane.change_plan(SLUG, "team")
+    preview = plane.preview(SLUG, "team")
+    source = preview.stacks[1]
+    result = plane.change_plan(SLUG, "team")
+    # the emptied silo stack: the preview's deletes are the ones the teardown makes
+    assert source.stack == "tenant-acme-silo" and source.changes == result.summary["teardown"], result.summary
     view = plane.show(SLUG)
     assert (view.isolation.value, view.pool) == ("pooled", "pool-team-001")
-    assert tenant_rows(env, plane) == seeded
+    assert own_rows(plane, SLUG, seen=SEEN_PASSWORDS) == seeded
     assert env.query("SELECT 1 FROM pg_database WHERE datname = 'd_acme'") == []
 
 
@@ -127,10 +109,10 @@ def test_suspend_then_resume(env: Env, plane: ControlPlane, seeded: list[tuple[o
     phases = [e.phase for e in progress]
     assert ProgressPhase.RESOURCE in phases and phases[-1] is ProgressPhase.FINISHED
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
-        login(env, plane)
+        login(plane, SLUG, seen=SEEN_PASSWORDS)
     plane.resume(SLUG)
     assert plane.show(SLUG).state is TenantState.ACTIVE
-    assert tenant_rows(env, plane) == seeded
+    assert own_rows(plane, SLUG, seen=SEEN_PASSWORDS) == seeded
 
 
 def test_drift_made_by_hand_is_detected_and_converged(env: Env, plane: ControlPlane) -> None:

@@ -18,6 +18,7 @@ from paybill_infra.controlplane.placement import infra_stack
 from paybill_infra.errors import PaybillError
 from paybill_infra.schema.enums import Cloud
 from tests.targets.conftest import REGIONS, Fleet
+from tests.tenant_data import login, own_rows
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -36,28 +37,6 @@ SERVER = {
     Cloud.OCI: "oci:Psql/dbSystem:DbSystem",
     Cloud.IBM: "ibm:index/database:Database",
 }
-
-
-def login(plane: ControlPlane, slug: str) -> psycopg.Connection[tuple[object, ...]]:
-    creds = plane.credentials(slug)
-    return psycopg.connect(
-        host=creds.host,
-        port=creds.port,
-        dbname=creds.database,
-        user=creds.user,
-        password=creds.password.get_secret_value(),
-        autocommit=True,
-    )
-
-
-def own_rows(plane: ControlPlane, slug: str) -> list[tuple[object, ...]]:
-    """The tenant's data as the tenant itself sees it, through its own role and isolation."""
-    schema = plane.show(slug).schema_name
-    with login(plane, slug) as conn:
-        return conn.execute(
-            f'SELECT c.name, i.amount_cents FROM "{schema}".customers c '
-            f'JOIN "{schema}".invoices i ON i.customer_id = c.id AND i.tenant_id = c.tenant_id ORDER BY 1, 2'
-        ).fetchall()
 
 
 def seed(plane: ControlPlane, slug: str) -> None:

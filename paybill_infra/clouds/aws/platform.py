@@ -13,6 +13,7 @@ from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.options import check_cidr
 from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import PlatformComponent, ServerAdmin
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
@@ -96,10 +97,12 @@ def _validated(args: AwsPlatformArgs) -> tuple[str, str]:
     return zones[0], zones[1]
 
 
-class AwsPlatform(pulumi.ComponentResource):
+class AwsPlatform(PlatformComponent):
     """A VPC with private subnets in two zones, an encrypted Aurora PostgreSQL cluster that is never public and
     accepts TLS only, and the KMS key that encrypts it. ``pool`` is what tenants are built against."""
 
+    pool: AwsPool
+    server_admin: ServerAdmin
     vpc_id: pulumi.Output[str]
     db_host: pulumi.Output[str]
     db_port: pulumi.Output[int]

@@ -12,6 +12,7 @@ from paybill_infra.clouds.base import admin_password, pool_tags, server_admin
 from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import PlatformComponent, ServerAdmin
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
@@ -85,10 +86,12 @@ def _validate(args: AzurePlatformArgs) -> None:
     check_at_least("paybill:azure:Platform", "storage_gb", args.storage_gb, 32)
 
 
-class AzurePlatform(pulumi.ComponentResource):
+class AzurePlatform(PlatformComponent):
     """A resource group with a VNet, a Flexible Server reachable only through its delegated subnet, and a Key
     Vault whose key encrypts the server. ``pool`` is what tenants are built against."""
 
+    pool: AzurePool
+    server_admin: ServerAdmin
     resource_group: pulumi.Output[str]
     vnet_id: pulumi.Output[str]
     db_host: pulumi.Output[str]

@@ -12,6 +12,7 @@ from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.gcp.common import ADMIN_USER, PG_PORT, cmek_key, private_instance, private_network
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import PlatformComponent, ServerAdmin
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
@@ -91,10 +92,12 @@ def _validate(args: GcpPlatformArgs) -> None:
         )
 
 
-class GcpPlatform(pulumi.ComponentResource):
+class GcpPlatform(PlatformComponent):
     """A custom-mode VPC peered with Cloud SQL, a private CMEK-encrypted regional instance with the shared
     database, and its KMS key. ``pool`` is what tenants are built against."""
 
+    pool: GcpPool
+    server_admin: ServerAdmin
     network_id: pulumi.Output[str]
     db_host: pulumi.Output[str]
     key_id: pulumi.Output[str]

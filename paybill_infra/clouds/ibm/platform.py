@@ -12,6 +12,7 @@ from paybill_infra.clouds.ibm import bindings as ibm
 from paybill_infra.clouds.ibm.common import ADMIN_USER, PG_PORT, deployment, host_of, key_protect, private_network
 from paybill_infra.clouds.options import check_at_least
 from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import PlatformComponent, ServerAdmin
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
@@ -68,10 +69,12 @@ def _zone(args: IbmPlatformArgs) -> str:
     return zone
 
 
-class IbmPlatform(pulumi.ComponentResource):
+class IbmPlatform(PlatformComponent):
     """A resource group with a VPC, a Key Protect root key, and a Databases for PostgreSQL deployment on private
     endpoints encrypted with it. ``pool`` is what tenants are built against."""
 
+    pool: IbmPool
+    server_admin: ServerAdmin
     resource_group: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     db_host: pulumi.Output[str]

@@ -12,6 +12,7 @@ from paybill_infra.clouds.errors import ConflictingOptionsError
 from paybill_infra.clouds.oci.common import ADMIN_USER, PG_PORT, db_system, endpoint, private_network, vault_key
 from paybill_infra.clouds.options import check_at_least, check_cidr
 from paybill_infra.clouds.tagging import with_tags
+from paybill_infra.contract import PlatformComponent, ServerAdmin
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.regions import check_region
 from paybill_infra.topology.model import Topology
@@ -79,10 +80,12 @@ def _validate(args: OciPlatformArgs) -> None:
         raise ConflictingOptionsError("paybill:oci:Platform", ["instances"], "must be at least 1")
 
 
-class OciPlatform(pulumi.ComponentResource):
+class OciPlatform(PlatformComponent):
     """A compartment holding a private VCN, a PostgreSQL DB system encrypted with a Vault key, and the defined-tag
     namespace that tenants' dynamic groups match on. ``pool`` is what tenants are built against."""
 
+    pool: OciPool
+    server_admin: ServerAdmin
     compartment_id: pulumi.Output[str]
     vcn_id: pulumi.Output[str]
     db_host: pulumi.Output[str]
