@@ -38,6 +38,7 @@ from typing import Annotated, Any
 from pulumi import automation as auto
 from pydantic import BaseModel, ConfigDict, Field
 
+from paybill_infra import lifeline
 from paybill_infra.controlplane.models import StackChange
 from paybill_infra.engine.errors import map_engine_error
 from paybill_infra.engine.settings import EngineSettings
@@ -132,7 +133,7 @@ class StackManager:
         self.retry = retry or RetryPolicy()
         self.parallel = parallel
         self.work_root = state_dir / "work"
-        self._env = settings.env()
+        self._env = lifeline.marked(settings.env())
         self._guard = threading.Lock()
 
     @cached_property
