@@ -35,6 +35,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+import tenacity
 from pulumi import automation as auto
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,14 +92,12 @@ class SecretsConfig(BaseModel):
 
 @dataclass
 class RetryPolicy:
-    """Retries with exponential backoff for engine failures that a second try can fix."""
+    """Retries with exponential backoff (``base_delay_s`` doubling up to ``max_delay_s``, run by tenacity) for
+    engine failures that a second try can fix."""
 
     attempts: int = 3
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1))))
 
 
 def is_transient(err: EngineError) -> bool:
@@ -183,20 +182,22 @@ class StackManager:
         """Run ``up``/``preview``/``refresh``/``destroy`` with retries on transient failures. ``destroy``
         also removes the stack (and its work dir) so nothing of it is left. The outcome of an ``up`` holds
         the public outputs; secret values too only with ``reveal`` (one more CLI process)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                outcome = self._run_once(stack, operation, program, on_event, reveal)
-            except EngineError as err:
-                if attempt >= self.retry.attempts or not is_transient(err):
-                    raise
-                if err.kind == "concurrent_update":
-                    self.clear_stale_lock(stack)
-                time.sleep(self.retry.delay(attempt))
-                continue
-            outcome.attempts = attempt
-            return outcome
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            err = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(err, EngineError) and err.kind == "concurrent_update":
+                self.clear_stale_lock(stack)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            wait=tenacity.wait_exponential(multiplier=self.retry.base_delay_s, max=self.retry.max_delay_s),
+            retry=tenacity.retry_if_exception(lambda err: isinstance(err, EngineError) and is_transient(err)),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        outcome = retrying(self._run_once, stack, operation, program, on_event, reveal)
+        outcome.attempts = retrying.statistics["attempt_number"]
+        return outcome
 
     def _run_once(
         self,
