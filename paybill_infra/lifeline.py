@@ -104,7 +104,10 @@ def guard_engine() -> None:
     engine = engine_process()
     if engine is None:
         return
-    pidfd = os.pidfd_open(engine.pid)
+    try:
+        pidfd = os.pidfd_open(engine.pid)
+    except OSError:  # a kernel before 5.3, or a sandbox without pidfds: the reaper is left
+        return
     if not engine.is_running():
         os._exit(_EXIT_ENGINE_GONE)
     threading.Thread(target=_exit_with, args=(pidfd,), name="paybill-engine-guard", daemon=True).start()
