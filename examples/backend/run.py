@@ -72,15 +72,15 @@ def main() -> int:
     with psycopg.connect(admin.conninfo("postgres"), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    env = {
-        **os.environ,
+    os.environ |= {
         "PAYBILL_PG_URL": admin.url("postgres"),
         "PAYBILL_SERVICE_ROOT": str(REPO),
         "PAYBILL_SERVICE_DATABASE_URL": admin.url(DATABASE),
         "PAYBILL_SERVICE_JWT_SECRET": os.environ.get("PAYBILL_SERVICE_JWT_SECRET", "local-dev-jwt-secret-change-me"),
         "PAYBILL_SERVICE_WEBHOOK_SECRET": os.environ.get("PAYBILL_SERVICE_WEBHOOK_SECRET", "local-dev-webhook-secret"),
     }
-    settings = ServiceSettings.from_env(env)
+    env = dict(os.environ)  # the API and the workers read the same variables
+    settings = ServiceSettings.from_env()
     store = Store.connect(settings.sqlalchemy_url())
     store.create_schema(queue_schema())
     key: SecretStr = create_api_key(store, "local-operator", Role.PLATFORM_ADMIN)

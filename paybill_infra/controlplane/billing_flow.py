@@ -18,7 +18,8 @@ from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.registry import utcnow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.errors import ControlPlaneError
+from paybill_infra.controlplane.transitions import ALLOWED
+from paybill_infra.errors import ControlPlaneError, UnknownTenantError
 from paybill_infra.schema.enums import SubscriptionStatus
 
 ACTOR = "billing"
@@ -37,20 +38,25 @@ class BillingFlow:
 
     def record(self, event: BillingEvent) -> SubscriptionView:
         """Apply ``event`` (the subscription state machine is enforced), then the lifecycle it implies."""
+        return self._apply(event)[0]
+
+    def _apply(self, event: BillingEvent) -> tuple[SubscriptionView, OperationResult | None]:
+        """The subscription after ``event`` and the suspend or resume it started, if any. The operation's
+        idempotency key is the event's id, so a redelivered (or racing) event runs it once."""
         before = self.billing.subscription(event.tenant)
         after = self.billing.record(event)
         state = self.reads.show(event.tenant).state
-        reason = f"billing event {event.event_id}"
+        reason, key = f"billing event {event.event_id}", f"billing:{event.event_id}"
         if after.status is SubscriptionStatus.SUSPENDED and state is S.ACTIVE:
-            self.operations.toggle(OperationKind.SUSPEND, event.tenant, ACTOR, reason, None)
-        elif (
+            return after, self.operations.toggle(OperationKind.SUSPEND, event.tenant, ACTOR, reason, key)
+        if (
             before is not None
             and before.status is SubscriptionStatus.SUSPENDED
             and after.status is SubscriptionStatus.ACTIVE
             and state is S.SUSPENDED
         ):
-            self.operations.toggle(OperationKind.RESUME, event.tenant, ACTOR, reason, None)
-        return after
+            return after, self.operations.toggle(OperationKind.RESUME, event.tenant, ACTOR, reason, key)
+        return after, None
 
     def webhook(self, body: bytes, signature: str) -> SubscriptionView:
         """Verify a signed webhook (``settings.webhook_secret``) and apply its event."""
@@ -61,17 +67,33 @@ class BillingFlow:
 
     def enforce(self, now: datetime | None = None) -> list[OperationResult]:
         """Suspend tenants past due beyond the grace period; offboard (with export) tenants canceled beyond
-        the retention period. Meant for a periodic job; idempotent."""
+        the retention period; returns the operations it started (or joined).
+
+        Meant for a periodic job (the service's worker schedules it), and idempotent even when two runs
+        overlap: the grace event's id and the offboarding's idempotency key derive from the subscription's
+        own timestamps, not from ``now``, so racing runs resolve to one operation per tenant (the control
+        plane replays it to the slower caller)."""
         now = now or utcnow()
         policy = self.rt.settings.billing
         results: list[OperationResult] = []
         for slug in self.store.overdue(now, policy.grace_period):
-            event_id = f"grace-{slug}-{int(now.timestamp())}"
-            self.record(
-                BillingEvent(event_id=event_id, tenant=slug, status=SubscriptionStatus.SUSPENDED, occurred_at=now)
-            )
-            results.extend(self.reads.operations(slug, limit=1))
+            since = self._subscription(slug).past_due_since
+            if since is None:  # paid in the meantime
+                continue
+            event_id = f"grace-{slug}-{int(since.timestamp())}"
+            event = BillingEvent(event_id=event_id, tenant=slug, status=SubscriptionStatus.SUSPENDED, occurred_at=now)
+            started = self._apply(event)[1]
+            results.extend([started] if started is not None else [])
         for slug in self.store.expired(now, policy.retention):
-            if self.reads.show(slug).state in (S.ACTIVE, S.SUSPENDED, S.FAILED):
-                results.append(self.operations.offboard(slug, RetentionPolicy.EXPORT, ACTOR, None))
+            canceled = self._subscription(slug).canceled_at
+            if canceled is None or self.reads.show(slug).state not in ALLOWED[OperationKind.OFFBOARD]:
+                continue
+            key = f"billing-retention:{slug}:{int(canceled.timestamp())}"
+            results.append(self.operations.offboard(slug, RetentionPolicy.EXPORT, ACTOR, key))
         return results
+
+    def _subscription(self, slug: str) -> SubscriptionView:
+        view = self.store.subscription(slug)
+        if view is None:
+            raise UnknownTenantError(slug)
+        return view

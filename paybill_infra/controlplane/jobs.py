@@ -118,6 +118,7 @@ class Locks:
             return True, holder
 
     def acquire(self, name: str, holder: str, timeout_s: float) -> None:
+        # A poll for a condition with a deadline, not a retry of failures: tenacity would only rename the loop.
         started = time.monotonic()
         while True:
             try:
@@ -238,6 +239,7 @@ class Journal:
             return result_of(row)
 
     def wait(self, operation_id: str, timeout_s: float, *, deduplicated: bool = False) -> OperationResult:
+        # A poll for a condition with a deadline, as in Locks.acquire (no failure to retry).
         started = time.monotonic()
         while True:
             row = self.get(operation_id)

@@ -5,6 +5,9 @@ when the holding CLI process is gone) and pending operations (undoing half-done 
 resources' own providers), then finish it from the registry through :attr:`Operations.finishers`: an
 onboarding or a suspend/resume is re-applied; a migration not yet switched is rolled back to the source,
 one already switched tears the source down; an offboarding completes.
+
+Before that, processes left by dead engine runs (a provider host whose CLI was killed before the provider
+code loaded, the wrapper shell) are killed: :func:`paybill_infra.lifeline.reap_orphans`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from paybill_infra import lifeline
 from paybill_infra.controlplane.models import OperationKind, OperationResult, OperationStatus, TenantState
 from paybill_infra.controlplane.operation_runner import OperationRunner
 from paybill_infra.controlplane.operations import Operations
@@ -32,6 +36,7 @@ class Recovery:
 
     def recover(self) -> list[OperationResult]:
         rt = self.rt
+        lifeline.reap_orphans()
         recovered: list[OperationResult] = []
         for stale in rt.journal.stale():
             row = rt.journal.adopt(stale.id)

@@ -96,6 +96,8 @@ class ControlPlaneSettings(BaseModel):
 
     def server(self) -> ServerConfig:
         """The local target's server: an external URL, or the embedded server's data directory."""
+        # One variable, read where it is used as the Pulumi program reads it (program.py): a pydantic-settings
+        # model for a single optional value would add a class and change nothing.
         url = self.postgres_url.get_secret_value() if self.postgres_url else os.environ.get(PG_URL_ENV)
         embedded = self.embedded_dir or self.root / ".paybill" / "postgres"
         return ServerConfig(embedded_dir=str(embedded.resolve()), url=url or None)

@@ -35,9 +35,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+import tenacity
 from pulumi import automation as auto
 from pydantic import BaseModel, ConfigDict, Field
 
+from paybill_infra import lifeline
 from paybill_infra.controlplane.models import StackChange
 from paybill_infra.engine.diffs import ChangeLog
 from paybill_infra.engine.errors import map_engine_error
@@ -92,14 +94,12 @@ class SecretsConfig(BaseModel):
 
 @dataclass
 class RetryPolicy:
-    """Retries with exponential backoff for engine failures that a second try can fix."""
+    """Retries with exponential backoff (``base_delay_s`` doubling up to ``max_delay_s``, run by tenacity) for
+    engine failures that a second try can fix."""
 
     attempts: int = 3
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1))))
 
 
 def is_transient(err: EngineError) -> bool:
@@ -134,7 +134,7 @@ class StackManager:
         self.retry = retry or RetryPolicy()
         self.parallel = parallel
         self.work_root = state_dir / "work"
-        self._env = settings.env()
+        self._env = lifeline.marked(settings.env())
         self._guard = threading.Lock()
 
     @cached_property
@@ -186,20 +186,23 @@ class StackManager:
         so nothing of it is left. The outcome of an ``up`` holds the public outputs; secret values too only
         with ``reveal`` (one more CLI process). A preview's change lists each resource it would change with
         the changed property paths."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                outcome = self._run_once(stack, operation, program, on_event, reveal)
-            except EngineError as err:
-                if attempt >= self.retry.attempts or not is_transient(err):
-                    raise
-                if err.kind == "concurrent_update":
-                    self.clear_stale_lock(stack)
-                time.sleep(self.retry.delay(attempt))
-                continue
-            outcome.attempts = attempt
-            return outcome
+
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            err = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(err, EngineError) and err.kind == "concurrent_update":
+                self.clear_stale_lock(stack)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            wait=tenacity.wait_exponential(multiplier=self.retry.base_delay_s, max=self.retry.max_delay_s),
+            retry=tenacity.retry_if_exception(lambda err: isinstance(err, EngineError) and is_transient(err)),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        outcome = retrying(self._run_once, stack, operation, program, on_event, reveal)
+        outcome.attempts = retrying.statistics["attempt_number"]
+        return outcome
 
     def _run_once(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from paybill_infra import lifeline
 from paybill_infra.engine.diffs import ChangeLog, ResourceChange
 from paybill_infra.engine.errors import map_engine_error
 from paybill_infra.engine.settings import EngineSettings
@@ -69,7 +70,7 @@ class FleetStack:
                     opts=auto.LocalWorkspaceOptions(
                         work_dir=str(root),
                         pulumi_command=auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent)),
-                        env_vars=self.settings.env(),
+                        env_vars=lifeline.marked(self.settings.env()),
                     ),
                 )
             except auto.CommandError as err:
@@ -81,7 +82,7 @@ class FleetStack:
         workspace = auto.LocalWorkspace(
             work_dir=str(self.settings.root),
             pulumi_command=auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent)),
-            env_vars=self.settings.env(),
+            env_vars=lifeline.marked(self.settings.env()),
         )
         try:
             return any(s.name == self.name for s in workspace.list_stacks())

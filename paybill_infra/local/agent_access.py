@@ -18,7 +18,7 @@ import psycopg
 from agent_acl import AclPolicy, Batch, Isolation, Names, enable_login, parse_policy
 from agent_acl.ddl import shared_plan, shared_teardown, tenant_plan, tenant_teardown
 from paybill_infra.local.credentials import generate_password, scram_sha256_verifier
-from paybill_infra.local.provider import PostgresProvider, Props, _connect, _exists, provisioning_lock
+from paybill_infra.local.provider import PostgresProvider, Props, connect, exists, provisioning_lock
 from paybill_infra.local.server import AdminConnection
 
 SHARED_ISOLATION = Isolation.POOLED
@@ -36,16 +36,16 @@ def run_batches(admin: AdminConnection, batches: Sequence[Batch], *, skip_missin
     with provisioning_lock(admin):
         for batch in batches:
             if skip_missing:
-                with _connect(admin, "postgres") as conn:
-                    if not _exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", batch.database):
+                with connect(admin, "postgres") as conn:
+                    if not exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", batch.database):
                         continue
-            with _connect(admin, batch.database, autocommit=batch.autocommit) as conn:
+            with connect(admin, batch.database, autocommit=batch.autocommit) as conn:
                 for statement in batch.statements:
                     conn.execute(statement.as_string(conn))
 
 
 def _missing_roles(admin: AdminConnection, roles: Sequence[str]) -> list[str]:
-    with _connect(admin, "postgres") as conn:
+    with connect(admin, "postgres") as conn:
         present = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(roles),))}
     return [f"role:{r}" for r in roles if r not in present]
 
@@ -68,15 +68,15 @@ class AclSharedProvider(AclProvider):
         policy = _policy(props)
         run_batches(admin, shared_plan(policy, SHARED_ISOLATION))
         password = generate_password()
-        with _connect(admin, "postgres") as conn:
+        with connect(admin, "postgres") as conn:
             for statement in enable_login(Names(policy.name).app, scram_sha256_verifier(password)):
                 conn.execute(statement.as_string(conn))
         return {"app_role": Names(policy.name).app, "app_password": password}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
         names = Names(_policy(props).name)
-        with _connect(admin, "postgres") as conn:
-            if not _exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", names.shared_database()):
+        with connect(admin, "postgres") as conn:
+            if not exists(conn, "SELECT 1 FROM pg_database WHERE datname = %s", names.shared_database()):
                 return None
         return _missing_roles(admin, (names.owner, names.migrator, names.app))
 

@@ -29,6 +29,7 @@ from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
 TASK_NAME = "paybill.run_operation"
+BILLING_TASK = "paybill.enforce_billing"
 QUEUE = "paybill"
 FLEET_LOCK = "paybill:fleet"
 ORPHAN_AGE = timedelta(seconds=30)

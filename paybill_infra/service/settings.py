@@ -1,4 +1,4 @@
-"""Service settings: one frozen model, read from ``PAYBILL_SERVICE_*`` environment variables.
+"""Service settings: one frozen model, read from ``PAYBILL_SERVICE_*`` environment variables (pydantic-settings).
 
 The API and every worker read the same variables, so a deployment sets them once (a Kubernetes secret, a
 systemd ``EnvironmentFile``). Secrets are ``SecretStr``: they never appear in ``repr``, logs or responses.
@@ -6,21 +6,29 @@ systemd ``EnvironmentFile``). Secrets are ``SecretStr``: they never appear in ``
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from croniter import croniter
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from paybill_infra.controlplane import ControlPlaneSettings
 from paybill_infra.errors import FieldProblem, InvalidInputError
 
 ENV_PREFIX = "PAYBILL_SERVICE_"
-_PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+_PG_BACKENDS = ("postgresql", "postgres")
 
 
-class ServiceSettings(BaseModel):
+def _cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError("expected a cron expression (5 fields, or 6 with seconds last)")
+    return value
+
+
+class ServiceSettings(BaseSettings):
     """Where the service's database is, how it authenticates callers, and how hard workers drive the engine.
 
     ``database_url`` is one PostgreSQL database holding the control plane's registry and journal, the
@@ -28,12 +36,13 @@ class ServiceSettings(BaseModel):
     broker. ``root`` is the control plane's project root (``plans.yaml``, the state backend, exports).
     ``max_body_bytes`` caps every request body (413 above it). ``session_secret`` signs the ops console's
     session cookies (``session_ttl_s`` long); unset, each API process draws a random one, so sessions end
-    with the process and do not span replicas.
+    with the process and do not span replicas. ``billing_cron`` is when workers enforce billing (grace period,
+    retention; see :mod:`paybill_infra.service.worker`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix=ENV_PREFIX)
 
-    root: Path
+    root: Path = Field(default_factory=Path.cwd)
     database_url: SecretStr
     backend_url: str | None = None
     jwt_secret: SecretStr | None = None
@@ -53,40 +62,44 @@ class ServiceSettings(BaseModel):
     data_schema: Path | None = None
     """The tenant data schema file (``PAYBILL_SERVICE_DATA_SCHEMA``, relative to ``root``); unset: the one
     ``paybill.yaml`` names, else the shipped default."""
+    billing_cron: Annotated[str, AfterValidator(_cron)] = "*/5 * * * *"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr) -> SecretStr:
+        try:
+            backend = make_url(value.get_secret_value()).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in _PG_BACKENDS:
+            raise ValueError("expected a postgresql:// URL")
+        return value
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
-        """Settings from ``PAYBILL_SERVICE_<FIELD>`` variables (``PAYBILL_SERVICE_DATABASE_URL`` …); a missing
-        or bad one is an :class:`InvalidInputError` naming the variable and what it must hold."""
-        env = os.environ if environ is None else environ
-        names = {f"{ENV_PREFIX}{name.upper()}": name for name in cls.model_fields}
-        values = {field: env[var] for var, field in names.items() if var in env}
-        values.setdefault("root", os.getcwd())
+    def from_env(cls) -> ServiceSettings:
+        """Settings from ``PAYBILL_SERVICE_<FIELD>`` variables (``PAYBILL_SERVICE_DATABASE_URL`` …; ``root``
+        defaults to the working directory); a missing or bad one is an :class:`InvalidInputError` naming the
+        variable and what it must hold."""
         try:
-            settings = cls.model_validate(values)
+            return cls()
         except ValidationError as err:
             problems = [
                 FieldProblem(ENV_PREFIX + ".".join(map(str, e["loc"])).upper(), e["msg"])
                 for e in err.errors(include_url=False, include_input=False)
             ]
             raise InvalidInputError("the service environment", problems) from None
-        settings.conninfo()
-        return settings
+
+    def _url(self, drivername: str) -> str:
+        url: URL = make_url(self.database_url.get_secret_value()).set(drivername=drivername)
+        return url.render_as_string(hide_password=False)
 
     def conninfo(self) -> str:
         """The database as a libpq URL (procrastinate and psycopg)."""
-        url = self.database_url.get_secret_value()
-        for scheme in _PG_SCHEMES:
-            if url.startswith(scheme):
-                return "postgresql://" + url.removeprefix(scheme)
-        raise InvalidInputError(
-            "the service environment",
-            [FieldProblem(f"{ENV_PREFIX}DATABASE_URL", "expected a postgresql:// URL")],
-        )
+        return self._url("postgresql")
 
     def sqlalchemy_url(self) -> str:
         """The database as an SQLAlchemy URL (psycopg 3 driver)."""
-        return "postgresql+psycopg://" + self.conninfo().removeprefix("postgresql://")
+        return self._url("postgresql+psycopg")
 
     def control_plane(self) -> ControlPlaneSettings:
         """The embedded control plane's settings: its registry lives in the service's database; targets and

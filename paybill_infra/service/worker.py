@@ -5,6 +5,11 @@ and the state backend. At start a worker recovers the control-plane operations o
 recovery) and then, every ``sweep_interval_s``, requeues stalled jobs and orphaned operations
 (:func:`~paybill_infra.service.queue.sweep`) and recovers again (owners on other hosts are declared dead
 by lease expiry, which takes time).
+
+Billing is enforced on a schedule: ``billing_cron`` defers :data:`~paybill_infra.service.queue.BILLING_TASK`
+(procrastinate's periodic deferrer runs in every worker and records each tick once, so N workers make one job
+per tick), and the job runs :meth:`~paybill_infra.controlplane.ControlPlane.enforce_billing` at the tick's
+time, which is idempotent should two runs overlap anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
@@ -28,7 +34,7 @@ from paybill_infra.controlplane import (
 from paybill_infra.errors import MigrationError, OperationFailedError, PaybillError
 from paybill_infra.service.events import EventRecorder, current_operation
 from paybill_infra.service.models import JobKind, JobStatus, OperationView
-from paybill_infra.service.queue import QUEUE, TASK_NAME, make_app, queue_schema, sweep
+from paybill_infra.service.queue import BILLING_TASK, QUEUE, TASK_NAME, make_app, queue_schema, sweep
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
@@ -55,6 +61,8 @@ class Worker:
         self.recorder = EventRecorder(self.store)
         self.app = make_app(settings)
         self.app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY, pass_context=True)(self.run_operation)
+        billing = self.app.task(name=BILLING_TASK, queue=QUEUE)(self.enforce_billing)
+        self.app.periodic(cron=settings.billing_cron, periodic_id="billing")(billing)
         with self.store.exclusive():
             self.plane = ControlPlane(settings.control_plane(), on_event=self.recorder, recover=False)
         self.plane.recover()
@@ -83,6 +91,14 @@ class Worker:
         finally:
             current_operation.reset(token)
             self.recorder.forget(operation_id)
+
+    async def enforce_billing(self, timestamp: int) -> None:
+        """The periodic billing job. ``timestamp`` is the tick's time (procrastinate passes it), and it is the
+        clock enforcement reads: a job deferred with a later timestamp enforces as of then."""
+        now = datetime.fromtimestamp(timestamp, UTC)
+        results = await asyncio.to_thread(self.plane.enforce_billing, now)
+        for result in results:
+            log.info("billing: %s of %s %s", result.kind.value, result.tenant, result.status.value)
 
     def execute(self, operation: OperationView) -> OperationView:
         request = self.store.request_of(operation.id)

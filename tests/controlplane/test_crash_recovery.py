@@ -3,7 +3,8 @@
 The worker runs in its own session (process group) and is killed with SIGKILL as soon as the engine has
 created the tenant's first resource; its CLI child is left to die on its own, as after a real crash. The
 next ``ControlPlane`` must find the stale operation, clear the stack lock and pending operations, and
-converge: the tenant ends active, the stack previews clean, and PostgreSQL has exactly its objects.
+converge: the tenant ends active, the stack previews clean, and PostgreSQL has exactly its objects. No process
+of the killed run survives it: the provider host exits with its engine (``paybill_infra.lifeline``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from paybill_infra.controlplane import OperationStatus, TenantState
 from paybill_infra.controlplane.stacks import pid_alive
 from tests.controlplane.conftest import Env
+from tests.process_tree import survivors
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -44,6 +46,8 @@ def test_kill_9_during_up_then_recovery_converges(env: Env) -> None:
             pytest.fail("the worker finished before it could be killed")
         worker.wait(timeout=30)
         assert worker.returncode == -signal.SIGKILL
+        # the CLI exits once its program is gone, the provider host (a grandchild of it) with the CLI
+        assert survivors(worker.pid, within=15) == []
 
         with env.plane(recover=False) as plane:
             stale = plane.journal.stale()

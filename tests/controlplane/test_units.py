@@ -3,6 +3,7 @@ settings validation, batching. No engine."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -17,10 +18,17 @@ from pydantic import SecretStr, ValidationError
 
 from paybill_infra.controlplane import WebhookVerifier, allows_provisioning, check_transition, migrations
 from paybill_infra.controlplane.jobs import Batcher, Gate, Gathering
+from paybill_infra.controlplane.models import StackChange
 from paybill_infra.controlplane.placement import pool_stack, tenant_stack
 from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
-from paybill_infra.controlplane.stacks import SecretsConfig, tenant_role
-from paybill_infra.errors import ControlPlaneError, IllegalSubscriptionTransitionError, WebhookSignatureError
+from paybill_infra.controlplane.stacks import RetryPolicy, RunOutcome, SecretsConfig, StackManager, tenant_role
+from paybill_infra.engine import EngineSettings
+from paybill_infra.errors import (
+    ControlPlaneError,
+    EngineError,
+    IllegalSubscriptionTransitionError,
+    WebhookSignatureError,
+)
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.enums import SubscriptionStatus as S
 from paybill_infra.targets import TargetSettings, target_for
@@ -142,3 +150,42 @@ def test_a_gathering_runs_once_for_every_member_and_releases_past_members_that_n
     assert [f.result() for f in futures] == [1, 1, None, 1, 1, 1]
     assert runs == [1]
     gate.pass_()  # outside a gathering: never held
+
+
+def test_engine_runs_retry_transient_failures_with_backoff_and_give_up_on_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry policy around one engine run (tenacity): transient failures are retried with growing waits and
+    counted, a permanent one is raised at once, and the last transient one once the attempts run out."""
+    engine = EngineSettings(root=tmp_path, backend_url=(tmp_path / "state").as_uri(), pulumi_bin=tmp_path)
+    policy = RetryPolicy(attempts=3, base_delay_s=0.05, max_delay_s=0.08)
+    manager = StackManager(engine, state_dir=tmp_path, retry=policy)
+    busy = EngineError("tenant-x", "up", "failed", "provisioning busy (retryable)")
+    broken = EngineError("tenant-x", "up", "failed", "syntax error in program")
+    script: list[EngineError | None] = []
+    calls: list[float] = []
+
+    def run_once(*_args: object) -> RunOutcome:
+        calls.append(time.monotonic())
+        failure = script.pop(0)
+        if failure is not None:
+            raise failure
+        return RunOutcome(change=StackChange(stack="tenant-x", operation="up", changes={}))
+
+    monkeypatch.setattr(manager, "_run_once", run_once)
+    script[:] = [busy, busy, None]
+    assert manager.run("tenant-x", "up", lambda: None).attempts == 3
+    waits = [b - a for a, b in itertools.pairwise(calls)]
+    assert 0.05 <= waits[0] < waits[1] + 0.02 and waits[1] >= 0.08
+
+    calls.clear()
+    script[:] = [broken, None]
+    with pytest.raises(EngineError, match="syntax error"):
+        manager.run("tenant-x", "up", lambda: None)
+    assert len(calls) == 1
+
+    calls.clear()
+    script[:] = [busy, busy, busy, None]
+    with pytest.raises(EngineError, match="provisioning busy"):
+        manager.run("tenant-x", "up", lambda: None)
+    assert len(calls) == 3

@@ -22,6 +22,7 @@ from paybill_infra.controlplane.stacks import is_transient
 from paybill_infra.errors import EngineError, ProvisioningBusyError
 from paybill_infra.local import provider as prov
 from paybill_infra.local import sql as q
+from paybill_infra.local.provider import sessions
 from paybill_infra.local.server import AdminConnection, EmbeddedServer
 from paybill_infra.schema import Cloud, Isolation
 from paybill_infra.topology.naming import NameKind, names_for
@@ -171,8 +172,8 @@ def test_a_schema_named_like_a_role_is_still_not_searched(fleet: Fleet) -> None:
 def test_a_tenant_holding_every_advisory_lock_it_can_take_does_not_delay_provisioning(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prov, "LOCK_TIMEOUT_MS", 2_000)
-    monkeypatch.setattr(prov, "PROVISIONING_LOCK_TIMEOUT_MS", 2_000)
+    monkeypatch.setattr(sessions, "LOCK_TIMEOUT_MS", 2_000)
+    monkeypatch.setattr(sessions, "PROVISIONING_LOCK_TIMEOUT_MS", 2_000)
     held: list[psycopg.Connection[Any]] = []
     try:
         for slug in ("zeta", "zeta-app", "acme"):
@@ -208,7 +209,7 @@ def _member(slug: str) -> dict[str, str]:
 def test_a_stuck_provisioning_lock_fails_typed_and_retryable_never_hangs(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prov, "PROVISIONING_LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(sessions, "PROVISIONING_LOCK_TIMEOUT_MS", 300)
     props = {"server": fleet.server, "database": SHARED, **_member("lockco")}
     role = fleet.role_props(props["role"], q.POOLED_SCHEMA)
     prov.LoginRoleProvider().create(role)

@@ -74,6 +74,7 @@ class Service:
             "PAYBILL_SERVICE_HEARTBEAT_S": "1",
             "PAYBILL_SERVICE_STALLED_AFTER_S": "4",
             "PAYBILL_SERVICE_SWEEP_INTERVAL_S": "2",
+            "PAYBILL_SERVICE_BILLING_CRON": "* * * * * *",  # every second (tests/service/test_billing_schedule.py)
         }
         self.store = Store.connect(self.settings.sqlalchemy_url())
         self.store.create_schema(queue_schema())

@@ -13,6 +13,7 @@ import pytest
 
 from paybill_infra.controlplane import ControlPlane, OperationStatus
 from paybill_infra.service import JobKind
+from tests.process_tree import survivors
 from tests.service.conftest import Service
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
@@ -109,6 +110,7 @@ def test_worker_killed_mid_operation_ends_in_exactly_one_terminal_state(service:
     process = service.workers[name]
     os.kill(process.pid, signal.SIGKILL)  # the worker only: its engine child is left to die on its own
     process.wait(timeout=30)
+    assert survivors(process.pid, within=15) == []  # its own session: the CLI and the provider host are gone
     assert service.query("SELECT status FROM svc_operations WHERE id = %s", operation_id) == [("running",)]
 
     service.start_worker(name)  # the restarted worker (and the surviving one) pick the operation up
