@@ -187,7 +187,6 @@ class StackManager:
         with ``reveal`` (one more CLI process). A preview's change lists each resource it would change with
         the changed property paths."""
 
-
         def before_sleep(state: tenacity.RetryCallState) -> None:
             err = state.outcome.exception() if state.outcome is not None else None
             if isinstance(err, EngineError) and err.kind == "concurrent_update":
