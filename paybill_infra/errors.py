@@ -408,3 +408,37 @@ class UnknownRegionError(PaybillError):
             f"unknown {self.cloud} region '{self.region}'; expected one of: {', '.join(sorted(self.known))} "
             f"(add one with PAYBILL_EXTRA_REGIONS={self.cloud}:<region>)"
         )
+
+
+# --- rollouts --------------------------------------------------------------------------------------------------
+
+
+class RolloutSpecError(InvalidInputError):
+    """A rollout's waves or error budget are malformed (``source`` names the argument, e.g. ``--waves``)."""
+
+
+@dataclass
+class RolloutBusyError(ControlPlaneError):
+    """Another rollout of the same kind is running; rollouts of one kind never overlap."""
+
+    kind: str
+    running: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"a {self.kind} rollout is already running (rollout {self.running}); resume or wait for it"
+
+
+@dataclass
+class UnknownRolloutError(ControlPlaneError):
+    """The registry has no such rollout."""
+
+    rollout: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"unknown rollout '{self.rollout}'"
