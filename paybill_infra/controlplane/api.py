@@ -67,7 +67,7 @@ from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid
 from paybill_infra.controlplane.settings import ControlPlaneSettings
 from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError, UnknownRolloutError
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
-from paybill_infra.rollouts.journal import UNFINISHED, RolloutJournal
+from paybill_infra.rollouts.journal import RolloutJournal
 from paybill_infra.rollouts.models import RolloutEvent, RolloutKind, RolloutRequest, RolloutView
 from paybill_infra.rollouts.runner import RolloutRunner
 from paybill_infra.rollouts.stacks import StackSource
@@ -426,11 +426,11 @@ class ControlPlane:
         return self.run_rollout(planned.id)
 
     def resume_rollout(self, rollout_id: str | None = None, *, kind: RolloutKind | None = None) -> RolloutView:
-        """Run on ``rollout_id``, or the newest rollout (of ``kind``) that did not succeed."""
+        """Run on ``rollout_id``, or on the newest rollout (of ``kind``); a no-op on one that succeeded."""
         if rollout_id is None:
-            rollout_id = self._rollouts.journal.latest(UNFINISHED, kind)
+            rollout_id = self._rollouts.journal.latest(kind)
             if rollout_id is None:
-                raise UnknownRolloutError("(none to resume)")
+                raise UnknownRolloutError(f"(no {kind.value + ' ' if kind else ''}rollout yet)")
         return self._rollouts.run(rollout_id)
 
     def rollout_view(self, rollout_id: str) -> RolloutView:

@@ -36,8 +36,6 @@ from paybill_infra.rollouts.models import (
 from paybill_infra.rollouts.waves import Wave
 
 EVENT_PAGE = 500
-UNFINISHED = frozenset({RolloutStatus.QUEUED, RolloutStatus.RUNNING, RolloutStatus.HALTED, RolloutStatus.DEGRADED})
-"""What ``resume`` picks up: anything short of every unit at the new version."""
 
 
 def digest(request: RolloutRequest) -> str:
@@ -169,13 +167,13 @@ class RolloutJournal:
                 )
             )
 
-    def latest(self, statuses: frozenset[RolloutStatus], kind: RolloutKind | None = None) -> str | None:
-        """The newest rollout (of ``kind``) in one of ``statuses``."""
-        query = select(RolloutRow.id).where(RolloutRow.status.in_([s.value for s in statuses]))
+    def latest(self, kind: RolloutKind | None = None) -> str | None:
+        """The newest rollout (of ``kind``)."""
+        query = select(RolloutRow.id).order_by(RolloutRow.created_at.desc())
         if kind is not None:
             query = query.where(RolloutRow.kind == kind.value)
         with self.registry.transaction() as session:
-            return session.scalars(query.order_by(RolloutRow.created_at.desc())).first()
+            return session.scalars(query).first()
 
     def view(self, rollout_id: str, *, deduplicated: bool = False) -> RolloutView:
         with self.registry.transaction() as session:
