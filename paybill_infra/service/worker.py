@@ -29,6 +29,7 @@ from paybill_infra.errors import MigrationError, OperationFailedError, PaybillEr
 from paybill_infra.service.events import EventRecorder, current_operation
 from paybill_infra.service.models import JobKind, JobStatus, OperationView
 from paybill_infra.service.queue import QUEUE, TASK_NAME, make_app, queue_schema, sweep
+from paybill_infra.service.rollouts import register_task as register_rollout_task
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
@@ -57,6 +58,7 @@ class Worker:
         self.app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY, pass_context=True)(self.run_operation)
         with self.store.exclusive():
             self.plane = ControlPlane(settings.control_plane(), on_event=self.recorder, recover=False)
+        register_rollout_task(self.app, self.plane)
         self.plane.recover()
 
     def close(self) -> None:
