@@ -410,6 +410,53 @@ class UnknownRegionError(PaybillError):
         )
 
 
+class DataSchemaError(InvalidInputError):
+    """The tenant data schema file is malformed or inconsistent; ``problems`` names each failing path."""
+
+
+class SchemaChangeError(InvalidInputError):
+    """A change between two schema versions is refused before anything is applied; ``problems`` names the
+    path of each refused change in the new schema file (or of the table/column it removes)."""
+
+
+class DestructiveChangeError(SchemaChangeError):
+    """The change drops, narrows or tightens existing data and was not explicitly allowed
+    (``allow_destructive`` / ``--allow-destructive``)."""
+
+
+class RenameWithoutExpandError(SchemaChangeError):
+    """A ``renamed_from`` column appears and its old column disappears in one step: a rename is expand
+    (both columns, backfilled) in one version and contract (old column dropped) in a later one."""
+
+
+class UncastableTypeChangeError(SchemaChangeError):
+    """A column's type changes to one PostgreSQL has no cast for."""
+
+
+class UnsupportedSchemaChangeError(SchemaChangeError):
+    """A change this migrator does not generate (primary keys, the tenant column, existing foreign keys)."""
+
+
+@dataclass
+class SchemaMigrationError(ControlPlaneError):
+    """Migrating one unit (a pool, a bridge schema, a silo database) failed; its transaction rolled back, so
+    the unit is still at ``from_version``."""
+
+    unit: str
+    from_version: int
+    to_version: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"schema migration of {self.unit} from version {self.from_version} to {self.to_version} failed "
+            f"(rolled back, still at {self.from_version}): {self.reason}"
+        )
+
+
 # --- rollouts --------------------------------------------------------------------------------------------------
 
 

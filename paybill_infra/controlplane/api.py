@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
@@ -65,6 +66,8 @@ from paybill_infra.controlplane.recovery import Recovery
 from paybill_infra.controlplane.review import Review
 from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_key, valid_plan, valid_slug
 from paybill_infra.controlplane.settings import ControlPlaneSettings
+from paybill_infra.datamodel.apply import UnitResult
+from paybill_infra.datamodel.fleet import SchemaFleet, SchemaPlan, SchemaStatus
 from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError, UnknownRolloutError
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
 from paybill_infra.rollouts.journal import RolloutJournal
@@ -131,6 +134,9 @@ class ControlPlane:
         self._reads = Reads(self.runtime)
         self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
+        schema = settings.schema_file()
+        self.schema = SchemaFleet(self.runtime, self.reconciler, schema, acl=settings.acl(schema))
+        """The fleet's data schema versions: the per-unit API a wave-based rollout builds on."""
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="paybill-heartbeat", daemon=True)
         self._heartbeat.start()
@@ -375,6 +381,25 @@ class ControlPlane:
 
     def converge(self, slug: str | None = None) -> list[StackChange]:
         return self._review.converge(valid_slug(slug) if slug is not None else None)
+
+    # --- the tenant data schema ----------------------------------------------------------------------------
+
+    def plan_schema(self, path: str | Path | None = None, *, allow_destructive: bool = False) -> SchemaPlan:
+        """Dry run of moving the fleet to the schema file at ``path`` (default: the configured one): its changes
+        and, per unit grouped by topology, the SQL. A refused change raises a typed error; nothing is recorded."""
+        return self.schema.plan(path, allow_destructive=allow_destructive)
+
+    def migrate_schema(
+        self, path: str | Path | None = None, *, allow_destructive: bool = False, actor: str = "system"
+    ) -> list[UnitResult]:
+        """Record the schema file at ``path`` as the next version and migrate every unit to it, one unit after
+        another; each unit exactly once (:func:`~paybill_infra.datamodel.apply.migrate_unit`). Tenants
+        onboarded afterwards get the new version."""
+        return self.schema.migrate_all(path, allow_destructive=allow_destructive, actor=valid_actor(actor))
+
+    def schema_status(self) -> SchemaStatus:
+        """The fleet grouped by the schema version its units' markers record."""
+        return self.schema.status()
 
     # --- billing -------------------------------------------------------------------------------------------
 

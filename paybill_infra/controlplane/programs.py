@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from paybill_infra.datamodel.source import DataModel
 from paybill_infra.local.components import (
     LocalPlatform,
     LocalPlatformArgs,
@@ -74,16 +75,21 @@ class Endpoint:
 @dataclass(frozen=True)
 class PlatformProgram:
     """The platform stack's program. Programs are plain data (picklable), so a review can run them under
-    mocks in another process."""
+    mocks in another process. ``data_model`` is the schema version the stack's tables are created from."""
 
     server: ServerConfig
+    data_model: DataModel | None = None
 
     def __call__(self) -> None:
         server = self.server
         platform = LocalPlatform(
             "platform",
             LocalPlatformArgs(
-                embedded_dir=server.embedded_dir, url=server.url_input(), database=BRIDGE_DATABASE, owner=BRIDGE_OWNER
+                embedded_dir=server.embedded_dir,
+                url=server.url_input(),
+                database=BRIDGE_DATABASE,
+                owner=BRIDGE_OWNER,
+                data_model=self.data_model,
             ),
         )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
@@ -97,17 +103,22 @@ class PoolProgram:
     database: str
     owner: str
     members: tuple[MemberSpec, ...]
+    data_model: DataModel | None = None
 
     def __call__(self) -> None:
         server = self.server
         platform = LocalPlatform(
             "pool",
             LocalPlatformArgs(
-                embedded_dir=server.embedded_dir, url=server.url_input(), database=self.database, owner=self.owner
+                embedded_dir=server.embedded_dir,
+                url=server.url_input(),
+                database=self.database,
+                owner=self.owner,
+                data_model=self.data_model,
             ),
         )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
-        _tenants(platform, self.members)
+        _tenants(platform, self.members, self.data_model)
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,7 @@ class TenantProgram:
     platform: Endpoint
     member: MemberSpec
     own_platform: bool = False
+    data_model: DataModel | None = None
 
     def __call__(self) -> None:
         server, platform = self.server, self.platform
@@ -131,6 +143,7 @@ class TenantProgram:
                     url=server.url_input(),
                     database=platform.database,
                     owner=BRIDGE_OWNER,
+                    data_model=self.data_model,
                 ),
             )
         else:
@@ -142,16 +155,23 @@ class TenantProgram:
                 port=platform.port,
             )
         pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
-        _tenants(ref, (self.member,))
+        _tenants(ref, (self.member,), self.data_model)
 
 
-def _tenants(platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, ...]) -> None:
+def _tenants(
+    platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, ...], data_model: DataModel | None
+) -> None:
     ordered = sorted(members, key=lambda m: m.topology.tenant)
     tenants = {
         m.topology.tenant: LocalTenant(
             m.topology.tenant,
             LocalTenantArgs(
-                topology=m.topology, platform=platform, suspended=m.suspended, role=m.role, password=m.password
+                topology=m.topology,
+                platform=platform,
+                suspended=m.suspended,
+                role=m.role,
+                password=m.password,
+                data_model=data_model,
             ),
         )
         for m in ordered

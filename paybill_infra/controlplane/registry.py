@@ -5,9 +5,10 @@ pool, suspended or not. Stacks are derived from it (the inline programs read a s
 never loses intent and recovery can always converge the stacks back to it.
 
 Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the journal), ``locks``
-(cross-process tenant and stack locks) and ``audit_log`` (append-only: the ORM refuses updates and
-deletes, and the migration adds database triggers that do the same for anyone with SQL access), and
-``rollouts``/``rollout_units``/``rollout_events`` (:mod:`paybill_infra.rollouts`).
+(cross-process tenant and stack locks), ``schema_versions`` (the recorded versions of the tenant data
+schema; each tenant and pool carries the version its tables are at), ``audit_log`` (append-only: the
+ORM refuses updates and deletes, and the migration adds database triggers that do the same for anyone with
+SQL access), and ``rollouts``/``rollout_units``/``rollout_events`` (:mod:`paybill_infra.rollouts`).
 
 The default database is a SQLite file; every transaction there starts with ``BEGIN IMMEDIATE`` so
 concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is used as
@@ -116,6 +117,8 @@ class TenantRow(Base):
     target_role: Mapped[str | None] = mapped_column(String(63))
     target_cloud: Mapped[Cloud | None] = mapped_column(enum_column(Cloud))
     target_region: Mapped[str | None] = mapped_column(String(40))
+    schema_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The data schema version of the tenant's tables (a pooled tenant's is its pool's)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -151,6 +154,20 @@ class PoolRow(Base):
     database: Mapped[str] = mapped_column(String(63))
     owner: Mapped[str] = mapped_column(String(63))
     capacity: Mapped[int] = mapped_column(Integer)
+    schema_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The data schema version of the pool's shared tables."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SchemaVersionRow(Base):
+    """A recorded version of the tenant data schema file: numbers only grow, a content hash appears once."""
+
+    __tablename__ = "schema_versions"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(500))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -10,9 +10,11 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from agent_acl import AclPolicy
 from paybill_infra.controlplane.models import BillingPolicy, validate
 from paybill_infra.controlplane.programs import ServerConfig
 from paybill_infra.controlplane.stacks import SecretsConfig
+from paybill_infra.datamodel.source import SchemaFile, load_policy_over, load_schema_file
 from paybill_infra.errors import FieldProblem, InvalidInputError
 from paybill_infra.program import PG_URL_ENV
 from paybill_infra.schema.enums import Cloud
@@ -28,6 +30,10 @@ class ControlPlaneSettings(BaseModel):
 
     ``targets`` lists the targets the fleet runs on (the local target alone by default); a tenant whose
     request names no cloud goes to ``default_cloud``, and to that target's default region.
+
+    ``data_schema`` names the tenant data schema file (relative to ``root``; the shipped default when unset):
+    the tables every tenant gets, on every topology and target. ``acl_policy`` names an agent ACL policy
+    whose agents' grants a schema migration regenerates with the DDL.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +56,8 @@ class ControlPlaneSettings(BaseModel):
     lease_ttl_s: Annotated[float, Field(ge=5, le=3_600)] = 60
     billing: BillingPolicy = BillingPolicy()
     webhook_secret: SecretStr | None = None
+    data_schema: Path | None = None
+    acl_policy: Path | None = None
 
     @model_validator(mode="after")
     def _default_cloud_configured(self) -> ControlPlaneSettings:
@@ -75,6 +83,16 @@ class ControlPlaneSettings(BaseModel):
             data.update(section)
         data.update(overrides, root=root)
         return validate(cls, data, str(path))
+
+    def schema_file(self) -> SchemaFile:
+        """The configured tenant data schema file, validated (:class:`~paybill_infra.errors.DataSchemaError`)."""
+        return load_schema_file(self.root / self.data_schema if self.data_schema is not None else None)
+
+    def acl(self, schema: SchemaFile) -> AclPolicy | None:
+        """The configured agent ACL policy over ``schema`` (``None`` when none is configured)."""
+        if self.acl_policy is None:
+            return None
+        return load_policy_over(self.root / self.acl_policy, schema)
 
     def server(self) -> ServerConfig:
         """The local target's server: an external URL, or the embedded server's data directory."""

@@ -1,8 +1,10 @@
-"""The tenant application tables of the local target, declared once as an ``agent_acl`` data schema.
+"""The tenant application tables of the local target when a program names no schema file: the shipped default
+(:data:`paybill_infra.datamodel.source.DEFAULT_SCHEMA_FILE`), an ``agent_acl`` data schema.
 
 The same typed schema drives provisioning (the tables every topology gets: in a silo tenant's own database, in
 a bridge tenant's schema, shared in the ``pooled`` schema) and the agent ACL (sensitivities, column grants,
-the tenant-closure proof): SQLAlchemy tables come from :func:`agent_acl.models.build_metadata`.
+the tenant-closure proof): SQLAlchemy tables come from :func:`agent_acl.models.build_metadata`. A project
+names its own file (see :mod:`paybill_infra.datamodel.source`); the providers then receive it as an input.
 
 Every table carries ``tenant_id`` even where isolation is physical, so moving a tenant between topologies is
 a row copy, never a reshape; ``agent_acl`` makes every tenant table unique on ``(tenant_id, id)`` and requires
@@ -20,53 +22,17 @@ from sqlalchemy import Table
 
 from agent_acl import DataSchema
 from agent_acl.models import sorted_tables
+from paybill_infra.datamodel.source import load_schema_file
 
-APP_SCHEMA = DataSchema.model_validate(
-    {
-        "tenant_column": "tenant_id",
-        "tables": [
-            {
-                "name": "customers",
-                "primary_key": ["id"],
-                "columns": [
-                    {"name": "id", "type": "uuid", "nullable": False, "generated": "uuidv7"},
-                    {"name": "tenant_id", "type": "text", "nullable": False},
-                    {"name": "name", "type": "text", "nullable": False, "sensitivity": "pii"},
-                    {"name": "email", "type": "text", "sensitivity": "pii"},
-                    {"name": "created_at", "type": "timestamptz", "nullable": False, "generated": "now"},
-                ],
-            },
-            {
-                "name": "invoices",
-                "primary_key": ["id"],
-                "columns": [
-                    {"name": "id", "type": "uuid", "nullable": False, "generated": "uuidv7"},
-                    {"name": "tenant_id", "type": "text", "nullable": False},
-                    {"name": "customer_id", "type": "uuid", "nullable": False},
-                    {"name": "amount_cents", "type": "bigint", "nullable": False, "sensitivity": "confidential"},
-                    {"name": "currency", "type": "text", "nullable": False, "default": "USD"},
-                    {"name": "status", "type": "text", "nullable": False, "default": "open"},
-                ],
-                "foreign_keys": [
-                    {
-                        "name": "customer",
-                        "columns": ["tenant_id", "customer_id"],
-                        "references": {"table": "customers", "columns": ["tenant_id", "id"]},
-                        "on_delete": "cascade",
-                    }
-                ],
-            },
-        ],
-    }
-)
+APP_SCHEMA: DataSchema = load_schema_file().data
 
 TENANT_COLUMN = APP_SCHEMA.tenant_column
 
 
-def tables_in(schema: str | None = None) -> tuple[Table, ...]:
-    """The tables placed in PostgreSQL schema ``schema``, parents first (create in this order, delete rows in
-    reverse). Shared and cached by ``agent_acl``: read-only."""
-    return tuple(sorted_tables(APP_SCHEMA, schema))
+def tables_in(schema: str | None = None, data: DataSchema = APP_SCHEMA) -> tuple[Table, ...]:
+    """The tables of ``data`` placed in PostgreSQL schema ``schema``, parents first (create in this order,
+    delete rows in reverse). Shared and cached by ``agent_acl``: read-only."""
+    return tuple(sorted_tables(data, schema))
 
 
 TABLES: tuple[Table, ...] = tables_in()

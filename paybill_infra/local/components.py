@@ -20,6 +20,7 @@ import pulumi
 
 from agent_acl import AclPolicy
 from paybill_infra.contract import TenantComponent, TenantContract
+from paybill_infra.datamodel.source import DataModel
 from paybill_infra.local import sql as q
 from paybill_infra.local.agent_access import policy_input
 from paybill_infra.local.resources import (
@@ -64,6 +65,8 @@ class LocalPlatformArgs:
     acl_policy: AclPolicy | None = None
     """With a policy, every tenant also gets the agent ACL's roles, grants and policies (``agent_acl``),
     generated from the policy's typed data schema."""
+    data_model: DataModel | None = None
+    """The version of the project's schema file the shared tables are created from (default: shipped)."""
 
 
 class LocalPlatform(pulumi.ComponentResource):
@@ -81,6 +84,7 @@ class LocalPlatform(pulumi.ComponentResource):
             server=self.server,
             database=args.database,
             owner=args.owner,
+            data_model=args.data_model,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.acl_policy = args.acl_policy
@@ -134,6 +138,8 @@ class LocalTenantArgs:
     password: pulumi.Input[str] | None = None
     """The login role's password when the infrastructure already generated one (a cloud's secret store);
     ``None``: the provider generates it."""
+    data_model: DataModel | None = None
+    """The version of the project's schema file the tenant's tables are at (default: the shipped schema)."""
 
 
 class LocalTenant(TenantComponent):
@@ -171,6 +177,7 @@ class LocalTenant(TenantComponent):
                 server=platform.server,
                 database=topo.name(NameKind.DATABASE),
                 owner=role.role,
+                data_model=args.data_model,
                 opts=after_role,
             )
             database = silo.database
@@ -181,6 +188,7 @@ class LocalTenant(TenantComponent):
                 database=platform.database,
                 schema=own_schema,
                 owner=role.role,
+                data_model=args.data_model,
                 opts=after_role,
             )
             database = platform.database
@@ -191,6 +199,7 @@ class LocalTenant(TenantComponent):
                 database=platform.database,
                 role=role.role,
                 tenant=topo.tenant,
+                data_model=args.data_model,
                 opts=after_role,
             )
             database = platform.database

@@ -33,7 +33,10 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg import errors as pg_errors
     from psycopg import sql
+    from sqlalchemy import Table
 
+    from agent_acl import DataSchema
+    from paybill_infra.datamodel import render, source
     from paybill_infra.local import app_schema, server
     from paybill_infra.local import sql as q
     from paybill_infra.local.server import AdminConnection
@@ -46,6 +49,8 @@ else:
     app_schema = LazyModule("paybill_infra.local.app_schema")
     server = LazyModule("paybill_infra.local.server")
     q = LazyModule("paybill_infra.local.sql")
+    render = LazyModule("paybill_infra.datamodel.render")
+    source = LazyModule("paybill_infra.datamodel.source")
 
 Props = dict[str, Any]
 IGNORED_IN_DIFF = frozenset({"server", "drift", "host", "port", "password", "verifier", "__provider"})
@@ -55,6 +60,29 @@ OUTPUT_ONLY = frozenset({"drift", "host", "port"})
 def _spec(props: Mapping[str, Any]) -> server.ServerSpec:
     given = props["server"]
     return server.ServerSpec(url=given.get("url") or None, embedded_dir=given.get("embedded_dir") or None)
+
+
+def _data(props: Mapping[str, Any]) -> DataSchema:
+    """The tenant data schema a resource provisions: its ``data_schema`` input (the project's schema file, at
+    the unit's version), or the shipped default for resources declared without one."""
+    document = props.get("data_schema")
+    if not document:
+        return app_schema.APP_SCHEMA
+    return source.parse_schema_file(document, "the data_schema input").data
+
+
+def _tables(props: Mapping[str, Any]) -> tuple[Table, ...]:
+    return app_schema.tables_in(None, _data(props))
+
+
+def _mark_version(conn: psycopg.Connection[Any], props: Mapping[str, Any], unit: str) -> None:
+    """Record the unit's schema version in its marker (in the creating transaction), so a later migration
+    knows where it starts; resources declared without a version leave the baseline."""
+    if props.get("schema_version") is None:
+        return
+    data = source.parse_schema_file(props["data_schema"], "the data_schema input")
+    _run(conn, render.marker_setup())
+    _run(conn, render.set_marker_key(unit, int(props["schema_version"]), data.content_hash))
 
 
 def _endpoint(admin: AdminConnection) -> Props:
@@ -344,8 +372,10 @@ class SharedPlatformProvider(PostgresProvider):
                     _run(conn, q.lock_public_schema())
                     _run(conn, q.create_control_schema(props["owner"]))
                     _run(conn, q.create_schema(q.POOLED_SCHEMA, props["owner"]))
-                    _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"]))
-                    _run(conn, q.enable_pooled_rls())
+                    data = _data(props)
+                    _run(conn, q.create_tables(q.POOLED_SCHEMA, props["owner"], data=data))
+                    _run(conn, q.enable_pooled_rls(_tables(props), tenant_column=data.tenant_column))
+                    _mark_version(conn, props, q.POOLED_SCHEMA)
                 _harden(admin, props["database"])
             except (psycopg.Error, ProvisioningBusyError):
                 self._delete(admin, props)  # CREATE DATABASE cannot share a transaction: undo it by hand
@@ -364,7 +394,7 @@ class SharedPlatformProvider(PostgresProvider):
         drift = ["public_connect"] if public_connect else []
         drift += _hardening_drift(admin, props["database"])
         with _connect(admin, props["database"]) as conn:
-            drift += _pooled_rls_drift(conn)
+            drift += _pooled_rls_drift(conn, props)
             if not _exists(
                 conn,
                 "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -380,8 +410,8 @@ class SharedPlatformProvider(PostgresProvider):
             _harden(admin, news["database"])
         with _connect(admin, news["database"]) as conn:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=sql.Identifier(news["database"])))
-            missing = set(_pooled_rls_drift(conn))
-            for table in app_schema.TABLES:
+            missing = set(_pooled_rls_drift(conn, news))
+            for table in _tables(news):
                 name = sql.Identifier(q.POOLED_SCHEMA, table.name)
                 if f"rls:{table.name}" in missing:
                     conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY").format(t=name))
@@ -390,7 +420,7 @@ class SharedPlatformProvider(PostgresProvider):
                     conn.execute(
                         sql.SQL("DROP POLICY IF EXISTS {p} ON {t}").format(p=sql.Identifier(q.POOLED_POLICY), t=name)
                     )
-                    _run(conn, q.enable_pooled_rls([table])[2:])
+                    _run(conn, q.enable_pooled_rls([table], tenant_column=_data(news).tenant_column)[2:])
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
@@ -437,9 +467,9 @@ def _is_superuser(conn: psycopg.Connection[Any]) -> bool:
     return _exists(conn, "SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper")
 
 
-def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
+def _pooled_rls_drift(conn: psycopg.Connection[Any], props: Props) -> list[str]:
     drift: list[str] = []
-    for table in app_schema.TABLES:
+    for table in _tables(props):
         row = conn.execute(
             "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
@@ -463,11 +493,11 @@ def _pooled_rls_drift(conn: psycopg.Connection[Any]) -> list[str]:
     return drift
 
 
-def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str) -> list[str]:
+def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str, props: Props) -> list[str]:
     drift: list[str] = []
     if not _exists(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema):
         return ["schema"]
-    for table in app_schema.TABLES:
+    for table in _tables(props):
         row = conn.execute(
             "SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s",
@@ -480,21 +510,24 @@ def _table_drift(conn: psycopg.Connection[Any], schema: str, owner: str) -> list
     return drift
 
 
-def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: str) -> None:
-    drift = set(_table_drift(conn, schema, owner))
+def _create_missing_tables(conn: psycopg.Connection[Any], schema: str, owner: str, props: Props) -> None:
+    drift = set(_table_drift(conn, schema, owner, props))
     if "schema" in drift:
         _run(conn, q.create_schema(schema, owner))
-    missing = [t for t in app_schema.TABLES if f"table:{t.name}" in drift or "schema" in drift]
+    tables = _tables(props)
+    missing = [t for t in tables if f"table:{t.name}" in drift or "schema" in drift]
     if missing:
-        _run(conn, q.create_tables(schema, owner, missing))
-    for table in app_schema.TABLES:
+        _run(conn, q.create_tables(schema, owner, missing, data=_data(props)))
+    if "schema" in drift:
+        _mark_version(conn, props, schema)
+    for table in tables:
         if f"owner:{table.name}" in drift:
             conn.execute(
                 sql.SQL("ALTER TABLE {t} OWNER TO {o}").format(
                     t=sql.Identifier(schema, table.name), o=sql.Identifier(owner)
                 )
             )
-    _run(conn, q.grant_schema_tables(schema, owner))
+    _run(conn, q.grant_schema_tables(schema, owner, tables))
 
 
 class SiloDatabaseProvider(PostgresProvider):
@@ -512,7 +545,7 @@ class SiloDatabaseProvider(PostgresProvider):
         try:
             with _connect(admin, props["database"]) as conn:
                 _run(conn, q.lock_public_schema())
-                _create_missing_tables(conn, q.SILO_SCHEMA, props["owner"])
+                _create_missing_tables(conn, q.SILO_SCHEMA, props["owner"], props)
         except psycopg.Error:
             self._delete(admin, props)
             raise
@@ -531,7 +564,7 @@ class SiloDatabaseProvider(PostgresProvider):
         if row[1]:
             drift.append("public_connect")
         with _connect(admin, props["database"]) as conn:
-            drift += _table_drift(conn, q.SILO_SCHEMA, props["owner"])
+            drift += _table_drift(conn, q.SILO_SCHEMA, props["owner"], props)
         return drift
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
@@ -539,7 +572,7 @@ class SiloDatabaseProvider(PostgresProvider):
         with _connect(admin, "postgres", autocommit=True) as conn:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {db} FROM PUBLIC").format(db=db))
         with _connect(admin, news["database"]) as conn:
-            _create_missing_tables(conn, q.SILO_SCHEMA, news["owner"])
+            _create_missing_tables(conn, q.SILO_SCHEMA, news["owner"], news)
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
@@ -558,7 +591,7 @@ class BridgeSchemaProvider(PostgresProvider):
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
             _run(conn, q.grant_connect(props["database"], props["owner"]))
-            _create_missing_tables(conn, props["schema"], props["owner"])
+            _create_missing_tables(conn, props["schema"], props["owner"], props)
         return {}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -569,7 +602,7 @@ class BridgeSchemaProvider(PostgresProvider):
             if owner is None:
                 return None
             drift = [] if owner[0] == props["owner"] else ["owner"]
-            return drift + _table_drift(conn, props["schema"], props["owner"])
+            return drift + _table_drift(conn, props["schema"], props["owner"], props)
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
         with provisioning_lock(admin), _connect(admin, news["database"]) as conn:
@@ -578,7 +611,7 @@ class BridgeSchemaProvider(PostgresProvider):
                     s=sql.Identifier(news["schema"]), o=sql.Identifier(news["owner"])
                 )
             )
-            _create_missing_tables(conn, news["schema"], news["owner"])
+            _create_missing_tables(conn, news["schema"], news["owner"], news)
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
@@ -600,7 +633,7 @@ class PooledMembershipProvider(PostgresProvider):
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
-            _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"], database=props["database"]))
+            _run(conn, q.bind_pooled_tenant(props["role"], props["tenant"], _tables(props), database=props["database"]))
         return {}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -614,7 +647,7 @@ class PooledMembershipProvider(PostgresProvider):
             if mapped is None:
                 return None
             drift = [] if mapped[0] == props["tenant"] else ["mapping"]
-            for table in app_schema.TABLES:
+            for table in _tables(props):
                 for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
                     row = conn.execute(
                         "SELECT has_table_privilege(%s, %s, %s)",
@@ -632,9 +665,10 @@ class PooledMembershipProvider(PostgresProvider):
                 ),
                 (news["role"],),
             )
-            _run(conn, q.bind_pooled_tenant(news["role"], news["tenant"], database=news["database"]))
+            _run(conn, q.bind_pooled_tenant(news["role"], news["tenant"], _tables(news), database=news["database"]))
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
         with provisioning_lock(admin), _connect(admin, props["database"]) as conn:
-            _run(conn, q.unbind_pooled_tenant(props["role"], props["tenant"]))
+            data = _data(props)
+            _run(conn, q.unbind_pooled_tenant(props["role"], props["tenant"], _tables(props), data.tenant_column))

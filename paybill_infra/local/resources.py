@@ -2,6 +2,9 @@
 
 Each class declares its inputs as keyword arguments and its outputs as typed attributes, like a
 generated SDK does; ``None`` placeholders in the property bag make outputs readable before creation.
+
+The resources that hold tenant tables take a ``data_model`` (a recorded version of the project's schema
+file): they create its tables and record its version in the unit's marker; without one, the shipped default.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from paybill_infra.datamodel.source import DataModel
 from paybill_infra.local.agent_access import AclSharedProvider, AclTenantProvider
 from paybill_infra.local.provider import (
     BridgeSchemaProvider,
@@ -77,9 +81,11 @@ class SharedPlatform(Resource, module="postgres", name="SharedPlatform"):
         server: ServerInput,
         database: str,
         owner: str,
+        data_model: DataModel | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
+        props: dict[str, Any] = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
+        props |= data_model.inputs() if data_model is not None else {}
         super().__init__(SharedPlatformProvider(), resource_name, props, opts)
 
 
@@ -95,9 +101,11 @@ class SiloDatabase(Resource, module="postgres", name="SiloDatabase"):
         server: ServerInput,
         database: str,
         owner: pulumi.Input[str],
+        data_model: DataModel | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
+        props: dict[str, Any] = {"server": server, "database": database, "owner": owner, **_OUTPUTS}
+        props |= data_model.inputs() if data_model is not None else {}
         super().__init__(SiloDatabaseProvider(), resource_name, props, opts)
 
 
@@ -114,9 +122,11 @@ class BridgeSchema(Resource, module="postgres", name="BridgeSchema"):
         database: pulumi.Input[str],
         schema: str,
         owner: pulumi.Input[str],
+        data_model: DataModel | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"server": server, "database": database, "schema": schema, "owner": owner, **_OUTPUTS}
+        props: dict[str, Any] = {"server": server, "database": database, "schema": schema, "owner": owner, **_OUTPUTS}
+        props |= data_model.inputs() if data_model is not None else {}
         super().__init__(BridgeSchemaProvider(), resource_name, props, opts)
 
 
@@ -133,9 +143,11 @@ class PooledMembership(Resource, module="postgres", name="PooledMembership"):
         database: pulumi.Input[str],
         role: pulumi.Input[str],
         tenant: str,
+        data_model: DataModel | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"server": server, "database": database, "role": role, "tenant": tenant, **_OUTPUTS}
+        props: dict[str, Any] = {"server": server, "database": database, "role": role, "tenant": tenant, **_OUTPUTS}
+        props |= data_model.inputs() if data_model is not None else {}
         super().__init__(PooledMembershipProvider(), resource_name, props, opts)
 
 

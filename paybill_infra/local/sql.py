@@ -27,7 +27,8 @@ from typing import Final
 from psycopg import sql
 from sqlalchemy import Table
 
-from paybill_infra.local.app_schema import TABLES, TENANT_COLUMN, tables_in
+from agent_acl import DataSchema
+from paybill_infra.local.app_schema import APP_SCHEMA, TABLES, TENANT_COLUMN, tables_in
 
 OWNER_ROLE = "paybill_owner"
 SHARED_DATABASE = "paybill"
@@ -198,10 +199,10 @@ def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
     ]
 
 
-def enable_pooled_rls(tables: Sequence[Table] = TABLES) -> Statements:
+def enable_pooled_rls(tables: Sequence[Table] = TABLES, *, tenant_column: str = TENANT_COLUMN) -> Statements:
     """ENABLE + FORCE row-level security and the single tenant policy on every pooled table."""
     predicate = sql.SQL("{col} = (SELECT {fn}())").format(
-        col=_id(TENANT_COLUMN), fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN)
+        col=_id(tenant_column), fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN)
     )
     out: Statements = []
     for table in tables:
@@ -240,11 +241,13 @@ def bind_pooled_tenant(
     return out
 
 
-def unbind_pooled_tenant(role: str, tenant: str, tables: Sequence[Table] = TABLES) -> Statements:
+def unbind_pooled_tenant(
+    role: str, tenant: str, tables: Sequence[Table] = TABLES, tenant_column: str = TENANT_COLUMN
+) -> Statements:
     """Delete the tenant's pooled rows (children first), its mapping, and every grant to its role."""
     out: Statements = [
         sql.SQL("DELETE FROM {t} WHERE {col} = {tenant}").format(
-            t=_id(POOLED_SCHEMA, table.name), col=_id(TENANT_COLUMN), tenant=sql.Literal(tenant)
+            t=_id(POOLED_SCHEMA, table.name), col=_id(tenant_column), tenant=sql.Literal(tenant)
         )
         for table in reversed(tables)
     ]
@@ -275,19 +278,21 @@ def render(statements: Statements) -> str:
     return "".join(stmt.as_string(None) + ";\n" for stmt in statements)
 
 
-def create_tables(schema: str, owner: str, tables: Sequence[Table] = TABLES) -> Statements:
-    """The application tables in ``schema``, created as ``owner`` (inside a transaction; the role is reset
-    at the end).
+def create_tables(
+    schema: str, owner: str, tables: Sequence[Table] | None = None, *, data: DataSchema = APP_SCHEMA
+) -> Statements:
+    """The application tables in ``schema`` (``tables`` of them, default all), created as ``owner`` (inside a
+    transaction; the role is reset at the end).
 
-    Table DDL is compiled from the tables of ``app_schema.APP_SCHEMA``, the one declaration of them.
+    Table DDL is compiled from the tables of ``data``, the tenant data schema (the project's schema file).
     """
     from sqlalchemy.dialects.postgresql.base import PGDialect
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves this __init__ unannotated
-    copies = {table.name: table for table in tables_in(schema)}
+    copies = {table.name: table for table in tables_in(schema, data)}
     out: Statements = list(set_local_role(owner))
-    for table in tables:
+    for table in tables if tables is not None else tables_in(None, data):
         copy = copies[table.name]
         out.append(sql.SQL(str(CreateTable(copy).compile(dialect=dialect)).strip()))
         out += [sql.SQL(str(CreateIndex(index).compile(dialect=dialect))) for index in sorted(copy.indexes, key=str)]

@@ -1,7 +1,7 @@
 """Rollouts in waves: the rollout journal, its per-unit progress and its event log.
 
 Revision ID: 0004
-Revises: 0002 (re-chained onto 0003, the schema versions, when both land)
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from paybill_infra.controlplane.registry import UTCDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
