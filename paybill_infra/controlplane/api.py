@@ -73,6 +73,7 @@ from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connec
 from paybill_infra.rollouts.journal import RolloutJournal
 from paybill_infra.rollouts.models import RolloutEvent, RolloutKind, RolloutRequest, RolloutView
 from paybill_infra.rollouts.runner import RolloutRunner
+from paybill_infra.rollouts.schema import SchemaSource
 from paybill_infra.rollouts.stacks import StackSource
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.targets import InfraRunner
@@ -128,7 +129,12 @@ class ControlPlane:
         self._rollouts = RolloutRunner(
             self.runtime,
             RolloutJournal(self.registry),
-            {RolloutKind.INFRA: lambda rollout_id: StackSource(self._review, self.reconciler, rollout_id or "rollout")},
+            {
+                RolloutKind.INFRA: lambda _request, rollout_id: StackSource(
+                    self._review, self.reconciler, rollout_id or "rollout"
+                ),
+                RolloutKind.SCHEMA: self._schema_source,
+            },
             runner.audit,
         )
         self._reads = Reads(self.runtime)
@@ -437,7 +443,15 @@ class ControlPlane:
         same idempotency key replays the first rollout."""
         req = request if isinstance(request, RolloutRequest) else validate(RolloutRequest, request, "rollout request")
         key = valid_key(idempotency_key) if idempotency_key is not None else None
+        if req.kind is RolloutKind.SCHEMA and req.to_version is None:
+            target = self.schema.prepare(req.schema_file, allow_destructive=req.allow_destructive)
+            req = req.model_copy(update={"to_version": target})
         return self._rollouts.plan(req, valid_actor(actor), key)
+
+    def _schema_source(self, request: RolloutRequest, rollout_id: str) -> SchemaSource:
+        target = request.to_version or self.schema.newest()
+        actor = f"rollout:{rollout_id}" if rollout_id else "rollout"
+        return SchemaSource(self.schema, target, allow_destructive=request.allow_destructive, actor=actor)
 
     def run_rollout(self, rollout_id: str) -> RolloutView:
         """Run the rollout's waves (or run on, after a halt or a crash) until it ends."""

@@ -33,13 +33,15 @@ BudgetOpt = Annotated[int, typer.Option("--error-budget", help="Unit failures to
 WorkersOpt = Annotated[int, typer.Option("--workers", help=f"Units applied at once within a wave (1..{MAX_WORKERS}).")]
 
 
-def request_of(kind: RolloutKind, waves: str, budget: int, workers: int) -> RolloutRequest:
+def request_of(kind: RolloutKind, waves: str, budget: int, workers: int, **schema: object) -> RolloutRequest:
     """The request, with each bad argument named by its option (``--waves``, ``--error-budget``, ``--workers``)."""
     plan = parse_waves(waves, "--waves")
     parse_budget(budget, "--error-budget")
     if not 1 <= workers <= MAX_WORKERS:
         raise RolloutSpecError("--workers", [FieldProblem("workers", f"expected 1..{MAX_WORKERS}, got {workers}")])
-    return RolloutRequest(kind=kind, waves=str(plan), error_budget=budget, workers=workers)
+    return RolloutRequest.model_validate(
+        {"kind": kind, "waves": str(plan), "error_budget": budget, "workers": workers, **schema}
+    )
 
 
 class WaveLog:
@@ -77,6 +79,12 @@ def roll(root: Path, request: RolloutRequest, actor: str, key: str | None, as_js
 
 @db_app.command("migrate")
 def migrate(
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="The new schema file (default: the configured one).")
+    ] = None,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="Allow drops, narrowing and contracts (backed up first).")
+    ] = False,
     waves: WavesOpt = "canary,10%,50%,100%",
     error_budget: BudgetOpt = 0,
     workers: WorkersOpt = 1,
@@ -85,8 +93,10 @@ def migrate(
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bring every pool database, bridge schema and silo database to the newest schema version, in waves."""
-    request = guard(lambda: request_of(RolloutKind.SCHEMA, waves, error_budget, workers), as_json=as_json)
+    """Record the schema file as the next version and bring every pool database, bridge schema and silo
+    database to it, in waves."""
+    extra = {"schema_file": str(schema.resolve()) if schema else None, "allow_destructive": allow_destructive}
+    request = guard(lambda: request_of(RolloutKind.SCHEMA, waves, error_budget, workers, **extra), as_json=as_json)
     roll(root, request, actor, key, as_json)
 
 

@@ -54,6 +54,12 @@ class RolloutRequest(BaseModel):
     waves: Annotated[str, Field(min_length=1, max_length=200)] = "canary,10%,50%,100%"
     error_budget: Annotated[int, Field(ge=0, le=MAX_BUDGET)] = 0
     workers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 1
+    schema_file: Annotated[str | None, Field(max_length=1000)] = None
+    """``schema`` rollouts: the new schema file (default: the configured one)."""
+    allow_destructive: bool = False
+    """``schema`` rollouts: allow drops, narrowing and contracts (backed up first)."""
+    to_version: Annotated[int | None, Field(ge=1)] = None
+    """``schema`` rollouts: the version rolled out, pinned when the rollout is planned."""
 
     @field_validator("waves")
     @classmethod

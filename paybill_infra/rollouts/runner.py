@@ -27,8 +27,8 @@ from paybill_infra.rollouts.models import RolloutKind, RolloutRequest, RolloutSt
 from paybill_infra.rollouts.units import UnitSource
 from paybill_infra.rollouts.waves import assign, parse_waves
 
-SourceFactory = Callable[[str], UnitSource]
-"""The source of a kind of rollout, for the rollout of that id."""
+SourceFactory = Callable[[RolloutRequest, str], UnitSource]
+"""The source of a kind of rollout, for its request and its id (``""`` while it is being planned)."""
 Audit = Callable[[str, str, str | None, str | None, dict[str, object]], None]
 
 
@@ -46,7 +46,7 @@ class RolloutRunner:
         busy = [r for r in self.journal.running() if r.kind is request.kind]
         if busy:
             raise RolloutBusyError(request.kind.value, busy[0].id)
-        waves = assign(self.source(request.kind, "").units(), parse_waves(request.waves))
+        waves = assign(self.source(request, "").units(), parse_waves(request.waves))
         rollout_id, created = self.journal.create(request, actor, key, waves)
         if created:
             self.audit(actor, "rollout.planned", None, rollout_id, request.model_dump(mode="json"))
@@ -87,7 +87,7 @@ class RolloutRunner:
         journal.start(rollout_id, self.rt.locks.owner)
         self.audit(actor, "rollout.started", None, rollout_id, {"waves": request.waves})
         self._milestone(ProgressPhase.STARTED, rollout_id, None, f"{request.kind.value} rollout {request.waves}")
-        source = self.source(request.kind, rollout_id)
+        source = self.source(request, rollout_id)
         failures = 0
         for wave, label, keys in journal.pending(rollout_id):
             journal.wave(rollout_id, wave, label, len(keys))
@@ -148,14 +148,15 @@ class RolloutRunner:
         self.audit(actor, "rollout.unit.succeeded", None, rollout_id, {"unit": key, "changed": applied.changed})
         return self.journal.unit_finished(rollout_id, key, changed=applied.changed, error=None)
 
-    def source(self, kind: RolloutKind, rollout_id: str) -> UnitSource:
+    def source(self, request: RolloutRequest, rollout_id: str) -> UnitSource:
+        kind = request.kind
         factory = self.sources.get(kind)
         if factory is None:
             known = ", ".join(sorted(k.value for k in self.sources))
             raise InvalidInputError(
                 "rollout", [FieldProblem("kind", f"no {kind.value} rollouts here; expected one of {known}")]
             )
-        return factory(rollout_id)
+        return factory(request, rollout_id)
 
     def _milestone(self, phase: ProgressPhase, rollout_id: str, unit: str | None, message: str) -> None:
         self.rt.events.milestone(phase, message, operation_id=rollout_id, tenant=None, stack=unit)

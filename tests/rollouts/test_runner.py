@@ -61,7 +61,7 @@ def plane(tmp_path: Path) -> Iterator[ControlPlane]:
 
 def runner(plane: ControlPlane, fleet: Fleet) -> RolloutRunner:
     return RolloutRunner(
-        plane.runtime, RolloutJournal(plane.registry), {RolloutKind.SCHEMA: lambda _id: fleet}, plane._audit
+        plane.runtime, RolloutJournal(plane.registry), {RolloutKind.SCHEMA: lambda _request, _id: fleet}, plane._audit
     )
 
 
