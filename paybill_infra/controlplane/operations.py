@@ -28,9 +28,9 @@ from paybill_infra.controlplane.models import (
     TenantState,
 )
 from paybill_infra.controlplane.operation_runner import OperationRunner
-from paybill_infra.controlplane.placement import place
+from paybill_infra.controlplane.placement import newest_version, place
 from paybill_infra.controlplane.reconcile import Reconciler
-from paybill_infra.controlplane.registry import OperationRow, SubscriptionRow, TenantRow, utcnow
+from paybill_infra.controlplane.registry import OperationRow, PoolRow, SubscriptionRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.errors import (
     ControlPlaneError,
@@ -102,6 +102,8 @@ class Operations:
             row.target_plan = row.target_isolation = row.target_stack = row.target_role = None
             row.target_pool_id, row.target_cloud, row.target_region = None, None, None
             row.stack, row.pool_id = place(session, req.slug, plan, target, region)
+            pool = session.get(PoolRow, row.pool_id) if row.pool_id is not None else None
+            row.schema_version = pool.schema_version if pool is not None else newest_version(session)
             sub = session.get(SubscriptionRow, req.slug)
             if sub is None:
                 sub = SubscriptionRow(tenant=req.slug)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from paybill_infra.controlplane.registry import PoolRow, TenantRow
+from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, TenantRow
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Target
@@ -69,10 +69,16 @@ def place(session: Session, slug: str, plan: Plan, target: Target, region: str) 
             database=pool_database(plan.name, ordinal),
             owner=pool_owner(plan.name, ordinal),
             capacity=plan.pool_capacity,
+            schema_version=newest_version(session),
         )
         session.add(pool)
         session.flush()
     return pool.stack, pool.id
+
+
+def newest_version(session: Session) -> int:
+    """The data schema version new tenants and pools are created at: the newest recorded (1 before any)."""
+    return session.scalar(select(func.max(SchemaVersionRow.number))) or 1
 
 
 def peek_place(session: Session, slug: str, plan: Plan, target: Target, region: str) -> str:

@@ -39,8 +39,10 @@ from paybill_infra.controlplane.programs import (
     ServerConfig,
     TenantProgram,
 )
-from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow, utcnow
+from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, StackRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
+from paybill_infra.datamodel import versions
+from paybill_infra.datamodel.source import DataModel
 from paybill_infra.errors import ControlPlaneError, EndpointUnreachableError, PaybillError
 from paybill_infra.local import sql as q
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
@@ -71,6 +73,8 @@ class StackSpec:
     members: tuple[MemberSpec, ...]
     database: str = BRIDGE_DATABASE
     owner: str = ""
+    schema_version: int | None = None
+    """The data schema version the stack's tables are at (``None``: the newest recorded)."""
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -145,14 +149,25 @@ class Reconciler:
         if pool is not None:
             members = tuple(self.members(session, stack))
             target = self.rt.target(pool.cloud)
-            return StackSpec(stack, StackKind.POOL, target, pool.region, members, pool.database, pool.owner)
+            return StackSpec(
+                stack, StackKind.POOL, target, pool.region, members, pool.database, pool.owner, pool.schema_version
+            )
         place = self.platform_place(session, stack)
         if place is not None:
             return StackSpec(stack, StackKind.PLATFORM, self.rt.target(place[0]), place[1], ())
         members = tuple(self.members(session, stack))
         if members:
             topology = members[0].topology
-            return StackSpec(stack, StackKind.TENANT, self.rt.target(topology.cloud), topology.region, members)
+            tenant = session.get(TenantRow, topology.tenant)
+            version = tenant.schema_version if tenant is not None else None
+            return StackSpec(
+                stack,
+                StackKind.TENANT,
+                self.rt.target(topology.cloud),
+                topology.region,
+                members,
+                schema_version=version,
+            )
         row = session.get(StackRow, stack)
         cloud, region = (row.cloud, row.region) if row is not None else (Cloud.LOCAL, "local")
         return StackSpec(stack, StackKind.TENANT, self.rt.target(cloud), region, ())
@@ -321,11 +336,21 @@ class Reconciler:
         members = tuple(
             MemberSpec(m.topology, m.role, m.suspended, passwords.get(m.topology.tenant)) for m in spec.members
         )
+        model = self.data_model(spec.schema_version)
         if spec.kind is StackKind.PLATFORM:
-            return PlatformProgram(server)
+            return PlatformProgram(server, model)
         if spec.kind is StackKind.POOL:
-            return PoolProgram(server, spec.database, spec.owner, members)
-        return TenantProgram(server, endpoint, members[0], own_platform=own_platform)
+            return PoolProgram(server, spec.database, spec.owner, members, model)
+        return TenantProgram(server, endpoint, members[0], own_platform=own_platform, data_model=model)
+
+    def data_model(self, version: int | None) -> DataModel | None:
+        """Recorded schema ``version`` (the newest when ``None``) as resource input; ``None`` before any
+        version is recorded (the shipped default schema)."""
+        with self.rt.registry.transaction() as session:
+            number = version if version is not None else versions.newest(session)
+            if number is None or session.get(SchemaVersionRow, number) is None:
+                return None
+            return DataModel(number, versions.load(session, number).document())
 
     def _local_endpoint(self, spec: StackSpec, review: bool) -> Endpoint:
         if spec.kind is not StackKind.TENANT:

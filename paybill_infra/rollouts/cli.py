@@ -14,13 +14,14 @@ import typer
 
 from paybill_infra.cli_output import emit, err, guard, out
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase
+from paybill_infra.datamodel.cli import DestructiveOpt, FileArg, db_app
 from paybill_infra.errors import FieldProblem, RolloutSpecError
 from paybill_infra.rollouts.models import MAX_WORKERS, RolloutKind, RolloutRequest, RolloutStatus, RolloutView
 from paybill_infra.rollouts.waves import parse_budget, parse_waves
 
 FAILED_EXIT = 3
 
-db_app = typer.Typer(help="The tenant data schema across the fleet.", no_args_is_help=True, rich_markup_mode=None)
+# ``paybill db``: the data model's ``plan`` and ``status``, plus ``migrate`` and ``resume`` from here.
 
 RootOpt = Annotated[Path, typer.Option("--root", help="Project root (holds plans.yaml and .paybill/).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -79,12 +80,8 @@ def roll(root: Path, request: RolloutRequest, actor: str, key: str | None, as_js
 
 @db_app.command("migrate")
 def migrate(
-    schema: Annotated[
-        Path | None, typer.Option("--schema", help="The new schema file (default: the configured one).")
-    ] = None,
-    allow_destructive: Annotated[
-        bool, typer.Option("--allow-destructive", help="Allow drops, narrowing and contracts (backed up first).")
-    ] = False,
+    file: FileArg = None,
+    allow_destructive: DestructiveOpt = False,
     waves: WavesOpt = "canary,10%,50%,100%",
     error_budget: BudgetOpt = 0,
     workers: WorkersOpt = 1,
@@ -95,7 +92,7 @@ def migrate(
 ) -> None:
     """Record the schema file as the next version and bring every pool database, bridge schema and silo
     database to it, in waves."""
-    extra = {"schema_file": str(schema.resolve()) if schema else None, "allow_destructive": allow_destructive}
+    extra = {"schema_file": str(file.resolve()) if file else None, "allow_destructive": allow_destructive}
     request = guard(lambda: request_of(RolloutKind.SCHEMA, waves, error_budget, workers, **extra), as_json=as_json)
     roll(root, request, actor, key, as_json)
 

@@ -1,0 +1,10 @@
+SET LOCAL lock_timeout = '10s';
+ALTER TABLE "pooled"."accounts" ADD COLUMN display_name TEXT;
+UPDATE "pooled"."accounts" SET "display_name" = "name";
+REVOKE ALL ON ALL TABLES IN SCHEMA "pooled" FROM "dm__a__acme__reviewer";
+GRANT SELECT ("id", "plan_code", "tenant_id") ON "pooled"."accounts" TO "dm__a__acme__reviewer";
+GRANT SELECT ("account_id", "id", "tenant_id") ON "pooled"."orders" TO "dm__a__acme__reviewer";
+REVOKE ALL ON ALL TABLES IN SCHEMA "pooled" FROM "dm__a__globex__reviewer";
+GRANT SELECT ("id", "plan_code", "tenant_id") ON "pooled"."accounts" TO "dm__a__globex__reviewer";
+GRANT SELECT ("account_id", "id", "tenant_id") ON "pooled"."orders" TO "dm__a__globex__reviewer";
+INSERT INTO "paybill_schema"."unit_version" (unit, version, schema_hash) VALUES ('pooled', 3, '8568133a2e1c34ddd4e5edabefacc8ea3d1c30f327b8bc682ff0837ecc38604d') ON CONFLICT (unit) DO UPDATE SET version = excluded.version, schema_hash = excluded.schema_hash, applied_at = now();
