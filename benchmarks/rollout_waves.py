@@ -39,8 +39,9 @@ from paybill_infra.datamodel.changes import diff
 from paybill_infra.datamodel.render import render_unit, set_marker_key
 from paybill_infra.datamodel.source import DEFAULT_SCHEMA_FILE, SchemaFile, parse_schema_file
 from paybill_infra.datamodel.units import MARKER_SCHEMA, MARKER_TABLE, Unit, UnitKind
+from paybill_infra.local.app_schema import tables_in
 from paybill_infra.local.server import AdminConnection
-from paybill_infra.local.sql import create_tables
+from paybill_infra.local.sql import create_control_schema, create_tables, enable_pooled_rls
 from paybill_infra.rollouts.journal import RolloutJournal
 from paybill_infra.rollouts.models import Applied, RolloutKind, RolloutRequest, RolloutStatus
 from paybill_infra.rollouts.runner import RolloutRunner
@@ -102,7 +103,11 @@ def _unit(
             conn.execute(
                 sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(schema), sql.Identifier(OWNER))
             )
-            for statement in create_tables(schema, OWNER, data=old.data):
+            setup = create_control_schema(OWNER) if kind is UnitKind.POOL else []
+            setup += create_tables(schema, OWNER, data=old.data)
+            if kind is UnitKind.POOL:
+                setup += enable_pooled_rls(tables_in(None, old.data), tenant_column=old.data.tenant_column)
+            for statement in setup:
                 conn.execute(statement.as_string(conn))
             for statement in set_marker_key(unit.marker_key, 1, old.content_hash):
                 conn.execute(statement.as_string(conn))

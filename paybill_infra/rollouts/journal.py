@@ -137,8 +137,9 @@ class RolloutJournal:
             row.status, row.attempts, row.started_at, row.error = UnitStatus.RUNNING, row.attempts + 1, utcnow(), None
             self._event(session, rollout_id, "unit.started", row.wave, key, row.label)
 
-    def unit_finished(self, rollout_id: str, key: str, *, changed: bool, error: str | None) -> int:
-        """Record the unit's outcome; returns the rollout's failures so far (this attempt)."""
+    def unit_finished(self, rollout_id: str, key: str, *, actor: str, changed: bool, error: str | None) -> int:
+        """Record the unit's outcome, and audit it in the same transaction; returns the rollout's failures so
+        far (this attempt)."""
         with self.registry.transaction() as session:
             row = self._unit(session, rollout_id, key)
             row.status = UnitStatus.FAILED if error is not None else UnitStatus.SUCCEEDED
@@ -149,6 +150,12 @@ class RolloutJournal:
                 rollout.failures += 1
             outcome = f"failed: {error}" if error is not None else ("applied" if changed else "already applied")
             self._event(session, rollout_id, f"unit.{row.status.value}", row.wave, key, f"{row.label}: {outcome}")
+            detail: dict[str, object] = {"unit": key, "changed": changed}
+            if error is not None:
+                detail["error"] = error[:500]
+            self.registry.audit(
+                session, actor=actor, action=f"rollout.unit.{row.status.value}", operation_id=rollout_id, detail=detail
+            )
             return rollout.failures
 
     def finish(self, rollout_id: str, status: RolloutStatus, error: str | None = None) -> None:

@@ -140,13 +140,11 @@ class RolloutRunner:
         except Exception as err:
             error = f"{type(err).__name__}: {err}"[:1000]
             self._milestone(ProgressPhase.FAILED, rollout_id, key, error)
-            self.audit(actor, "rollout.unit.failed", None, rollout_id, {"unit": key, "error": error[:500]})
-            return self.journal.unit_finished(rollout_id, key, changed=False, error=error)
+            return self.journal.unit_finished(rollout_id, key, actor=actor, changed=False, error=error)
         self._milestone(
             ProgressPhase.RESOURCE, rollout_id, key, f"{key}: {'applied' if applied.changed else 'already applied'}"
         )
-        self.audit(actor, "rollout.unit.succeeded", None, rollout_id, {"unit": key, "changed": applied.changed})
-        return self.journal.unit_finished(rollout_id, key, changed=applied.changed, error=None)
+        return self.journal.unit_finished(rollout_id, key, actor=actor, changed=applied.changed, error=None)
 
     def source(self, request: RolloutRequest, rollout_id: str) -> UnitSource:
         kind = request.kind

@@ -46,6 +46,7 @@ def fleet(env: Env) -> Env:
         yaml.safe_dump({"control_plane": {"data_schema": "schema.yaml", "lease_ttl_s": 10, "workers": 4}})
     )
     with open_plane(env) as plane:
+        assert plane.schema.newest() == 1  # the user's file is the baseline version
         outcomes = plane.onboard_many([{"slug": s, "display_name": s, "plan": p} for s, p in TENANTS])
         assert all(getattr(o, "status", None) is not None and o.status.value == "succeeded" for o in outcomes), outcomes
     return env
