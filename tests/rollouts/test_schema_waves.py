@@ -9,6 +9,7 @@ bridge tenant and two silo tenants, with the user's schema file):
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -50,6 +51,17 @@ def fleet(env: Env) -> Env:
         outcomes = plane.onboard_many([{"slug": s, "display_name": s, "plan": p} for s, p in TENANTS])
         assert all(getattr(o, "status", None) is not None and o.status.value == "succeeded" for o in outcomes), outcomes
     return env
+
+
+def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def open_plane(env: Env, **kwargs: object) -> ControlPlane:
@@ -158,3 +170,11 @@ def test_kill_9_mid_wave_then_recovery_migrates_each_unit_exactly_once(fleet: En
     finally:
         if worker.poll() is None or pid_alive(worker.pid):
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+def test_db_migrate_and_resume_from_the_shell(fleet: Env) -> None:
+    done = paybill(fleet, "db", "migrate", str(SCHEMAS / "v3.yaml"), "--waves", "canary,100%", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["status"] == "succeeded"  # the fleet is at v3 already: nothing to migrate
+    resumed = paybill(fleet, "db", "resume", "--json")
+    assert resumed.returncode == 0 and json.loads(resumed.stdout)["id"] == json.loads(done.stdout)["id"]
