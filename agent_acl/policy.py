@@ -399,15 +399,45 @@ def parse_schema(document: Any, source: str = "<schema>") -> DataSchema:
         raise SchemaError(source, problems_from_validation_error(err.errors())) from None
 
 
-def load_policy(path: str | Path) -> AclPolicy:
-    """Load and validate a policy YAML file (``name``, ``schema``, ``workflows``, ``agents``)."""
-    file = Path(path)
+MIGRATION_HINTS = frozenset({"renamed_from"})
+"""Column keys a schema file may carry for its migrations (``paybill_infra.datamodel``); the ACL ignores them."""
+
+
+def _read_yaml(file: Path, source: str, path: str) -> Any:
     try:
-        text = file.read_text(encoding="utf-8")
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as err:
-        raise PolicyError(str(file), [Problem("", f"cannot read file: {err.strerror}")]) from None
-    try:
-        document = yaml.safe_load(text)
+        raise PolicyError(source, [Problem(path, f"cannot read file {file}: {err.strerror}")]) from None
     except yaml.YAMLError as err:
-        raise PolicyError(str(file), [Problem("", f"not valid YAML: {err}")]) from None
+        raise PolicyError(source, [Problem(path, f"not valid YAML ({file}): {err}")]) from None
+
+
+def _without_hints(schema: Any) -> Any:
+    if not isinstance(schema, dict) or not isinstance(schema.get("tables"), list):
+        return schema
+    tables = [
+        {
+            **t,
+            "columns": [
+                {k: v for k, v in c.items() if k not in MIGRATION_HINTS} if isinstance(c, dict) else c
+                for c in t["columns"]
+            ],
+        }
+        if isinstance(t, dict) and isinstance(t.get("columns"), list)
+        else t
+        for t in schema["tables"]
+    ]
+    return {**schema, "tables": tables}
+
+
+def load_policy(path: str | Path) -> AclPolicy:
+    """Load and validate a policy YAML file (``name``, ``schema``, ``workflows``, ``agents``).
+
+    ``schema`` is either the data schema itself or the path of a schema file (relative to the policy file):
+    the project's one schema file, which also drives provisioning and migrations."""
+    file = Path(path)
+    document = _read_yaml(file, str(file), "")
+    if isinstance(document, dict) and isinstance(document.get("schema"), str):
+        schema = _read_yaml(file.parent / document["schema"], str(file), "schema")
+        document = {**document, "schema": _without_hints(schema)}
     return parse_policy(document, str(file))

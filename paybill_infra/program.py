@@ -11,6 +11,8 @@ Stack config (``stacks/Pulumi.<stack>.yaml``):
 ``paybill:dataDir``  where the embedded server keeps its data (default ``.paybill/postgres``)
 ``paybill:aclPolicy``  (optional) an ``agent_acl`` policy file: every tenant also gets its agent roles,
     grants and policies
+``paybill:dataSchema``  (optional) the tenant data schema file, relative to the project root: the tables
+    every tenant gets (default: the shipped schema, :data:`paybill_infra.datamodel.source.DEFAULT_SCHEMA_FILE`)
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import pulumi
 
 from agent_acl import AclError, AclPolicy, load_policy
 from paybill_infra.catalog import load_catalog
-from paybill_infra.errors import FieldProblem, FleetConfigError, PaybillError
+from paybill_infra.datamodel.source import DataModel, load_schema_file
+from paybill_infra.errors import DataSchemaError, FieldProblem, FleetConfigError, PaybillError
 from paybill_infra.fleet import parse_settings, parse_tenants, resolve_fleet
 from paybill_infra.local.components import LocalPlatform, LocalPlatformArgs, LocalTenant, LocalTenantArgs
 from paybill_infra.schema.enums import Cloud
@@ -54,6 +57,8 @@ def fleet_topologies(config: Mapping[str, Any], root: Path, stack: str) -> tuple
         )
     if config.get("aclPolicy"):
         load_acl_policy(root / str(config["aclPolicy"]), source)
+    if config.get("dataSchema"):
+        data_model(root, str(config["dataSchema"]), source)
     return resolve_fleet(parse_tenants(config.get("tenants") or [], source), catalog, settings, source)
 
 
@@ -70,6 +75,17 @@ def load_acl_policy(path: Path, source: str) -> AclPolicy:
         raise FleetConfigError(source, [FieldProblem("aclPolicy", f"{path}: {err}")]) from None
 
 
+def data_model(root: Path, path: str | None, source: str) -> DataModel | None:
+    """The stack's ``paybill:dataSchema`` file as the resources' input (version 1: a stack applies its file as
+    is; versioned migrations belong to the control plane). ``None``: the shipped default schema."""
+    if not path:
+        return None
+    try:
+        return DataModel(1, load_schema_file(root / path).document())
+    except DataSchemaError as err:
+        raise FleetConfigError(source, [FieldProblem("dataSchema", str(err))]) from None
+
+
 def _program_config(config: pulumi.Config) -> dict[str, Any]:
     return {
         "catalog": config.get("catalog"),
@@ -78,6 +94,7 @@ def _program_config(config: pulumi.Config) -> dict[str, Any]:
         "regions": config.get_object("regions"),
         "tenants": config.get_object("tenants"),
         "aclPolicy": config.get("aclPolicy"),
+        "dataSchema": config.get("dataSchema"),
     }
 
 
@@ -109,15 +126,20 @@ def _declare(root: Path) -> None:
         pulumi.Output.secret(os.environ[PG_URL_ENV]) if os.environ.get(PG_URL_ENV) else None
     )
     acl_path = config.get("aclPolicy")
+    model = data_model(root, config.get("dataSchema"), config_source(pulumi.get_stack()))
     platform = LocalPlatform(
         "platform",
         LocalPlatformArgs(
             embedded_dir=str(root / (config.get("dataDir") or ".paybill/postgres")),
             url=url,
             acl_policy=load_acl_policy(root / acl_path, config_source(pulumi.get_stack())) if acl_path else None,
+            data_model=model,
         ),
     )
-    tenants = {t.tenant: LocalTenant(t.tenant, LocalTenantArgs(topology=t, platform=platform)) for t in topologies}
+    tenants = {
+        t.tenant: LocalTenant(t.tenant, LocalTenantArgs(topology=t, platform=platform, data_model=model))
+        for t in topologies
+    }
     pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
     pulumi.export(
         "tenants",

@@ -143,6 +143,7 @@ class ControlPlane:
         schema = settings.schema_file()
         self.schema = SchemaFleet(self.runtime, self.reconciler, schema, acl=settings.acl(schema))
         """The fleet's data schema versions: the per-unit API a wave-based rollout builds on."""
+        self.schema.newest()  # a fresh registry records the configured file as version 1: new stacks use it
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="paybill-heartbeat", daemon=True)
         self._heartbeat.start()

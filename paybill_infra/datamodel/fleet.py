@@ -22,7 +22,8 @@ from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, TenantRow
 from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.datamodel import versions
-from paybill_infra.datamodel.apply import UnitResult, VersionStep, migrate_unit, unit_version
+from paybill_infra.datamodel.apply import UnitResult, VersionStep, migrate_unit, rollback_unit, unit_version
+from paybill_infra.datamodel.backup import BackupManifest
 from paybill_infra.datamodel.changes import Change, diff
 from paybill_infra.datamodel.render import render_unit
 from paybill_infra.datamodel.source import SchemaFile, load_schema_file
@@ -186,6 +187,24 @@ class SchemaFleet:
             results.append(result)
             unit = unit.model_copy(update={"version": version + 1})
         return results
+
+    def rollback(
+        self, unit: Unit, manifest: BackupManifest | None, *, actor: str, allow_destructive: bool = True
+    ) -> UnitResult:
+        """Undo the last step of ``unit`` (from its version to the one before), restoring the data its
+        destructive changes removed from ``manifest`` (the :attr:`UnitResult.backup` of that step), and
+        record the unit back at the previous version (see :func:`~paybill_infra.datamodel.apply.rollback_unit`)."""
+        if unit.version <= 1:
+            raise ControlPlaneError(f"{unit.key} is at version {unit.version}: there is no step to roll back")
+        step = self.step(unit.version - 1, unit.version, allow_destructive=allow_destructive)
+        result = rollback_unit(unit, step, manifest, backup_dir=self.backup_dir, acl=self.acl)
+        with self.rt.registry.transaction() as session:
+            self._record(session, unit, step.from_version)
+            detail = result.model_dump(
+                mode="json", include={"unit", "from_version", "to_version", "outcome", "restored"}
+            )
+            self.rt.registry.audit(session, actor=actor, action="schema.rollback_unit", detail=detail)
+        return result
 
     # --- the sequential surface ------------------------------------------------------------------------------
 

@@ -50,6 +50,9 @@ class ServiceSettings(BaseModel):
     max_body_bytes: Annotated[int, Field(ge=1_024, le=1_073_741_824)] = 1_048_576
     session_secret: SecretStr | None = None
     session_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = 900
+    data_schema: Path | None = None
+    """The tenant data schema file (``PAYBILL_SERVICE_DATA_SCHEMA``, relative to ``root``); unset: the one
+    ``paybill.yaml`` names, else the shipped default."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -95,4 +98,5 @@ class ServiceSettings(BaseModel):
             workers=self.engine_workers,
             lease_ttl_s=self.lease_ttl_s,
             webhook_secret=self.webhook_secret,
+            **({"data_schema": self.data_schema} if self.data_schema is not None else {}),
         )

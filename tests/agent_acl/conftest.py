@@ -11,10 +11,12 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+import yaml
 from psycopg import sql
 
 from agent_acl import AclPolicy, Batch, Isolation, Names, load_policy, migration, teardown
@@ -23,6 +25,15 @@ from paybill_infra.local.server import AdminConnection
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_FILE = REPO / "examples" / "agent-workflow" / "billing_policy.yaml"
+
+
+def policy_document() -> dict[str, Any]:
+    """The example policy as one document, its referred schema file inlined (for tests that edit it)."""
+    document = yaml.safe_load(POLICY_FILE.read_text())
+    document["schema"] = yaml.safe_load((POLICY_FILE.parent / document["schema"]).read_text())
+    return dict(document)
+
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 TENANTS = ("acme", "globex")
 

@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from agent_acl.cli import app
-from tests.agent_acl.conftest import GOLDEN, POLICY_FILE
+from tests.agent_acl.conftest import GOLDEN, POLICY_FILE, policy_document
 
 runner = CliRunner()
 
@@ -44,7 +44,7 @@ def test_check_ok() -> None:
 
 
 def test_invalid_policy_exits_2_and_names_the_path(tmp_path: Path) -> None:
-    doc = yaml.safe_load(POLICY_FILE.read_text())
+    doc = policy_document()
     doc["workflows"][0]["steps"][0]["table"] = "ghosts"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(doc))

@@ -7,16 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agent_acl import AclError, PolicyError, SchemaError, load_policy, parse_policy, parse_schema
-from tests.agent_acl.conftest import POLICY_FILE
+from tests.agent_acl.conftest import POLICY_FILE, policy_document
 
 
 def document() -> dict[str, Any]:
-    loaded = yaml.safe_load(POLICY_FILE.read_text())
-    assert isinstance(loaded, dict)
-    return loaded
+    return policy_document()
 
 
 def paths(err: PolicyError) -> list[str]:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from paybill_infra.controlplane import ControlPlaneSettings
 from paybill_infra.controlplane.registry import SchemaVersionRow, TenantRow
 from paybill_infra.datamodel.units import UnitKind
-from paybill_infra.errors import DestructiveChangeError
+from paybill_infra.errors import RenameWithoutExpandError
 from tests.controlplane.conftest import Env
 
 pytestmark = pytest.mark.postgres
@@ -65,7 +65,7 @@ def test_the_users_schema_file_drives_provisioning_and_migration(env: Env) -> No
         assert (plan.from_version, plan.to_version, plan.recorded) == (1, 2, False)
         assert set(plan.units) == {UnitKind.POOL, UnitKind.BRIDGE, UnitKind.SILO}
         assert "ADD COLUMN phone TEXT" in plan.units[UnitKind.SILO][0].sql
-        with pytest.raises(DestructiveChangeError):
+        with pytest.raises(RenameWithoutExpandError):  # v1 -> v4 would rename accounts.name in one step
             plane.migrate_schema(SCHEMAS / "v4.yaml")
         with plane.registry.transaction() as session:
             assert session.scalars(select(SchemaVersionRow.number)).all() == [1]
@@ -125,3 +125,24 @@ def test_db_plan_and_status_commands(env: Env) -> None:
     refused = paybill(env, "db", "plan", str(SCHEMAS / "bad_rename_without_expand.yaml"))
     assert refused.returncode == 2
     assert "tables[0].columns[2].renamed_from" in refused.stderr
+
+
+def test_a_unit_rolls_back_and_the_registry_follows(env: Env) -> None:
+    with env.plane() as plane:
+        silo = next(u for u in plane.schema.units() if u.members == ("dmc",))
+        result = plane.schema.rollback(silo, None, actor="test")
+        assert (result.from_version, result.to_version, result.outcome.value) == (2, 1, "rolled_back")
+        assert result.backup is not None and result.backup.counts == {"accounts": 0, "notes": 0, "orders": 0}
+        assert "phone" not in columns(env, silo.database, silo.schema_name, "accounts")
+        status = plane.schema_status()
+        assert [(g.version, g.tenants) for g in status.versions] == [(1, ("dmc",)), (2, ("dma", "dmb", "dmd"))]
+        with plane.registry.transaction() as session:
+            row = session.get(TenantRow, "dmc")
+            assert row is not None and row.schema_version == 1
+        assert "schema.rollback_unit" in [e.action for e in plane.audit_log()]
+        assert [
+            r.outcome.value
+            for r in plane.schema.migrate(
+                silo.model_copy(update={"version": 1}), 2, allow_destructive=False, actor="test"
+            )
+        ] == ["migrated"]
