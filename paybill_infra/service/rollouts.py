@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from paybill_infra.controlplane import ControlPlane
 from paybill_infra.rollouts.models import TERMINAL, RolloutRequest, RolloutView
 from paybill_infra.service.auth import require, require_platform
+from paybill_infra.service.errors import ServiceError
 from paybill_infra.service.events import KEEPALIVE_S
 from paybill_infra.service.models import Scope
 from paybill_infra.service.queue import QUEUE
@@ -32,6 +33,9 @@ from paybill_infra.service.routes import PROBLEMS, Caller, IdempotencyKey, JsonB
 from paybill_infra.service.runtime import ApiRuntime
 
 ROLLOUT_TASK = "paybill.run_rollout"
+SERVER_SIDE = ("schema_file", "to_version")
+"""Request fields HTTP callers may not set: a schema rollout over HTTP rolls out the service's configured
+schema file (a path in a body would let a caller make the server read any file)."""
 router = APIRouter(prefix="/rollouts", tags=["rollouts"], responses=PROBLEMS)
 
 
@@ -47,6 +51,9 @@ async def start(
     """Schema (``kind: schema``) or stack (``kind: infra``) rollout: ``waves`` like
     ``canary,10%,50%,100%``, ``error_budget`` unit failures tolerated, ``workers`` units at once."""
     _visible(caller, "start rollouts", Scope.OPS_WRITE)
+    for field in SERVER_SIDE:
+        if getattr(body, field) is not None:
+            raise ServiceError(422, "Unprocessable Content", f"{field} is the server's (its configured schema)", field)
     view = await asyncio.to_thread(rt.plane.plan_rollout, body, actor=caller.actor, idempotency_key=key)
     if not view.deduplicated:
         await defer(rt, view)

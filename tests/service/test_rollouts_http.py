@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.postgres]
         ({"kind": "infra", "waves": "10%,canary,100%", "error_budget": -1}, {"body.waves", "body.error_budget"}),
         ({"kind": "everything"}, {"body.kind"}),
         ({"kind": "infra", "workers": 0, "extra": 1}, {"body.workers", "body.extra"}),
+        ({"kind": "schema", "schema_file": "/etc/passwd"}, {"schema_file"}),
     ],
 )
 def test_bad_rollout_bodies_are_problems_naming_the_field(
