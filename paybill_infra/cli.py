@@ -208,9 +208,27 @@ def fleet_up(
     as_json: JsonOpt = False,
     control_plane: RegistryOpt = False,
     workers: WorkersOpt = 4,
+    waves: Annotated[
+        str | None,
+        typer.Option(
+            "--waves",
+            help="Update the control plane's stacks in waves, e.g. 'canary,10%,50%,100%' (implies --control-plane).",
+        ),
+    ] = None,
+    error_budget: Annotated[
+        int, typer.Option("--error-budget", help="With --waves: stack failures tolerated; one more stops.")
+    ] = 0,
 ) -> None:
     """Provision the stack's tenants (validates the whole fleet first); with --control-plane, converge
-    every stack of the tenant registry."""
+    every stack of the tenant registry; with --waves, do that canary first, then percentages of the fleet,
+    stopping beyond the error budget (--workers stacks at once within a wave)."""
+    if waves is not None:
+        from paybill_infra.rollouts.cli import request_of, roll
+        from paybill_infra.rollouts.models import RolloutKind
+
+        request = guard(lambda: request_of(RolloutKind.INFRA, waves, error_budget, workers), as_json=as_json)
+        roll(root, request, "cli", None, as_json)
+        return
     if control_plane:
         from paybill_infra.controlplane.cli import registry_up
 

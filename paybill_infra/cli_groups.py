@@ -28,7 +28,9 @@ LAZY_GROUPS: dict[str, LazyGroup] = {
         "paybill_infra.controlplane.cli:tenants_app", "Tenant lifecycle through the control plane (real engine)."
     ),
     "acl": LazyGroup("agent_acl.cli:app", "Agent ACL: access matrix, generated SQL, tenant-closure check."),
-    "db": LazyGroup("paybill_infra.datamodel.cli:db_app", "The tenant data schema: plan and status of versions."),
+    "db": LazyGroup(
+        "paybill_infra.rollouts.cli:db_app", "The tenant data schema: plan, status, and migrations in waves."
+    ),
     "service": LazyGroup("paybill_infra.cli_service:service_app", "The product backend's API keys."),
 }
 

@@ -35,8 +35,10 @@ from paybill_infra.errors import (
     OperationFailedError,
     PaybillError,
     PlanLimitError,
+    RolloutBusyError,
     TenantExistsError,
     UnknownPlanError,
+    UnknownRolloutError,
     UnknownTenantError,
 )
 
@@ -52,6 +54,7 @@ EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
     (UnknownTenantError, 2),
     (TenantExistsError, 2),
     (PlanLimitError, 2),
+    (UnknownRolloutError, 2),
     (MigrationError, 3),
     (OperationFailedError, 3),
     (EngineError, 3),
@@ -61,6 +64,7 @@ EXIT_CODES: tuple[tuple[type[PaybillError], int], ...] = (
     (BillingGateError, 7),
     (LockTimeoutError, 8),
     (IdempotencyConflictError, 8),
+    (RolloutBusyError, 8),
 )
 # The field an error without its own problem list is about (a JSON consumer keys its handling on it).
 _FIELDS: tuple[tuple[type[PaybillError], str], ...] = (

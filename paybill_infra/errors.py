@@ -455,3 +455,37 @@ class SchemaMigrationError(ControlPlaneError):
             f"schema migration of {self.unit} from version {self.from_version} to {self.to_version} failed "
             f"(rolled back, still at {self.from_version}): {self.reason}"
         )
+
+
+# --- rollouts --------------------------------------------------------------------------------------------------
+
+
+class RolloutSpecError(InvalidInputError):
+    """A rollout's waves or error budget are malformed (``source`` names the argument, e.g. ``--waves``)."""
+
+
+@dataclass
+class RolloutBusyError(ControlPlaneError):
+    """Another rollout of the same kind is running; rollouts of one kind never overlap."""
+
+    kind: str
+    running: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"a {self.kind} rollout is already running (rollout {self.running}); resume or wait for it"
+
+
+@dataclass
+class UnknownRolloutError(ControlPlaneError):
+    """The registry has no such rollout."""
+
+    rollout: str
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"unknown rollout '{self.rollout}'"

@@ -64,12 +64,17 @@ from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.recovery import Recovery
 from paybill_infra.controlplane.review import Review
-from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_plan, valid_slug
+from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_key, valid_plan, valid_slug
 from paybill_infra.controlplane.settings import ControlPlaneSettings
 from paybill_infra.datamodel.apply import UnitResult
 from paybill_infra.datamodel.fleet import SchemaFleet, SchemaPlan, SchemaStatus
-from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError
+from paybill_infra.errors import FieldProblem, InvalidInputError, PaybillError, UnknownRolloutError
 from paybill_infra.local.server import AdminConnection, ServerSpec, admin_connection
+from paybill_infra.rollouts.journal import RolloutJournal
+from paybill_infra.rollouts.models import RolloutEvent, RolloutKind, RolloutRequest, RolloutView
+from paybill_infra.rollouts.runner import RolloutRunner
+from paybill_infra.rollouts.schema import SchemaSource
+from paybill_infra.rollouts.stacks import StackSource
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.targets import InfraRunner
 
@@ -121,6 +126,17 @@ class ControlPlane:
         self._operations = Operations(self.runtime, self.reconciler, runner)
         self._recovery = Recovery(self.runtime, self.reconciler, self._operations, runner)
         self._review = Review(self.runtime, self.reconciler)
+        self._rollouts = RolloutRunner(
+            self.runtime,
+            RolloutJournal(self.registry),
+            {
+                RolloutKind.INFRA: lambda _request, rollout_id: StackSource(
+                    self._review, self.reconciler, rollout_id or "rollout"
+                ),
+                RolloutKind.SCHEMA: self._schema_source,
+            },
+            runner.audit,
+        )
         self._reads = Reads(self.runtime)
         self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
@@ -413,8 +429,58 @@ class ControlPlane:
     # --- recovery ------------------------------------------------------------------------------------------
 
     def recover(self) -> list[OperationResult]:
-        """Finish or roll back every operation whose owner died (see :mod:`~paybill_infra.controlplane.recovery`)."""
-        return self._recovery.recover()
+        """Finish or roll back every operation whose owner died (see :mod:`~paybill_infra.controlplane.recovery`),
+        then run on every rollout whose owner died (see :mod:`~paybill_infra.rollouts.runner`)."""
+        results = self._recovery.recover()
+        self._rollouts.recover()
+        return results
+
+    # --- rollouts in waves ---------------------------------------------------------------------------------
+
+    def plan_rollout(
+        self, request: RolloutRequest | dict[str, Any], *, actor: str = "system", idempotency_key: str | None = None
+    ) -> RolloutView:
+        """Record a rollout, queued: the fleet's units assigned to its waves (nothing is applied yet). The
+        same idempotency key replays the first rollout."""
+        req = request if isinstance(request, RolloutRequest) else validate(RolloutRequest, request, "rollout request")
+        key = valid_key(idempotency_key) if idempotency_key is not None else None
+        if req.kind is RolloutKind.SCHEMA and req.to_version is None:
+            target = self.schema.prepare(req.schema_file, allow_destructive=req.allow_destructive)
+            req = req.model_copy(update={"to_version": target})
+        return self._rollouts.plan(req, valid_actor(actor), key)
+
+    def _schema_source(self, request: RolloutRequest, rollout_id: str) -> SchemaSource:
+        target = request.to_version or self.schema.newest()
+        actor = f"rollout:{rollout_id}" if rollout_id else "rollout"
+        return SchemaSource(self.schema, target, allow_destructive=request.allow_destructive, actor=actor)
+
+    def run_rollout(self, rollout_id: str) -> RolloutView:
+        """Run the rollout's waves (or run on, after a halt or a crash) until it ends."""
+        return self._rollouts.run(rollout_id)
+
+    def rollout(
+        self, request: RolloutRequest | dict[str, Any], *, actor: str = "system", idempotency_key: str | None = None
+    ) -> RolloutView:
+        """Plan and run a rollout: its waves in order, stopping beyond the error budget."""
+        planned = self.plan_rollout(request, actor=actor, idempotency_key=idempotency_key)
+        return self.run_rollout(planned.id)
+
+    def resume_rollout(self, rollout_id: str | None = None, *, kind: RolloutKind | None = None) -> RolloutView:
+        """Run on ``rollout_id``, or on the newest rollout (of ``kind``); a no-op on one that succeeded."""
+        if rollout_id is None:
+            rollout_id = self._rollouts.journal.latest(kind)
+            if rollout_id is None:
+                raise UnknownRolloutError(f"(no {kind.value + ' ' if kind else ''}rollout yet)")
+        return self._rollouts.run(rollout_id)
+
+    def rollout_view(self, rollout_id: str) -> RolloutView:
+        return self._rollouts.journal.view(rollout_id)
+
+    def rollouts(self, limit: int = 50) -> list[RolloutView]:
+        return self._rollouts.journal.recent(limit)
+
+    def rollout_events(self, rollout_id: str, after: int = 0) -> list[RolloutEvent]:
+        return self._rollouts.journal.events(rollout_id, after)
 
     # --- async counterparts: the same calls in a worker thread, never blocking the event loop ----------------
 

@@ -6,9 +6,9 @@ never loses intent and recovery can always converge the stacks back to it.
 
 Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the journal), ``locks``
 (cross-process tenant and stack locks), ``schema_versions`` (the recorded versions of the tenant data
-schema; each tenant and pool carries the version its tables are at) and ``audit_log`` (append-only: the
+schema; each tenant and pool carries the version its tables are at), ``audit_log`` (append-only: the
 ORM refuses updates and deletes, and the migration adds database triggers that do the same for anyone with
-SQL access).
+SQL access), and ``rollouts``/``rollout_units``/``rollout_events`` (:mod:`paybill_infra.rollouts`).
 
 The default database is a SQLite file; every transaction there starts with ``BEGIN IMMEDIATE`` so
 concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is used as
@@ -44,6 +44,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from paybill_infra.controlplane.models import OperationKind, OperationStatus, StackKind, TenantState
 from paybill_infra.errors import ControlPlaneError
+from paybill_infra.rollouts.models import RolloutKind, RolloutStatus, UnitStatus
 from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
 
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -235,6 +236,62 @@ class AuditRow(Base):
     operation_id: Mapped[str | None] = mapped_column(String(36))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RolloutRow(Base):
+    """A rollout (:mod:`paybill_infra.rollouts`): its request, where it is, and who runs it. Its units are
+    :class:`RolloutUnitRow` s, its steps :class:`RolloutEventRow` s."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[RolloutKind] = mapped_column(enum_column(RolloutKind))
+    status: Mapped[RolloutStatus] = mapped_column(enum_column(RolloutStatus), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    current_wave: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RolloutUnitRow(Base):
+    """One unit of a rollout, in its wave: the per-unit progress that makes a rollout resumable."""
+
+    __tablename__ = "rollout_units"
+
+    rollout_id: Mapped[str] = mapped_column(ForeignKey("rollouts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    wave: Mapped[int] = mapped_column(Integer)
+    wave_label: Mapped[str] = mapped_column(String(16))
+    status: Mapped[UnitStatus] = mapped_column(enum_column(UnitStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    applications: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RolloutEventRow(Base):
+    """Append-only steps of a rollout, in order of ``id`` (what ``GET /rollouts/{id}/events`` streams)."""
+
+    __tablename__ = "rollout_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rollout_id: Mapped[str] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    wave: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
 
 
 @event.listens_for(AuditRow, "before_update")

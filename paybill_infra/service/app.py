@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict
 
-from paybill_infra.service import console, ops, problems, routes
+from paybill_infra.service import console, ops, problems, rollouts, routes
 from paybill_infra.service.limits import BodyLimit
 from paybill_infra.service.models import Problem
 from paybill_infra.service.runtime import ApiRuntime
@@ -52,6 +52,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(ops.router)
+    app.include_router(rollouts.router)
     app.include_router(console.router)
     app.add_middleware(BodyLimit, max_bytes=resolved.max_body_bytes)
 

@@ -1,5 +1,5 @@
 """The ops console in a browser: sign in with an API key (or a JWT), then tenants, operations with live
-progress (Server-Sent Events), the queue and drift, refreshed in place.
+progress (Server-Sent Events), the queue, drift and recent rollouts, refreshed in place.
 
 ``GET /ops`` is one server-rendered page (every value escaped, no inline script: the page's
 Content-Security-Policy allows only this origin's ``/ops/static`` script and style). Its script reads the
@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.security import HTTPAuthorizationCredentials
 
 from paybill_infra.errors import PaybillError
+from paybill_infra.rollouts.models import RolloutView
 from paybill_infra.service.auth import KEY_PREFIX, require
 from paybill_infra.service.errors import not_found
 from paybill_infra.service.models import OperationView, Principal, Role, Scope
@@ -34,6 +35,7 @@ STATIC = Path(__file__).parent / "static"
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 LOGIN_FORM_LIMIT = 8_192
 RECENT = 50
+ROLLOUTS = 10
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -166,6 +168,28 @@ def _operation_row(o: OperationView) -> tuple[tuple[str, str], list[str]]:
     return ("id", o.id), cells
 
 
+def rollouts_panel(rollouts: list[RolloutView]) -> str:
+    """Recent rollouts: each one's waves, where it is, its units per status and its error."""
+    rows = [
+        (
+            ("rollout", r.id),
+            [
+                r.created_at.strftime("%Y-%m-%dT%H:%M:%S"),
+                r.kind.value,
+                r.waves,
+                r.status.value,
+                "" if r.current_wave is None else str(r.current_wave + 1),
+                ", ".join(f"{n} {status}" for status, n in sorted(r.counts.items())),
+                f"{r.failures}/{r.error_budget}",
+                r.error or "",
+            ],
+        )
+        for r in rollouts
+    ]
+    headers = ("created", "kind", "waves", "status", "wave", "units", "failures/budget", "error")
+    return f"<section><h2>Rollouts</h2>{_table('rollouts', headers, rows)}</section>"
+
+
 def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
     """The console page for ``caller``: the whole fleet for a platform admin, its tenant for a tenant admin."""
     platform = caller.role is Role.PLATFORM_ADMIN
@@ -186,6 +210,7 @@ def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
         )
         check = "<button id='check-drift' type='button'>Check drift</button>" if session else ""
         drift_section = f"<section><h2>Drift</h2><div id='drift'>{drift}</div>{check}</section>"
+        drift_section += rollouts_panel(rt.plane.rollouts(ROLLOUTS))
     else:
         tenants = [rt.plane.show(caller.tenant or "")]
         operations = rt.store.recent(caller.tenant, RECENT)

@@ -26,8 +26,10 @@ from paybill_infra.errors import (
     LockTimeoutError,
     PaybillError,
     PlanLimitError,
+    RolloutBusyError,
     TenantExistsError,
     UnknownPlanError,
+    UnknownRolloutError,
     UnknownTenantError,
     WebhookSignatureError,
 )
@@ -39,6 +41,8 @@ log = logging.getLogger("paybill.service")
 
 _STATUS: tuple[tuple[type[PaybillError], int, str, str], ...] = (
     (UnknownTenantError, 404, "Not Found", "slug"),
+    (UnknownRolloutError, 404, "Not Found", "id"),
+    (RolloutBusyError, 409, "Conflict", "kind"),
     (UnknownPlanError, 422, "Unprocessable Content", "plan"),
     (PlanLimitError, 422, "Unprocessable Content", "plan"),
     (InvalidInputError, 422, "Unprocessable Content", ""),

@@ -35,6 +35,7 @@ from paybill_infra.errors import MigrationError, OperationFailedError, PaybillEr
 from paybill_infra.service.events import EventRecorder, current_operation
 from paybill_infra.service.models import JobKind, JobStatus, OperationView
 from paybill_infra.service.queue import BILLING_TASK, QUEUE, TASK_NAME, make_app, queue_schema, sweep
+from paybill_infra.service.rollouts import register_task as register_rollout_task
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
 
@@ -65,6 +66,7 @@ class Worker:
         self.app.periodic(cron=settings.billing_cron, periodic_id="billing")(billing)
         with self.store.exclusive():
             self.plane = ControlPlane(settings.control_plane(), on_event=self.recorder, recover=False)
+        register_rollout_task(self.app, self.plane)
         self.plane.recover()
 
     def close(self) -> None:

@@ -52,6 +52,7 @@ def test_console_in_a_browser(browser: Browser, lone_service: Service, tmp_path:
     page = _sign_in(browser, lone_service, lone_service.platform_key)
     expect(page.locator("#who")).to_have_text("platform_admin:root")
     expect(page.locator("#tenants tr[data-slug='otherco']")).to_have_count(1)
+    expect(page.locator("#rollouts thead th").nth(3)).to_have_text("status")  # the rollout panel
     # otherco's onboarding finishes first: webco's must run on its own, not be served by otherco's batched
     # pool run (whose progress the console attributes to otherco: see issue 13's batching note).
     assert lone_service.wait(other["id"])["status"] == "succeeded"
@@ -68,6 +69,10 @@ def test_console_in_a_browser(browser: Browser, lone_service: Service, tmp_path:
     drift_row = page.locator("#operations tr", has=page.locator("td:nth-child(2)", has_text="drift")).first
     expect(drift_row.locator("td").nth(3)).to_have_text("succeeded", timeout=SLOW_MS)
     expect(page.locator("#drift-status")).to_have_text("no drift", timeout=SLOW_MS)
+    with lone_service.platform() as http:
+        rollout = http.post("/rollouts", json={"kind": "infra", "waves": "100%"}).json()
+    rollout_row = page.locator(f"#rollouts tr[data-rollout='{rollout['id']}'] td")
+    expect(rollout_row.nth(3)).to_have_text("succeeded", timeout=SLOW_MS)
     shot = tmp_path / "ops-console.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"console screenshot: {shot}")

@@ -84,6 +84,19 @@ async function refreshOperations() {
   }
 }
 
+async function refreshRollouts() {
+  const rollouts = await getJson("/rollouts?limit=10");
+  const tbody = document.querySelector("#rollouts tbody");
+  if (!rollouts || !tbody) return;
+  for (const r of rollouts.slice().reverse()) {
+    const row = tbody.querySelector(`tr[data-rollout="${CSS.escape(r.id)}"]`) || newRow(tbody, "rollout", r.id, 8, true);
+    const units = Object.entries(r.counts).sort().map(([k, v]) => `${v} ${k}`).join(", ");
+    const wave = r.current_wave === null ? "" : String(r.current_wave + 1);
+    const failures = `${r.failures}/${r.error_budget}`;
+    setCells(row, [r.created_at.slice(0, 19), r.kind, r.waves, r.status, wave, units, failures, r.error || ""]);
+  }
+}
+
 async function refreshSummary() {
   const data = await getJson("/ops/summary");
   if (!data) return;
@@ -108,7 +121,8 @@ async function refreshSummary() {
 
 async function refresh() {
   try {
-    await Promise.all([refreshTenants(), refreshOperations(), platform ? refreshSummary() : Promise.resolve()]);
+    await Promise.all([refreshTenants(), refreshOperations(), platform ? refreshSummary() : Promise.resolve(),
+      platform ? refreshRollouts() : Promise.resolve()]);
     main.dataset.refreshes = String(Number(main.dataset.refreshes || "0") + 1);
   } finally {
     window.setTimeout(refresh, REFRESH_MS);
