@@ -8,7 +8,6 @@ from datetime import datetime
 
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling, WebhookVerifier
 from paybill_infra.controlplane.models import (
-    OperationKind,
     OperationResult,
     RetentionPolicy,
     SubscriptionView,
@@ -18,6 +17,7 @@ from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.registry import utcnow
 from paybill_infra.controlplane.runtime import Runtime
+from paybill_infra.controlplane.transitions import billing_operation
 from paybill_infra.errors import ControlPlaneError
 from paybill_infra.schema.enums import SubscriptionStatus
 
@@ -40,16 +40,9 @@ class BillingFlow:
         before = self.billing.subscription(event.tenant)
         after = self.billing.record(event)
         state = self.reads.show(event.tenant).state
-        reason = f"billing event {event.event_id}"
-        if after.status is SubscriptionStatus.SUSPENDED and state is S.ACTIVE:
-            self.operations.toggle(OperationKind.SUSPEND, event.tenant, ACTOR, reason, None)
-        elif (
-            before is not None
-            and before.status is SubscriptionStatus.SUSPENDED
-            and after.status is SubscriptionStatus.ACTIVE
-            and state is S.SUSPENDED
-        ):
-            self.operations.toggle(OperationKind.RESUME, event.tenant, ACTOR, reason, None)
+        kind = billing_operation(before.status if before else None, after.status, state)
+        if kind is not None:
+            self.operations.toggle(kind, event.tenant, ACTOR, f"billing event {event.event_id}", None)
         return after
 
     def webhook(self, body: bytes, signature: str) -> SubscriptionView:

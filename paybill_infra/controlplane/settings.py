@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from paybill_infra.controlplane.models import BillingPolicy, validate
-from paybill_infra.controlplane.programs import ServerConfig
-from paybill_infra.controlplane.stacks import SecretsConfig
+from paybill_infra.controlplane.secrets import SecretsConfig
 from paybill_infra.errors import FieldProblem, InvalidInputError
-from paybill_infra.program import PG_URL_ENV
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.targets.base import TargetSettings
+
+if TYPE_CHECKING:
+    from paybill_infra.controlplane.programs import ServerConfig
 
 SETTINGS_FILE = "paybill.yaml"
 
@@ -77,7 +78,11 @@ class ControlPlaneSettings(BaseModel):
         return validate(cls, data, str(path))
 
     def server(self) -> ServerConfig:
-        """The local target's server: an external URL, or the embedded server's data directory."""
+        """The local target's server: an external URL, or the embedded server's data directory (imported here:
+        reading the registry needs these settings, not the engine the programs module brings)."""
+        from paybill_infra.controlplane.programs import ServerConfig
+        from paybill_infra.program import PG_URL_ENV
+
         url = self.postgres_url.get_secret_value() if self.postgres_url else os.environ.get(PG_URL_ENV)
         embedded = self.embedded_dir or self.root / ".paybill" / "postgres"
         return ServerConfig(embedded_dir=str(embedded.resolve()), url=url or None)

@@ -9,10 +9,8 @@
 
 from paybill_infra.service.app import create_app
 from paybill_infra.service.auth import Authenticator, create_api_key, issue_token
-from paybill_infra.service.events import EventRecorder, Wakeups, sse_stream
+from paybill_infra.service.events import Wakeups, sse_stream
 from paybill_infra.service.models import (
-    JobKind,
-    JobStatus,
     OperationView,
     OpsSummary,
     PlanChange,
@@ -30,9 +28,6 @@ from paybill_infra.service.worker import Worker
 
 __all__ = [
     "Authenticator",
-    "EventRecorder",
-    "JobKind",
-    "JobStatus",
     "OperationView",
     "OpsSummary",
     "PlanChange",

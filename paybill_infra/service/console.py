@@ -187,7 +187,7 @@ def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
         check = "<button id='check-drift' type='button'>Check drift</button>" if session else ""
         drift_section = f"<section><h2>Drift</h2><div id='drift'>{drift}</div>{check}</section>"
     else:
-        tenants = [rt.plane.show(caller.tenant or "")]
+        tenants = [rt.reader.show(caller.tenant or "")]
         operations = rt.store.recent(caller.tenant, RECENT)
         fleet = drift_section = ""
     tenant_rows = [

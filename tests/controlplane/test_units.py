@@ -19,7 +19,8 @@ from paybill_infra.controlplane import WebhookVerifier, allows_provisioning, che
 from paybill_infra.controlplane.jobs import Batcher, Gate, Gathering
 from paybill_infra.controlplane.placement import pool_stack, tenant_stack
 from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
-from paybill_infra.controlplane.stacks import SecretsConfig, tenant_role
+from paybill_infra.controlplane.secrets import SecretsConfig
+from paybill_infra.controlplane.stacks import tenant_role
 from paybill_infra.errors import ControlPlaneError, IllegalSubscriptionTransitionError, WebhookSignatureError
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.enums import SubscriptionStatus as S

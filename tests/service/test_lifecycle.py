@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paybill_infra.controlplane import ProgressEvent, ProgressPhase
-from paybill_infra.service import JobKind, JobStatus
+from paybill_infra.controlplane import OperationKind, OperationStatus, ProgressEvent, ProgressPhase
 from paybill_infra.service.events import Wakeups
 from tests.service.conftest import Service
 
@@ -47,7 +46,7 @@ def test_lifecycle_over_http(service: Service) -> None:
         assert "started" in phases and "finished" in phases and "resource" in phases
         assert frames[-1][0] == "end" and frames[-1][1]["status"] == "succeeded"
         done = service.wait(onboarding["id"])
-        assert done["control_plane_operation"] and done["summary"]["stack"]
+        assert done["summary"]["stack"]
 
         tenant = http.get("/tenants/acme").json()
         assert (tenant["state"], tenant["plan"], tenant["isolation"]) == ("active", "starter", "pooled")
@@ -63,7 +62,7 @@ def test_lifecycle_over_http(service: Service) -> None:
         assert upgraded["summary"]["migration"] is True
         assert http.get("/tenants/acme").json()["isolation"] == "bridge"
         same = http.patch("/tenants/acme/plan", json={"plan": "growth"})
-        assert same.status_code == 409, same.text
+        assert same.status_code == 422, same.text  # the control plane's rule, and its typed error
         assert same.json()["errors"][0]["field"] == "plan"
 
         suspended = service.wait(http.post("/tenants/acme/suspend", json={"reason": "test"}).json()["id"])
@@ -124,7 +123,7 @@ def test_ops_view_lists_tenants_operations_and_drift(service: Service) -> None:
 
 def test_event_writes_wake_listening_streams(service: Service) -> None:
     """Workers' writes reach an API process by NOTIFY at once (the re-read interval is only a fallback)."""
-    operation, _ = service.store.create(JobKind.DRIFT, None, "platform_admin:root", {"tenant": None}, None)
+    operation, _ = service.store.create(OperationKind.DRIFT, None, "platform_admin:root", {"tenant": None}, None)
     event = ProgressEvent(
         at=datetime.now(UTC), operation_id="cp-1", tenant=None, stack=None, phase=ProgressPhase.STEP, message="x"
     )
@@ -143,4 +142,4 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
             await wakeups.stop()
 
     assert asyncio.run(woken_after_write()) < 2
-    service.store.finish(operation.id, JobStatus.FAILED, phase="test", error="not a real drift check")
+    service.store.finish(operation.id, OperationStatus.FAILED, phase="test", error="not a real drift check")
