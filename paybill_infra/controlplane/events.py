@@ -154,7 +154,7 @@ class EventBus:
         operation that asked for it.
 
         One run may serve several operations (``waiting``: slug -> operation id, see
-        :meth:`~paybill_infra.controlplane.reconcile.Reconciler.sync`): an event about a waiting tenant's
+        :meth:`~paybill_infra.controlplane.reconcile.Reconciler.waiting`): an event about a waiting tenant's
         resource is that tenant's operation's, even when another operation leads the run (a tenant being
         removed from the stack is found among them, as it is no longer a member). Events about no tenant
         are the leading ``operation_id``'s; in a run that serves operations, an unchanged resource of a

@@ -161,6 +161,18 @@ class Journal:
         with self.registry.transaction() as session:
             return session.get(OperationRow, operation_id)
 
+    def running_for(self, tenants: tuple[str, ...]) -> dict[str, str]:
+        """The running operation of each of ``tenants`` that has one (the tenant lock allows at most one)."""
+        if not tenants:
+            return {}
+        with self.registry.transaction() as session:
+            rows = session.execute(
+                select(OperationRow.tenant, OperationRow.id).where(
+                    OperationRow.status == OperationStatus.RUNNING, OperationRow.tenant.in_(tenants)
+                )
+            )
+            return {tenant: operation for tenant, operation in rows}
+
     def dedupe(
         self, digest: str, timeout_s: float, *, key: str | None = None, operation_id: str | None = None
     ) -> OperationResult | None:

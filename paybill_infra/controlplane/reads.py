@@ -93,7 +93,9 @@ def _tenants() -> Select[Any]:
 
 
 def tenant_view(row: Row[Any]) -> TenantView:
-    """The view of one :func:`_tenants` row."""
+    """The view of one :func:`_tenants` row, built without re-validating it: every value comes from a typed
+    registry column (enums already members, datetimes aware), and validating 10,000 views again was half of
+    a fleet listing's time."""
     placed = row.state in PLACED and row.stack is not None
     database = schema = None
     if placed:
@@ -105,14 +107,14 @@ def tenant_view(row: Row[Any]) -> TenantView:
             database, schema = name_for(row.cloud, row.slug, NameKind.DATABASE), SILO_SCHEMA
     subscription = None
     if row.sub_tenant is not None:
-        subscription = SubscriptionView(
+        subscription = SubscriptionView.model_construct(
             status=SubscriptionStatus(row.sub_status),
             plan=row.sub_plan,
             period_end=row.sub_period_end,
             past_due_since=row.sub_past_due_since,
             canceled_at=row.sub_canceled_at,
         )
-    return TenantView(
+    return TenantView.model_construct(
         **{name: getattr(row, name) for name in _TENANT_COLUMNS if name != "role"},
         pool=row.pool_stack,
         role=row.role if placed else None,

@@ -188,7 +188,9 @@ class Reconciler:
 
     def waiting(self, stack: str) -> dict[str, str]:
         """The operation each tenant waiting for a run of ``stack`` is in (slug -> operation id): a batched run
-        carries their changes, so its events about their resources are theirs."""
+        carries their changes, so its events about their resources are theirs. With the running operations
+        of the stack's members (whose intent a run applies even before they wait for it), this names the
+        operation of every tenant a run serves, members being removed included."""
         with self._guard:
             return {tenant: op for op, tenant in self._waiting.get(stack, {}).items()}
 
@@ -214,9 +216,8 @@ class Reconciler:
         with rt.locks.hold(f"stack:{stack}", operation_id, rt.settings.lock_timeout_s), rt.slots:
             with rt.registry.transaction() as session:
                 spec = self.spec(session, stack)
-            sink = rt.events.engine_sink(
-                operation_id=operation_id, stack=stack, members=spec.slugs, waiting=self.waiting(stack)
-            )
+            owners = {**rt.journal.running_for(spec.slugs), **self.waiting(stack)}
+            sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs, waiting=owners)
             if not spec.members and spec.kind is not StackKind.PLATFORM:
                 return self._destroy(spec, sink)
             twin_existed = rt.infra.exists(infra_stack(stack))

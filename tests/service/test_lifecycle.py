@@ -125,7 +125,7 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
     """Workers' writes reach an API process by NOTIFY at once (the re-read interval is only a fallback)."""
     operation, _ = service.store.create(OperationKind.DRIFT, None, "platform_admin:root", {"tenant": None}, None)
     event = ProgressEvent(
-        at=datetime.now(UTC), operation_id="cp-1", tenant=None, stack=None, phase=ProgressPhase.STEP, message="x"
+        at=datetime.now(UTC), operation_id=operation.id, tenant=None, stack=None, phase=ProgressPhase.STEP, message="x"
     )
 
     async def woken_after_write() -> float:
@@ -135,7 +135,7 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
             async with wakeups.watch(operation.id) as woken:
                 await asyncio.sleep(0.5)  # the LISTEN is in place
                 started = time.monotonic()
-                await asyncio.to_thread(service.store.add_event, operation.id, event)
+                await asyncio.to_thread(service.store.record_event, event)
                 await asyncio.wait_for(woken.wait(), timeout=5)
                 return time.monotonic() - started
         finally:
@@ -143,3 +143,21 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
 
     assert asyncio.run(woken_after_write()) < 2
     service.store.finish(operation.id, OperationStatus.FAILED, phase="test", error="not a real drift check")
+
+
+def test_one_onboarding_is_one_operation_under_one_id(service: Service) -> None:
+    """The id the API returns is the only operation id anywhere: one service row, the control plane's journal
+    entry under the same id (not a second one), every SSE event, and the audit records."""
+    with service.platform() as http:
+        created = http.post("/tenants", json={"slug": "oneid", "display_name": "One Id", "plan": "starter"})
+        assert created.status_code == 202, created.text
+        operation_id = created.json()["id"]
+        frames = sse(service, operation_id)
+    assert frames[-1][0] == "end" and frames[-1][1]["status"] == "succeeded", frames[-1]
+    events = [data for kind, data in frames if kind == "progress"]
+    assert events and {e["operation_id"] for e in events} == {operation_id}
+
+    assert service.query("SELECT id FROM svc_operations WHERE tenant = 'oneid'") == [(operation_id,)]
+    assert service.query("SELECT id FROM operations WHERE tenant = 'oneid'") == [(operation_id,)]
+    audited = service.query("SELECT DISTINCT operation_id FROM audit_log WHERE tenant = 'oneid'")
+    assert audited == [(operation_id,)]
