@@ -21,18 +21,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (
 
 
 def _store(as_json: bool) -> Any:
-    """The service store, its tables created if needed (``paybill-infra[service]`` must be installed)."""
+    """The service store, its database migrated if needed (``paybill-infra[service]`` must be installed)."""
     try:
-        from paybill_infra.service.queue import queue_schema
+        from paybill_infra.service.migrate import migrate
         from paybill_infra.service.settings import ServiceSettings
         from paybill_infra.service.store import Store
     except ImportError as err:
         problem = FieldProblem("", f"{err.name} is not installed; run: pip install 'paybill-infra[service]'")
         fail(InvalidInputError("paybill service", [problem]), as_json=as_json)
     settings = guard(ServiceSettings.from_env, as_json=as_json)
-    store = Store.connect(settings.sqlalchemy_url())
-    store.create_schema(queue_schema())
-    return store
+    guard(lambda: migrate(settings), as_json=as_json)
+    return Store.connect(settings.sqlalchemy_url())
 
 
 @service_app.command("create-key")

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from paybill_infra.local.server import EmbeddedServer
 from paybill_infra.service import Role, ServiceSettings, Store, create_api_key
-from paybill_infra.service.queue import queue_schema
+from paybill_infra.service.migrate import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 DATABASE = "paybill_service"
@@ -81,8 +81,8 @@ def main() -> int:
     }
     env = dict(os.environ)  # the API and the workers read the same variables
     settings = ServiceSettings.from_env()
+    migrate(settings)
     store = Store.connect(settings.sqlalchemy_url())
-    store.create_schema(queue_schema())
     key: SecretStr = create_api_key(store, "local-operator", Role.PLATFORM_ADMIN)
     store.close()
 

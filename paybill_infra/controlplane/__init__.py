@@ -55,7 +55,7 @@ if TYPE_CHECKING:
         TenantView,
         UsageReport,
     )
-    from paybill_infra.controlplane.stacks import SecretsConfig
+    from paybill_infra.controlplane.secrets import SecretsConfig
 
 _WHERE = {
     "ControlPlane": "api",
@@ -96,7 +96,7 @@ _WHERE = {
     "TenantState": "models",
     "TenantView": "models",
     "UsageReport": "models",
-    "SecretsConfig": "stacks",
+    "SecretsConfig": "secrets",
 }
 
 

@@ -12,7 +12,9 @@ Contract of every mutating call (``onboard``, ``change_plan``, ``move``, ``suspe
    stacks are converged to it (:mod:`~paybill_infra.controlplane.reconcile`): the target's infrastructure,
    then the one database layer on the server it exposes;
 3. the call returns the journaled :class:`OperationResult`, or raises a typed error after the operation
-   was recorded as failed or rolled back. An idempotency key replays the first result.
+   was recorded as failed or rolled back. An idempotency key replays the first result. ``operation_id``
+   names the operation (a UUID the caller chose, e.g. the product backend's queued operation): the journal
+   row and every event carry it, and calling again with it replays the first result.
 
 Stacks are converged *from the registry*, never edited piecemeal, so a retry, a concurrent caller or a
 recovery after ``kill -9`` (:mod:`~paybill_infra.controlplane.recovery`) all end in the same state.
@@ -37,6 +39,7 @@ from typing import Any, ParamSpec, TypeVar
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling
 from paybill_infra.controlplane.billing_flow import BillingFlow
 from paybill_infra.controlplane.events import Sink
+from paybill_infra.controlplane.inputs import valid_actor, valid_key, valid_plan, valid_slug
 from paybill_infra.controlplane.jobs import Gathering, result_of
 from paybill_infra.controlplane.migration import DataMover
 from paybill_infra.controlplane.models import (
@@ -52,7 +55,6 @@ from paybill_infra.controlplane.models import (
     SubscriptionView,
     TenantCredentials,
     TenantPage,
-    TenantQuery,
     TenantState,
     TenantView,
     UsageReport,
@@ -64,7 +66,7 @@ from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.reconcile import Reconciler
 from paybill_infra.controlplane.recovery import Recovery
 from paybill_infra.controlplane.review import Review
-from paybill_infra.controlplane.runtime import build_runtime, valid_actor, valid_key, valid_plan, valid_slug
+from paybill_infra.controlplane.runtime import build_runtime
 from paybill_infra.controlplane.settings import ControlPlaneSettings
 from paybill_infra.datamodel.apply import UnitResult
 from paybill_infra.datamodel.fleet import SchemaFleet, SchemaPlan, SchemaStatus
@@ -137,7 +139,7 @@ class ControlPlane:
             },
             runner.audit,
         )
-        self._reads = Reads(self.runtime)
+        self._reads = Reads(self.registry, self.stacks)
         self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
         schema = settings.schema_file()
@@ -186,13 +188,14 @@ class ControlPlane:
         actor: str = "system",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Create the tenant, its subscription and its infrastructure on its target (the request's cloud and
         region, or the defaults). Pooled tenants join the first pool of their (plan, cloud, region) with room.
         Onboarding a tenant that exists with the same plan returns its onboarding result (``deduplicated``)."""
         req = _request(request)
         with self.events.watching(on_event, req.slug):
-            return self._operations.onboard(req, valid_actor(actor), idempotency_key)
+            return self._operations.onboard(req, valid_actor(actor), idempotency_key, operation_id)
 
     def change_plan(
         self,
@@ -202,12 +205,15 @@ class ControlPlane:
         actor: str = "system",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Move the tenant to ``plan``: in place within one isolation (and pool), else a migration (provision
         the target, move the data, verify, switch, tear down the source; rolled back on failure)."""
         slug = valid_slug(slug)
         with self.events.watching(on_event, slug):
-            return self._operations.change_plan(slug, valid_plan(plan), valid_actor(actor), idempotency_key)
+            return self._operations.change_plan(
+                slug, valid_plan(plan), valid_actor(actor), idempotency_key, operation_id
+            )
 
     def move(
         self,
@@ -218,12 +224,13 @@ class ControlPlane:
         actor: str = "system",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Move the tenant, on its plan, to another region or cloud (data residency): the same migration as a
         topology change, with the same verification and rollback."""
         where, slug = _cloud(cloud), valid_slug(slug)
         with self.events.watching(on_event, slug):
-            return self._operations.move(slug, where, region, valid_actor(actor), idempotency_key)
+            return self._operations.move(slug, where, region, valid_actor(actor), idempotency_key, operation_id)
 
     def suspend(
         self,
@@ -233,9 +240,10 @@ class ControlPlane:
         reason: str = "",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Keep the tenant's data, but its role can no longer log in."""
-        return self._toggle(K.SUSPEND, slug, actor, reason, idempotency_key, on_event)
+        return self._toggle(K.SUSPEND, slug, actor, reason, idempotency_key, on_event, operation_id)
 
     def resume(
         self,
@@ -245,16 +253,24 @@ class ControlPlane:
         reason: str = "",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Let a suspended tenant log in again (its subscription must be trialing or active)."""
-        return self._toggle(K.RESUME, slug, actor, reason, idempotency_key, on_event)
+        return self._toggle(K.RESUME, slug, actor, reason, idempotency_key, on_event, operation_id)
 
     def _toggle(
-        self, kind: OperationKind, slug: str, actor: str, reason: str, key: str | None, on_event: Sink | None
+        self,
+        kind: OperationKind,
+        slug: str,
+        actor: str,
+        reason: str,
+        key: str | None,
+        on_event: Sink | None,
+        operation_id: str | None,
     ) -> OperationResult:
         slug = valid_slug(slug)
         with self.events.watching(on_event, slug):
-            return self._operations.toggle(kind, slug, valid_actor(actor), reason, key)
+            return self._operations.toggle(kind, slug, valid_actor(actor), reason, key, operation_id)
 
     def offboard(
         self,
@@ -264,12 +280,13 @@ class ControlPlane:
         actor: str = "system",
         idempotency_key: str | None = None,
         on_event: Sink | None = None,
+        operation_id: str | None = None,
     ) -> OperationResult:
         """Export the tenant's rows (unless ``retention`` is ``none``), then remove every resource of it.
         The registry keeps the tenant as ``offboarded`` (and the audit trail) forever."""
         slug = valid_slug(slug)
         with self.events.watching(on_event, slug):
-            return self._operations.offboard(slug, retention, valid_actor(actor), idempotency_key)
+            return self._operations.offboard(slug, retention, valid_actor(actor), idempotency_key, operation_id)
 
     def onboard_many(
         self, requests: Sequence[OnboardRequest | dict[str, Any]], *, actor: str = "system"
@@ -325,13 +342,13 @@ class ControlPlane:
     # --- reads ---------------------------------------------------------------------------------------------
 
     def show(self, slug: str) -> TenantView:
-        return self._reads.show(valid_slug(slug))
+        return self._reads.show(slug)
 
     def tenants(
         self, state: TenantState | None = None, *, plan: str | None = None, cloud: Cloud | str | None = None
     ) -> list[TenantView]:
         """Every tenant matching the filters, in slug order (one statement)."""
-        return self.tenant_page(state=state, plan=plan, cloud=cloud).tenants
+        return self._reads.tenants(state, plan=plan, cloud=cloud)
 
     def tenant_page(
         self,
@@ -343,15 +360,10 @@ class ControlPlane:
         limit: int | None = None,
     ) -> TenantPage:
         """A page of at most ``limit`` tenants after ``cursor`` (the previous page's ``next_cursor``)."""
-        query = validate(
-            TenantQuery,
-            {"state": state, "plan": plan, "cloud": cloud, "cursor": cursor, "limit": limit},
-            "tenant query",
-        )
-        return self._reads.tenants(query)
+        return self._reads.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit)
 
     def operations(self, slug: str | None = None, *, limit: int = 100) -> list[OperationResult]:
-        return self._reads.operations(valid_slug(slug) if slug is not None else None, limit=limit)
+        return self._reads.operations(slug, limit=limit)
 
     def operation(self, operation_id: str) -> OperationResult:
         row = self.journal.get(operation_id)
@@ -360,14 +372,14 @@ class ControlPlane:
         return result_of(row)
 
     def audit_log(self, slug: str | None = None) -> list[AuditEntry]:
-        return self._reads.audit_log(valid_slug(slug) if slug is not None else None)
+        return self._reads.audit_log(slug)
 
     def status(self) -> FleetStatus:
         return self._reads.status()
 
     def credentials(self, slug: str) -> TenantCredentials:
         """The tenant's connection details from its stack's outputs (the password stays a ``SecretStr``)."""
-        return self._reads.credentials(valid_slug(slug))
+        return self._reads.credentials(slug)
 
     # --- reviews, drift and convergence --------------------------------------------------------------------
 

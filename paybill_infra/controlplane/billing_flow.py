@@ -18,7 +18,7 @@ from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
 from paybill_infra.controlplane.registry import utcnow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.controlplane.transitions import ALLOWED
+from paybill_infra.controlplane.transitions import ALLOWED, billing_operation
 from paybill_infra.errors import ControlPlaneError, UnknownTenantError
 from paybill_infra.schema.enums import SubscriptionStatus
 
@@ -46,17 +46,11 @@ class BillingFlow:
         before = self.billing.subscription(event.tenant)
         after = self.billing.record(event)
         state = self.reads.show(event.tenant).state
+        kind = billing_operation(before.status if before else None, after.status, state)
+        if kind is None:
+            return after, None
         reason, key = f"billing event {event.event_id}", f"billing:{event.event_id}"
-        if after.status is SubscriptionStatus.SUSPENDED and state is S.ACTIVE:
-            return after, self.operations.toggle(OperationKind.SUSPEND, event.tenant, ACTOR, reason, key)
-        if (
-            before is not None
-            and before.status is SubscriptionStatus.SUSPENDED
-            and after.status is SubscriptionStatus.ACTIVE
-            and state is S.SUSPENDED
-        ):
-            return after, self.operations.toggle(OperationKind.RESUME, event.tenant, ACTOR, reason, key)
-        return after, None
+        return after, self.operations.toggle(kind, event.tenant, ACTOR, reason, key)
 
     def webhook(self, body: bytes, signature: str) -> SubscriptionView:
         """Verify a signed webhook (``settings.webhook_secret``) and apply its event."""

@@ -2,21 +2,29 @@
 
 Mounted by :mod:`paybill_infra.cli`. Every read command takes ``--json``; mutating commands show a rich
 progress bar per tenant fed by the control plane's progress events. Exit codes: :mod:`paybill_infra.cli_output`.
+
+``list`` and ``show`` read through :class:`~paybill_infra.controlplane.reader.RegistryReader`: a read imports
+no engine and no alembic, migrates nothing and recovers nothing (the control plane is imported by the
+commands that change something).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, table
-from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
+from paybill_infra.controlplane.reader import RegistryReader
+from paybill_infra.controlplane.settings import ControlPlaneSettings
+
+if TYPE_CHECKING:
+    from paybill_infra.controlplane.api import ControlPlane
 
 tenants_app = typer.Typer(
     help="Tenant lifecycle through the control plane (real engine).", no_args_is_help=True, rich_markup_mode=None
@@ -32,10 +40,21 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 def open_plane(
     root: Path, *, workers: int = 4, progress: Progress | None = None, as_json: bool = False
 ) -> ControlPlane:
+    from paybill_infra.controlplane.api import ControlPlane
+
     plane = guard(lambda: ControlPlane(ControlPlaneSettings.for_root(root.resolve(), workers=workers)), as_json=as_json)
     if progress is not None:
         plane.events.add_sink(ProgressSink(progress))
     return plane
+
+
+def open_reader(root: Path, *, as_json: bool = False) -> RegistryReader:
+    """A reader of the project's registry; a project without one yet gets it created first (by opening
+    the control plane once, as any other command would)."""
+    reader = guard(lambda: RegistryReader(ControlPlaneSettings.for_root(root.resolve())), as_json=as_json)
+    if not reader.ready():
+        open_plane(root, as_json=as_json).close()
+    return reader
 
 
 class ProgressSink:
@@ -157,9 +176,10 @@ def list_tenants(
 ) -> None:
     """List tenants with their plan, isolation, state and stack (in pages with ``--limit``/``--cursor``: the
     JSON is then ``{"tenants": [...], "next_cursor": ...}``)."""
-    with open_plane(root, as_json=as_json) as plane:
+    with open_reader(root, as_json=as_json) as reader:
         page = guard(
-            lambda: plane.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit), as_json=as_json
+            lambda: reader.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit),
+            as_json=as_json,
         )
     tenants = page.tenants
     if as_json:
@@ -185,9 +205,9 @@ def list_tenants(
 @tenants_app.command("show")
 def show(slug: str, root: RootOpt = Path("."), as_json: JsonOpt = False) -> None:
     """One tenant, its subscription and its recent operations."""
-    with open_plane(root, as_json=as_json) as plane:
-        view = guard(lambda: plane.show(slug), as_json=as_json)
-        ops = guard(lambda: plane.operations(slug, limit=10), as_json=as_json)
+    with open_reader(root, as_json=as_json) as reader:
+        view = guard(lambda: reader.show(slug), as_json=as_json)
+        ops = guard(lambda: reader.operations(slug, limit=10), as_json=as_json)
     if as_json:
         emit({"tenant": view.model_dump(mode="json"), "operations": [o.model_dump(mode="json") for o in ops]})
         return

@@ -147,11 +147,19 @@ class EventBus:
         )
 
     def engine_sink(
-        self, *, operation_id: str | None, stack: str, members: tuple[str, ...]
+        self, *, operation_id: str | None, stack: str, members: tuple[str, ...], waiting: dict[str, str]
     ) -> Callable[[auto.EngineEvent], None]:
         """A callback for ``Stack.up(on_event=...)`` that publishes translated events, each attributed to
-        the member tenant its resource belongs to (resources are named ``<slug>`` and ``<slug>-<part>``)."""
-        by_length = sorted(members, key=len, reverse=True)
+        the tenant its resource belongs to (resources are named ``<slug>`` and ``<slug>-<part>``) and to the
+        operation that asked for it.
+
+        One run may serve several operations (``waiting``: slug -> operation id, see
+        :meth:`~paybill_infra.controlplane.reconcile.Reconciler.waiting`): an event about a waiting tenant's
+        resource is that tenant's operation's, even when another operation leads the run (a tenant being
+        removed from the stack is found among them, as it is no longer a member). Events about no tenant
+        are the leading ``operation_id``'s; in a run that serves operations, an unchanged resource of a
+        member none of them asked about is news for no operation (``operation_id`` ``None``)."""
+        by_length = sorted({*members, *waiting}, key=len, reverse=True)
 
         def sink(event: auto.EngineEvent) -> None:
             translated = translate(event, operation_id=operation_id, tenant=None, stack=stack)
@@ -159,7 +167,12 @@ class EventBus:
                 return
             name = translated.resource_name or ""
             owner = next((m for m in by_length if name == m or name.startswith(f"{m}-")), None)
-            self.publish(translated.model_copy(update={"tenant": owner}))
+            operation = operation_id
+            if owner is not None and owner in waiting:
+                operation = waiting[owner]
+            elif owner is not None and waiting and translated.op in (None, "same"):
+                operation = None
+            self.publish(translated.model_copy(update={"tenant": owner, "operation_id": operation}))
 
         return sink
 

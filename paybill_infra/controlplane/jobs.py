@@ -69,21 +69,8 @@ def request_hash(kind: OperationKind, tenant: str, request: dict[str, Any]) -> s
 
 
 def result_of(row: OperationRow, *, deduplicated: bool = False) -> OperationResult:
-    return OperationResult(
-        id=row.id,
-        kind=OperationKind(row.kind),
-        tenant=row.tenant,
-        actor=row.actor,
-        status=OperationStatus(row.status),
-        phase=row.phase,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        summary=dict(row.summary or {}),
-        error=row.error,
-        deduplicated=deduplicated,
-    )
+    result = OperationResult.model_validate(row)
+    return result.model_copy(update={"deduplicated": True}) if deduplicated else result
 
 
 class Locks:
@@ -175,13 +162,30 @@ class Journal:
         with self.registry.transaction() as session:
             return session.get(OperationRow, operation_id)
 
-    def dedupe(self, key: str, digest: str, timeout_s: float) -> OperationResult | None:
-        """The result of the operation that already owns ``key`` (waiting for it), or ``None``."""
-        row = self.by_key(key)
+    def running_for(self, tenants: tuple[str, ...]) -> dict[str, str]:
+        """The running operation of each of ``tenants`` that has one (the tenant lock allows at most one)."""
+        if not tenants:
+            return {}
+        with self.registry.transaction() as session:
+            rows = session.execute(
+                select(OperationRow.tenant, OperationRow.id).where(
+                    OperationRow.status == OperationStatus.RUNNING, OperationRow.tenant.in_(tenants)
+                )
+            )
+            return {tenant: operation for tenant, operation in rows}
+
+    def dedupe(
+        self, digest: str, timeout_s: float, *, key: str | None = None, operation_id: str | None = None
+    ) -> OperationResult | None:
+        """The result of the operation that already owns ``key``, or that already has the caller's
+        ``operation_id`` (a rerun of a request the caller named), waiting for it; ``None`` if there is none."""
+        row = self.by_key(key) if key is not None else None
+        if row is None and operation_id is not None:
+            row = self.get(operation_id)
         if row is None:
             return None
         if row.request_hash != digest:
-            raise IdempotencyConflictError(key, row.id)
+            raise IdempotencyConflictError(key or row.id, row.id)
         return self.wait(row.id, timeout_s, deduplicated=True)
 
     def start(

@@ -40,6 +40,9 @@ class TenantState(StrEnum):
 
 
 class OperationKind(StrEnum):
+    """What an operation does: the tenant operations, a fleet convergence, and a drift check (queued by the
+    product backend like any other operation)."""
+
     ONBOARD = "onboard"
     CHANGE_PLAN = "change_plan"
     MOVE = "move"
@@ -47,9 +50,12 @@ class OperationKind(StrEnum):
     RESUME = "resume"
     OFFBOARD = "offboard"
     CONVERGE = "converge"
+    DRIFT = "drift"
 
 
 class OperationStatus(StrEnum):
+    QUEUED = "queued"
+    """Accepted by the product backend, waiting for a worker (the control plane itself never queues)."""
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -121,9 +127,10 @@ class UsageReport(BaseModel):
 
 class OperationResult(BaseModel):
     """The journal entry of one operation. ``deduplicated`` is true when an identical earlier request (same
-    idempotency key, or the same onboarding) answered instead of a new run."""
+    idempotency key, or the same onboarding) answered instead of a new run. Built from a journal row by
+    ``model_validate(row)`` (``from_attributes``)."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
 
     id: str
     kind: OperationKind
@@ -300,7 +307,7 @@ class FleetStatus(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
 
     id: int
     at: datetime

@@ -1,7 +1,9 @@
 """The skeleton every mutating operation runs in: idempotency, the tenant lock, the journal and the audit log.
 
-1. An idempotency key replays the first result of the same request (a different request under the same key
-   is an :class:`~paybill_infra.errors.IdempotencyConflictError`).
+1. An idempotency key, or an operation id the caller chose and already used, replays the first result of
+   the same request (a different request under the same key or id is an
+   :class:`~paybill_infra.errors.IdempotencyConflictError`). A caller that names its operations (the product
+   backend's queue) gets its id on the journal row and on every event: one id from request to engine.
 2. The tenant's lock is taken (one operation per tenant, across processes).
 3. ``check`` runs the rules in the registry transaction; a refusal is audited and raised, nothing recorded.
 4. ``prepare`` writes the registry's new intent and the operation is journaled, in the same transaction.
@@ -17,9 +19,10 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from paybill_infra.controlplane.inputs import valid_key, valid_operation_id
 from paybill_infra.controlplane.jobs import request_hash
 from paybill_infra.controlplane.models import OperationKind, OperationResult, OperationStatus, ProgressPhase
-from paybill_infra.controlplane.runtime import Runtime, valid_key
+from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.errors import MigrationError, OperationFailedError, PaybillError
 
 Check = Callable[[Session], OperationResult | None]
@@ -45,21 +48,23 @@ class OperationRunner:
         check: Check,
         prepare: Prepare,
         body: Body,
+        operation_id: str | None = None,
     ) -> OperationResult:
         rt = self.rt
         digest = request_hash(kind, slug, request)
-        if key is not None:
-            key = valid_key(key)
-            earlier = rt.journal.dedupe(key, digest, rt.settings.lock_timeout_s)
+        key = valid_key(key) if key is not None else None
+        named = valid_operation_id(operation_id) if operation_id is not None else None
+        timeout = rt.settings.lock_timeout_s
+        earlier = rt.journal.dedupe(digest, timeout, key=key, operation_id=named)
+        if earlier is not None:
+            return earlier
+        operation_id = named or str(uuid.uuid4())
+        rt.events.milestone(ProgressPhase.QUEUED, kind.value, operation_id=operation_id, tenant=slug, stack=None)
+        with rt.locks.hold(f"tenant:{slug}", operation_id, timeout):
+            # the first owner of the key (or id) may have finished while this call waited for the lock
+            earlier = rt.journal.dedupe(digest, timeout, key=key, operation_id=named)
             if earlier is not None:
                 return earlier
-        operation_id = str(uuid.uuid4())
-        rt.events.milestone(ProgressPhase.QUEUED, kind.value, operation_id=operation_id, tenant=slug, stack=None)
-        with rt.locks.hold(f"tenant:{slug}", operation_id, rt.settings.lock_timeout_s):
-            if key is not None:  # the key's first owner may have finished while this call waited
-                earlier = rt.journal.dedupe(key, digest, rt.settings.lock_timeout_s)
-                if earlier is not None:
-                    return earlier
             try:
                 with rt.registry.transaction() as session:
                     earlier = check(session)
@@ -71,7 +76,7 @@ class OperationRunner:
             except IntegrityError:
                 # The tenant lock does not cover another tenant racing for the same idempotency key: whoever
                 # lost the insert sees the winner's row now (a different request: IdempotencyConflictError).
-                claimed = rt.journal.dedupe(key, digest, rt.settings.lock_timeout_s) if key is not None else None
+                claimed = rt.journal.dedupe(digest, timeout, key=key, operation_id=named)
                 if claimed is None:
                     raise
                 return claimed

@@ -34,8 +34,6 @@ from paybill_infra.controlplane.registry import OperationRow, PoolRow, Subscript
 from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.errors import (
     ControlPlaneError,
-    FieldProblem,
-    InvalidInputError,
     MigrationError,
     PaybillError,
     TenantExistsError,
@@ -67,26 +65,28 @@ class Operations:
 
     # --- requests --------------------------------------------------------------------------------------------
 
-    def onboard(self, req: OnboardRequest, actor: str, key: str | None) -> OperationResult:
+    def onboard(
+        self, req: OnboardRequest, actor: str, key: str | None, operation_id: str | None = None
+    ) -> OperationResult:
         rt = self.rt
         plan = rt.plan(req.plan, req.slug)
-        rules.require_entitlement(req.slug, "onboard", req.subscription)
         cloud = req.cloud or rt.settings.default_cloud
 
         def check(session: Session) -> OperationResult | None:
-            self.rec.resolve(req.slug, req.display_name, plan.name, dict(req.tags), cloud, req.region)
             row = session.get(TenantRow, req.slug)
-            if row is not None and row.state in rules.PLACED:
-                if row.plan == req.plan and row.display_name == req.display_name:
-                    first = session.scalars(
-                        select(OperationRow)
-                        .where(OperationRow.tenant == req.slug, OperationRow.kind == K.ONBOARD)
-                        .order_by(OperationRow.created_at.desc())
-                    ).first()
-                    if first is not None:
-                        return result_of(first, deduplicated=True)
-                raise TenantExistsError(req.slug, row.state.value, row.plan)
-            return None
+            existing = (row.state, row.plan, row.display_name) if row is not None else None
+            replay = rules.check_onboard(req.slug, req.subscription, existing, req.plan, req.display_name)
+            self.rec.resolve(req.slug, req.display_name, plan.name, dict(req.tags), cloud, req.region)
+            if not replay:
+                return None
+            first = session.scalars(
+                select(OperationRow)
+                .where(OperationRow.tenant == req.slug, OperationRow.kind == K.ONBOARD)
+                .order_by(OperationRow.created_at.desc())
+            ).first()
+            if first is None:
+                raise TenantExistsError(req.slug, existing[0].value if existing else "", req.plan)
+            return result_of(first, deduplicated=True)
 
         def prepare(session: Session, operation_id: str) -> None:
             row = session.get(TenantRow, req.slug)
@@ -120,19 +120,20 @@ class Operations:
             check=check,
             prepare=prepare,
             body=self.provision,
+            operation_id=operation_id,
         )
 
-    def change_plan(self, slug: str, plan_name: str, actor: str, key: str | None) -> OperationResult:
+    def change_plan(
+        self, slug: str, plan_name: str, actor: str, key: str | None, operation_id: str | None = None
+    ) -> OperationResult:
         target = self.rt.plan(plan_name, slug)
 
         def check(session: Session) -> OperationResult | None:
             row = self.rt.tenant(session, slug)
-            rules.require_state(slug, K.CHANGE_PLAN, row.state)
-            if row.plan == target.name:
-                raise InvalidInputError("change_plan", [FieldProblem("plan", f"tenant is already on '{row.plan}'")])
             sub = session.get(SubscriptionRow, slug)
-            rules.check_plan_change(
+            rules.check_change_plan(
                 slug,
+                row.state,
                 self.rt.catalog[row.plan],
                 target,
                 sub.status if sub else None,
@@ -150,18 +151,32 @@ class Operations:
             self._plan_migration(session, row, target, row.cloud, row.region)
 
         return self.runner.operate(
-            K.CHANGE_PLAN, slug, actor, {"plan": target.name}, key, check=check, prepare=prepare, body=self.change
+            K.CHANGE_PLAN,
+            slug,
+            actor,
+            {"plan": target.name},
+            key,
+            check=check,
+            prepare=prepare,
+            body=self.change,
+            operation_id=operation_id,
         )
 
-    def move(self, slug: str, cloud: Cloud, region: str | None, actor: str, key: str | None) -> OperationResult:
+    def move(
+        self,
+        slug: str,
+        cloud: Cloud,
+        region: str | None,
+        actor: str,
+        key: str | None,
+        operation_id: str | None = None,
+    ) -> OperationResult:
         """Move the tenant, on its plan, to another region or cloud: a migration like a topology change."""
         where = region or self.rt.target(cloud).default_region
 
         def check(session: Session) -> OperationResult | None:
             row = self.rt.tenant(session, slug)
-            rules.require_state(slug, K.MOVE, row.state)
-            if row.cloud is cloud and row.region == where:
-                raise InvalidInputError("move", [FieldProblem("region", f"tenant is already in {cloud.value}/{where}")])
+            rules.check_move(slug, row.state, (row.cloud, row.region), (cloud, where))
             self.rec.resolve(slug, row.display_name, row.plan, dict(row.tags or {}), cloud, where)
             return None
 
@@ -170,7 +185,9 @@ class Operations:
             self._plan_migration(session, row, self.rt.catalog[row.plan], cloud, where)
 
         request = {"cloud": cloud.value, "region": where}
-        return self.runner.operate(K.MOVE, slug, actor, request, key, check=check, prepare=prepare, body=self.change)
+        return self.runner.operate(
+            K.MOVE, slug, actor, request, key, check=check, prepare=prepare, body=self.change, operation_id=operation_id
+        )
 
     def _plan_migration(self, session: Session, row: TenantRow, plan: Plan, cloud: Cloud, region: str) -> None:
         row.state = S.MIGRATING
@@ -182,15 +199,21 @@ class Operations:
         if sub is not None:
             sub.plan = plan.name
 
-    def toggle(self, kind: OperationKind, slug: str, actor: str, reason: str, key: str | None) -> OperationResult:
+    def toggle(
+        self,
+        kind: OperationKind,
+        slug: str,
+        actor: str,
+        reason: str,
+        key: str | None,
+        operation_id: str | None = None,
+    ) -> OperationResult:
         suspend = kind is K.SUSPEND
 
         def check(session: Session) -> OperationResult | None:
             row = self.rt.tenant(session, slug)
-            rules.require_state(slug, kind, row.state)
-            if not suspend:
-                sub = session.get(SubscriptionRow, slug)
-                rules.require_entitlement(slug, "resume", sub.status if sub else None)
+            sub = session.get(SubscriptionRow, slug)
+            rules.check_toggle(slug, kind, row.state, sub.status if sub else None)
             return None
 
         def prepare(session: Session, operation_id: str) -> None:
@@ -206,13 +229,27 @@ class Operations:
                 raise
 
         return self.runner.operate(
-            kind, slug, actor, {"reason": reason[:200]}, key, check=check, prepare=prepare, body=body
+            kind,
+            slug,
+            actor,
+            {"reason": reason[:200]},
+            key,
+            check=check,
+            prepare=prepare,
+            body=body,
+            operation_id=operation_id,
         )
 
-    def offboard(self, slug: str, retention: RetentionPolicy, actor: str, key: str | None) -> OperationResult:
+    def offboard(
+        self,
+        slug: str,
+        retention: RetentionPolicy,
+        actor: str,
+        key: str | None,
+        operation_id: str | None = None,
+    ) -> OperationResult:
         def check(session: Session) -> OperationResult | None:
-            row = self.rt.tenant(session, slug, include_offboarded=True)
-            rules.require_state(slug, K.OFFBOARD, row.state)
+            rules.check_offboard(slug, self.rt.tenant(session, slug, include_offboarded=True).state)
             return None
 
         def prepare(session: Session, operation_id: str) -> None:
@@ -227,6 +264,7 @@ class Operations:
             check=check,
             prepare=prepare,
             body=lambda op: self.offboard_body(op, retention),
+            operation_id=operation_id,
         )
 
     # --- bodies ------------------------------------------------------------------------------------------------

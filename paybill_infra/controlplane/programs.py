@@ -27,8 +27,8 @@ from paybill_infra.local.components import (
     PlatformRef,
 )
 from paybill_infra.topology.model import Topology
+from paybill_infra.topology.naming import BRIDGE_DATABASE
 
-BRIDGE_DATABASE = "paybill_bridge"
 BRIDGE_OWNER = "paybill_bridge_owner"
 
 

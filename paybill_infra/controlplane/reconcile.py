@@ -31,7 +31,6 @@ from paybill_infra.controlplane.migration import Placement
 from paybill_infra.controlplane.models import StackChange, StackKind
 from paybill_infra.controlplane.placement import infra_stack, platform_stack
 from paybill_infra.controlplane.programs import (
-    BRIDGE_DATABASE,
     Endpoint,
     MemberSpec,
     PlatformProgram,
@@ -50,7 +49,7 @@ from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.tenant import Tenant
 from paybill_infra.targets.base import Member, Target
 from paybill_infra.topology.model import Topology
-from paybill_infra.topology.naming import NameKind
+from paybill_infra.topology.naming import BRIDGE_DATABASE, NameKind
 from paybill_infra.topology.resolve import resolve_topology
 
 PROBE_TIMEOUT_S = 10
@@ -87,6 +86,8 @@ class Reconciler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._batchers: dict[str, Batcher[StackChange]] = {}
+        self._waiting: dict[str, dict[str, str]] = {}
+        """Per stack, the operations waiting for a run of it, and their tenants (operation id -> slug)."""
         self._guard = threading.Lock()
         self.gate = Gate()
 
@@ -187,11 +188,26 @@ class Reconciler:
 
     def sync(self, stack: str, operation_id: str) -> StackChange:
         """Converge ``stack`` to the registry (batched with concurrent requests for the same stack)."""
+        row = self.rt.journal.get(operation_id)
         with self._guard:
             batcher = self._batchers.setdefault(stack, Batcher())
-        ticket = batcher.ticket()
-        self.gate.pass_()
-        return batcher.run(lambda: self.apply(stack, operation_id), ticket)
+            if row is not None:
+                self._waiting.setdefault(stack, {})[operation_id] = row.tenant
+        try:
+            ticket = batcher.ticket()
+            self.gate.pass_()
+            return batcher.run(lambda: self.apply(stack, operation_id), ticket)
+        finally:
+            with self._guard:
+                self._waiting.get(stack, {}).pop(operation_id, None)
+
+    def waiting(self, stack: str) -> dict[str, str]:
+        """The operation each tenant waiting for a run of ``stack`` is in (slug -> operation id): a batched run
+        carries their changes, so its events about their resources are theirs. With the running operations
+        of the stack's members (whose intent a run applies even before they wait for it), this names the
+        operation of every tenant a run serves, members being removed included."""
+        with self._guard:
+            return {tenant: op for op, tenant in self._waiting.get(stack, {}).items()}
 
     @staticmethod
     def needs_platform(target: Target, region: str, isolation: Isolation) -> bool:
@@ -215,7 +231,8 @@ class Reconciler:
         with rt.locks.hold(f"stack:{stack}", operation_id, rt.settings.lock_timeout_s), rt.slots:
             with rt.registry.transaction() as session:
                 spec = self.spec(session, stack)
-            sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs)
+            owners = {**rt.journal.running_for(spec.slugs), **self.waiting(stack)}
+            sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs, waiting=owners)
             if not spec.members and spec.kind is not StackKind.PLATFORM:
                 return self._destroy(spec, sink)
             twin_existed = rt.infra.exists(infra_stack(stack))

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from paybill_infra.controlplane.models import OperationKind, OperationStatus, StackKind, TenantState
-from paybill_infra.errors import ControlPlaneError
+from paybill_infra.errors import ControlPlaneError, UnknownTenantError
 from paybill_infra.rollouts.models import RolloutKind, RolloutStatus, UnitStatus
 from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
 
@@ -298,6 +298,15 @@ class RolloutEventRow(Base):
 @event.listens_for(AuditRow, "before_delete")
 def _audit_is_append_only(_mapper: Any, _connection: Any, target: AuditRow) -> None:
     raise ControlPlaneError(f"the audit log is append-only (entry {target.id})")
+
+
+def tenant_row(session: Session, slug: str, *, include_offboarded: bool = False) -> TenantRow:
+    """The tenant's row, or :class:`~paybill_infra.errors.UnknownTenantError` (also for an offboarded one,
+    unless ``include_offboarded``)."""
+    row = session.get(TenantRow, slug)
+    if row is None or (not include_offboarded and row.state is TenantState.OFFBOARDED):
+        raise UnknownTenantError(slug)
+    return row
 
 
 def default_url(root: Path) -> str:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from paybill_infra.catalog import PlanCatalog, load_catalog
@@ -20,31 +19,22 @@ from paybill_infra.controlplane import migrations
 from paybill_infra.controlplane.events import EventBus
 from paybill_infra.controlplane.jobs import Journal, Locks, new_owner
 from paybill_infra.controlplane.migration import DataMover, PostgresDataMover
-from paybill_infra.controlplane.models import Actor, IdempotencyKey, TenantState
+from paybill_infra.controlplane.models import TenantState
 from paybill_infra.controlplane.naming_check import ensure_current_names
 from paybill_infra.controlplane.programs import ServerConfig
-from paybill_infra.controlplane.registry import Registry, TenantRow, default_url, make_engine
+from paybill_infra.controlplane.registry import Registry, TenantRow, default_url, make_engine, tenant_row
 from paybill_infra.controlplane.settings import ControlPlaneSettings
 from paybill_infra.controlplane.stacks import RetryPolicy, StackManager
 from paybill_infra.engine.settings import EngineSettings
 from paybill_infra.errors import (
-    FieldProblem,
-    InvalidInputError,
     UnknownPlanError,
     UnknownTargetError,
-    UnknownTenantError,
 )
 from paybill_infra.schema.enums import Cloud
-from paybill_infra.schema.identifiers import PlanName, Slug
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Target
 from paybill_infra.targets.registry import target_for
 from paybill_infra.targets.runner import EngineInfraRunner, InfraRunner
-
-_SLUG = TypeAdapter(Slug)
-_PLAN = TypeAdapter(PlanName)
-_ACTOR = TypeAdapter(Actor)
-_KEY = TypeAdapter(IdempotencyKey)
 
 
 @dataclass
@@ -77,10 +67,7 @@ class Runtime:
         return self.catalog[name]
 
     def tenant(self, session: Session, slug: str, *, include_offboarded: bool = False) -> TenantRow:
-        row = session.get(TenantRow, slug)
-        if row is None or (not include_offboarded and row.state is TenantState.OFFBOARDED):
-            raise UnknownTenantError(slug)
-        return row
+        return tenant_row(session, slug, include_offboarded=include_offboarded)
 
     def mark(self, slug: str, state: TenantState) -> None:
         with self.registry.transaction() as session:
@@ -123,26 +110,3 @@ def build_runtime(
         export_dir=(settings.export_dir or root / ".paybill" / "exports").resolve(),
         slots=threading.BoundedSemaphore(settings.workers),
     )
-
-
-def valid_slug(value: str) -> str:
-    return _validated(_SLUG, value, "tenant slug", "slug")
-
-
-def valid_plan(value: str) -> str:
-    return _validated(_PLAN, value, "plan", "plan")
-
-
-def valid_actor(value: str) -> str:
-    return _validated(_ACTOR, value, "actor", "actor")
-
-
-def valid_key(value: str) -> str:
-    return _validated(_KEY, value, "idempotency key", "key")
-
-
-def _validated(adapter: TypeAdapter[str], value: str, what: str, field: str) -> str:
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as err:
-        raise InvalidInputError(what, [FieldProblem(field, e["msg"]) for e in err.errors()]) from None

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from agent_acl import AclPolicy
 from paybill_infra.controlplane.models import BillingPolicy, validate
-from paybill_infra.controlplane.programs import ServerConfig
-from paybill_infra.controlplane.stacks import SecretsConfig
-from paybill_infra.datamodel.source import SchemaFile, load_policy_over, load_schema_file
+from paybill_infra.controlplane.secrets import SecretsConfig
 from paybill_infra.errors import FieldProblem, InvalidInputError
-from paybill_infra.program import PG_URL_ENV
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.targets.base import TargetSettings
+
+if TYPE_CHECKING:
+    from agent_acl import AclPolicy
+    from paybill_infra.controlplane.programs import ServerConfig
+    from paybill_infra.datamodel.source import SchemaFile
 
 SETTINGS_FILE = "paybill.yaml"
 
@@ -86,18 +87,26 @@ class ControlPlaneSettings(BaseModel):
 
     def schema_file(self) -> SchemaFile:
         """The configured tenant data schema file, validated (:class:`~paybill_infra.errors.DataSchemaError`)."""
+        from paybill_infra.datamodel.source import load_schema_file
+
         return load_schema_file(self.root / self.data_schema if self.data_schema is not None else None)
 
     def acl(self, schema: SchemaFile) -> AclPolicy | None:
         """The configured agent ACL policy over ``schema`` (``None`` when none is configured)."""
         if self.acl_policy is None:
             return None
+        from paybill_infra.datamodel.source import load_policy_over
+
         return load_policy_over(self.root / self.acl_policy, schema)
 
     def server(self) -> ServerConfig:
-        """The local target's server: an external URL, or the embedded server's data directory."""
+        """The local target's server: an external URL, or the embedded server's data directory (imported here:
+        reading the registry needs these settings, not the engine the programs module brings)."""
         # One variable, read where it is used as the Pulumi program reads it (program.py): a pydantic-settings
         # model for a single optional value would add a class and change nothing.
+        from paybill_infra.controlplane.programs import ServerConfig
+        from paybill_infra.program import PG_URL_ENV
+
         url = self.postgres_url.get_secret_value() if self.postgres_url else os.environ.get(PG_URL_ENV)
         embedded = self.embedded_dir or self.root / ".paybill" / "postgres"
         return ServerConfig(embedded_dir=str(embedded.resolve()), url=url or None)

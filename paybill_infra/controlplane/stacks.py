@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import tenacity
 from pulumi import automation as auto
-from pydantic import BaseModel, ConfigDict, Field
 
 from paybill_infra import lifeline
 from paybill_infra.controlplane.models import StackChange
+from paybill_infra.controlplane.secrets import SecretsConfig
 from paybill_infra.engine.diffs import ChangeLog
 from paybill_infra.engine.errors import map_engine_error
 from paybill_infra.engine.settings import EngineSettings
@@ -76,20 +76,6 @@ _PROVIDERS: dict[str, type[PostgresProvider]] = {
     "BridgeSchema": BridgeSchemaProvider,
     "PooledMembership": PooledMembershipProvider,
 }
-
-
-class SecretsConfig(BaseModel):
-    """The secrets provider new stacks are created with: ``passphrase`` (default; the engine settings warn
-    loudly when the development passphrase is used) or a KMS URL."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    provider: Annotated[
-        str, Field(pattern=r"^(passphrase|(awskms|azurekeyvault|gcpkms|hashivault)://\S+)$", max_length=512)
-    ] = "passphrase"
-
-    def for_workspace(self) -> str | None:
-        return None if self.provider == "passphrase" else self.provider
 
 
 @dataclass

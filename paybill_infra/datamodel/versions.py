@@ -7,7 +7,9 @@ between any two recorded versions can be recomputed later (a resumed rollout nee
 
 from __future__ import annotations
 
+import tenacity
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill_infra.controlplane.registry import Registry, SchemaVersionRow
@@ -16,7 +18,16 @@ from paybill_infra.errors import ControlPlaneError
 
 
 def record(registry: Registry, file: SchemaFile) -> int:
-    """The version number of ``file``'s content, recording it as the next version if it is new."""
+    """The version number of ``file``'s content, recording it as the next version if it is new. Two processes
+    recording at once (workers starting together) collide on the number's key; the loser reads again and
+    finds the winner's row, or takes the next number."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(IntegrityError), stop=tenacity.stop_after_attempt(5), reraise=True
+    )
+    return retrying(_record_once, registry, file)
+
+
+def _record_once(registry: Registry, file: SchemaFile) -> int:
     digest = file.content_hash
     with registry.transaction() as session:
         existing = session.scalar(select(SchemaVersionRow.number).where(SchemaVersionRow.content_hash == digest))

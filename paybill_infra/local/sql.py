@@ -29,12 +29,13 @@ from sqlalchemy import Table
 
 from agent_acl import DataSchema
 from paybill_infra.local.app_schema import APP_SCHEMA, TABLES, TENANT_COLUMN, tables_in
+from paybill_infra.topology import naming
 
 OWNER_ROLE = "paybill_owner"
 SHARED_DATABASE = "paybill"
 CONTROL_SCHEMA = "paybill"
-POOLED_SCHEMA = "pooled"
-SILO_SCHEMA = "app"
+POOLED_SCHEMA: Final = naming.POOLED_SCHEMA
+SILO_SCHEMA: Final = naming.SILO_SCHEMA
 TENANT_ROLES_TABLE = "tenant_roles"
 CURRENT_TENANT_FN = "current_tenant"
 POOLED_POLICY = "tenant_isolation"

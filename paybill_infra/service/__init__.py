@@ -1,18 +1,32 @@
-"""The product backend: an HTTP API that embeds the control plane, with operations on a job queue.
+"""The product backend: an HTTP API over the registry, with operations run on the control plane by queue workers.
 
 - :func:`create_app` builds the FastAPI service (``python -m paybill_infra.service api``);
 - :class:`Worker` runs queued operations on the control plane (``python -m paybill_infra.service worker``),
   on as many machines as needed; the API process never runs the engine;
 - the queue is procrastinate on the PostgreSQL the project already runs (see
-  :mod:`paybill_infra.service.queue` and ``examples/backend/README.md``).
+  :mod:`paybill_infra.service.queue` and ``examples/backend/README.md``);
+- ``python -m paybill_infra.service migrate`` brings the database to the newest schema
+  (:mod:`paybill_infra.service.migrate`).
+
+The path of one onboarding, from ``POST /tenants`` to the engine, under one operation id throughout:
+
+1. :func:`paybill_infra.service.routes.onboard`: authorization, then the control plane's own rules
+   (:func:`paybill_infra.controlplane.transitions.check_onboard`) on what the read-only registry reader says;
+2. :meth:`paybill_infra.service.runtime.ApiRuntime.submit`: the ``queued`` operation row, then its job
+   (:func:`paybill_infra.service.queue.enqueue`); the API answers 202 with the operation's id;
+3. :meth:`paybill_infra.service.worker.Worker.run_operation`: a worker marks it running;
+4. :meth:`paybill_infra.service.worker.Worker.dispatch`: ``ControlPlane.onboard(..., operation_id=<the id>)``;
+5. :meth:`paybill_infra.controlplane.operation_runner.OperationRunner.operate`: the tenant lock, the same rules
+   again in the registry transaction, and the journal entry under the same id;
+6. :meth:`paybill_infra.controlplane.reconcile.Reconciler.sync`: the stack's (possibly batched) run;
+7. :meth:`paybill_infra.controlplane.stacks.StackManager.run`: the engine; its events carry the id and reach
+   ``svc_events`` through :meth:`paybill_infra.service.store.Store.record_event`, then every SSE stream.
 """
 
 from paybill_infra.service.app import create_app
 from paybill_infra.service.auth import Authenticator, create_api_key, issue_token
-from paybill_infra.service.events import EventRecorder, Wakeups, sse_stream
+from paybill_infra.service.events import Wakeups, sse_stream
 from paybill_infra.service.models import (
-    JobKind,
-    JobStatus,
     OperationView,
     OpsSummary,
     PlanChange,
@@ -30,9 +44,6 @@ from paybill_infra.service.worker import Worker
 
 __all__ = [
     "Authenticator",
-    "EventRecorder",
-    "JobKind",
-    "JobStatus",
     "OperationView",
     "OpsSummary",
     "PlanChange",

@@ -1,4 +1,4 @@
-"""``python -m paybill_infra.service <command>``: run the API or a worker, create the tables, or manage API
+"""``python -m paybill_infra.service <command>``: run the API or a worker, migrate the database, or manage API
 keys (``create-key``, ``revoke-key``, ``list-keys``: the same commands as ``paybill service``).
 
 Settings come from ``PAYBILL_SERVICE_*`` (see :class:`~paybill_infra.service.settings.ServiceSettings`); a
@@ -17,9 +17,8 @@ from paybill_infra.cli_service import service_app
 from paybill_infra.errors import PaybillError
 from paybill_infra.service import worker
 from paybill_infra.service.app import create_app
-from paybill_infra.service.queue import queue_schema
+from paybill_infra.service.migrate import migrate
 from paybill_infra.service.settings import ServiceSettings
-from paybill_infra.service.store import Store
 
 KEY_COMMANDS = ("create-key", "revoke-key", "list-keys")
 
@@ -36,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     api.add_argument("--port", type=int, default=8000)
     run = commands.add_parser("worker", help="run queued operations on the control plane")
     run.add_argument("--name", default="paybill-worker")
-    commands.add_parser("init", help="create the queue's and the service's tables")
+    commands.add_parser("migrate", help="create or upgrade the queue's, the registry's and the service's tables")
     for name in KEY_COMMANDS:
         commands.add_parser(name, help="API keys: see `paybill service --help`")
     args = parser.parse_args(args_list)
@@ -52,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         worker.run(settings, name=args.name)
         return 0
-    store = Store.connect(settings.sqlalchemy_url())
-    try:
-        store.create_schema(queue_schema())
-    finally:
-        store.close()
+    migrate(settings)
     return 0
 
 

@@ -210,9 +210,9 @@ def render(rt: ApiRuntime, caller: Principal, session: Session | None) -> str:
         )
         check = "<button id='check-drift' type='button'>Check drift</button>" if session else ""
         drift_section = f"<section><h2>Drift</h2><div id='drift'>{drift}</div>{check}</section>"
-        drift_section += rollouts_panel(rt.plane.rollouts(ROLLOUTS))
+        drift_section += rollouts_panel(rt.reader.rollouts.recent(ROLLOUTS))
     else:
-        tenants = [rt.plane.show(caller.tenant or "")]
+        tenants = [rt.reader.show(caller.tenant or "")]
         operations = rt.store.recent(caller.tenant, RECENT)
         fleet = drift_section = ""
     tenant_rows = [

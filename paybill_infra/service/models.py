@@ -1,8 +1,10 @@
 """The service's edge: request and response bodies, and the closed sets they use.
 
 Tenant bodies reuse the control plane's models (:class:`~paybill_infra.controlplane.OnboardRequest`,
-:class:`~paybill_infra.controlplane.TenantView`); what is new here is the asynchronous operation a request
-becomes, and the principal that made it.
+:class:`~paybill_infra.controlplane.TenantView`), and an operation's kind and status are the control plane's
+(:class:`~paybill_infra.controlplane.OperationKind`, :class:`~paybill_infra.controlplane.OperationStatus`,
+whose ``queued`` is the status before a worker picks it up). What is new here is the operation as the API
+shows it, and the principal that made it.
 """
 
 from __future__ import annotations
@@ -13,36 +15,18 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from paybill_infra.controlplane import DriftReport, FleetStatus, SubscriptionView, TenantView
+from paybill_infra.controlplane import (
+    DriftReport,
+    FleetStatus,
+    OperationKind,
+    OperationStatus,
+    SubscriptionView,
+    TenantView,
+)
 from paybill_infra.schema.enums import Cloud
 from paybill_infra.schema.identifiers import PlanName, Region
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-
-class JobKind(StrEnum):
-    """What a queued operation does (the control plane's tenant operations, plus a drift check)."""
-
-    ONBOARD = "onboard"
-    CHANGE_PLAN = "change_plan"
-    MOVE = "move"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    OFFBOARD = "offboard"
-    DRIFT = "drift"
-
-
-class JobStatus(StrEnum):
-    """An operation as the API reports it: queued until a worker picks it up, then the control plane's."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    ROLLED_BACK = "rolled_back"
-
-
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.ROLLED_BACK})
 
 
 class Role(StrEnum):
@@ -79,7 +63,7 @@ class Principal(BaseModel):
 class ApiKeyView(BaseModel):
     """An API key as listed for operators: who and what it grants, never its secret or digest."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     id: str
     subject: str
@@ -115,19 +99,18 @@ class Reason(BaseModel):
 class OperationView(BaseModel):
     """An asynchronous operation: ``GET /operations/{id}`` until ``status`` is terminal.
 
-    ``control_plane_operation`` is the control plane's journal entry once a worker started it, ``worker``
-    the worker (``name@host:pid``) that ran the latest attempt; ``summary``
-    holds counts, stacks and paths (never outputs or credentials)."""
+    ``id`` is the one id of the operation everywhere: the control plane's journal entry, its events and its
+    audit records carry it too. ``worker`` is the worker (``name@host:pid``) that ran the latest attempt;
+    ``summary`` holds counts, stacks and paths (never outputs or credentials)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
     id: str
-    kind: JobKind
+    kind: OperationKind
     tenant: str | None
     actor: str
-    status: JobStatus
+    status: OperationStatus
     phase: str
-    control_plane_operation: str | None
     worker: str | None
     attempts: int
     created_at: datetime

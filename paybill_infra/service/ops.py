@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from paybill_infra.controlplane import DriftReport
+from paybill_infra.controlplane import DriftReport, OperationKind, OperationStatus
 from paybill_infra.schema.identifiers import SLUG_MAX, SLUG_MIN, SLUG_PATTERN
 from paybill_infra.service.auth import require, require_platform
-from paybill_infra.service.models import JobKind, JobStatus, OperationView, OpsSummary, Scope
+from paybill_infra.service.models import OperationView, OpsSummary, Scope
 from paybill_infra.service.routes import PROBLEMS, Caller, Runtime
 from paybill_infra.service.runtime import ApiRuntime
 
@@ -24,11 +24,13 @@ RECENT = 50
 
 
 def summary(rt: ApiRuntime) -> OpsSummary:
-    drifts = [op for op in rt.store.recent(kind=JobKind.DRIFT, limit=20) if op.status is JobStatus.SUCCEEDED]
+    drifts = [
+        op for op in rt.store.recent(kind=OperationKind.DRIFT, limit=20) if op.status is OperationStatus.SUCCEEDED
+    ]
     last = drifts[0] if drifts else None
     return OpsSummary(
-        fleet=rt.plane.status(),
-        tenants=tuple(rt.plane.tenants()),
+        fleet=rt.reader.status(),
+        tenants=tuple(rt.reader.tenants()),
         operations=tuple(rt.store.recent(limit=RECENT)),
         queue=rt.store.counts(),
         last_drift=last,
@@ -53,7 +55,7 @@ async def check_drift(
     require(caller, Scope.OPS_WRITE)
     require_platform(caller, "check drift")
     if tenant is not None:
-        await asyncio.to_thread(rt.plane.show, tenant)
-    operation = await rt.submit(JobKind.DRIFT, tenant, caller.actor, {"tenant": tenant}, None)
+        await asyncio.to_thread(rt.reader.show, tenant)
+    operation = await rt.submit(OperationKind.DRIFT, tenant, caller.actor, {"tenant": tenant}, None)
     response.headers["Location"] = f"/operations/{operation.id}"
     return operation

@@ -11,7 +11,7 @@ What "no operation lost" rests on:
   in between) is deferred again by :func:`sweep`;
 - a job whose worker died stays ``doing``; once the worker's heartbeat is older than
   ``stalled_after_s``, :func:`sweep` puts it back to ``todo`` and another worker runs it again;
-- running it again is safe: the handler passes an idempotency key derived from the operation id, so the
+- running it again is safe: the handler runs the control plane under the operation's own id, so the
   control plane replays the first result, and its crash recovery has finished (or rolled back) whatever
   the dead worker left half-done.
 """
@@ -41,7 +41,7 @@ def make_app(settings: ServiceSettings) -> procrastinate.App:
 
 
 def queue_schema() -> str:
-    """procrastinate's own DDL (applied once by :meth:`Store.create_schema`)."""
+    """procrastinate's own DDL (applied once by :func:`~paybill_infra.service.migrate.migrate`)."""
     return str(SchemaManager.get_schema())
 
 

@@ -13,16 +13,16 @@ events with ``id:`` for ``Last-Event-ID``), then one ``end`` event with the roll
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import procrastinate
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from paybill_infra.controlplane import ControlPlane
+from paybill_infra.rollouts.journal import RolloutJournal
 from paybill_infra.rollouts.models import TERMINAL, RolloutRequest, RolloutView
 from paybill_infra.service.auth import require, require_platform
 from paybill_infra.service.errors import ServiceError
@@ -54,7 +54,7 @@ async def start(
     for field in SERVER_SIDE:
         if getattr(body, field) is not None:
             raise ServiceError(422, "Unprocessable Content", f"{field} is the server's (its configured schema)", field)
-    view = await asyncio.to_thread(rt.plane.plan_rollout, body, actor=caller.actor, idempotency_key=key)
+    view = await asyncio.to_thread(rt.planner.plan_rollout, body, actor=caller.actor, idempotency_key=key)
     if not view.deduplicated:
         await defer(rt, view)
     response.headers["Location"] = f"/rollouts/{view.id}"
@@ -70,19 +70,19 @@ async def defer(rt: ApiRuntime, view: RolloutView) -> None:
 @router.get("", summary="Recent rollouts")
 async def recent(rt: Runtime, caller: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[RolloutView]:
     _visible(caller, "read rollouts", Scope.OPS_READ)
-    return await asyncio.to_thread(rt.plane.rollouts, limit)
+    return await asyncio.to_thread(rt.reader.rollouts.recent, limit)
 
 
 @router.get("/{rollout_id}", summary="A rollout: its waves, units and their status")
 async def show(rollout_id: uuid.UUID, rt: Runtime, caller: Caller) -> RolloutView:
     _visible(caller, "read rollouts", Scope.OPS_READ)
-    return await asyncio.to_thread(rt.plane.rollout_view, str(rollout_id))
+    return await asyncio.to_thread(rt.reader.rollouts.view, str(rollout_id))
 
 
 @router.get(
     "/{rollout_id}/events",
     summary="A rollout's steps as Server-Sent Events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"description": "`rollout` events, then one `end` event", "content": {"text/event-stream": {}}}},
 )
 async def events(
@@ -91,34 +91,32 @@ async def events(
     caller: Caller,
     follow: bool = True,
     last_event_id: Annotated[int, Header(alias="Last-Event-ID", ge=0, le=2**62)] = 0,
-) -> StreamingResponse:
+) -> EventSourceResponse:
     _visible(caller, "read rollouts", Scope.OPS_READ)
-    await asyncio.to_thread(rt.plane.rollout_view, str(rollout_id))
-    stream = frames(rt.plane, str(rollout_id), after=last_event_id, poll_s=rt.settings.event_poll_s, follow=follow)
-    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    await asyncio.to_thread(rt.reader.rollouts.view, str(rollout_id))
+    stream = frames(
+        rt.reader.rollouts, str(rollout_id), after=last_event_id, poll_s=rt.settings.event_poll_s, follow=follow
+    )
+    return EventSourceResponse(stream, ping=KEEPALIVE_S, headers={"Cache-Control": "no-store"})
 
 
 async def frames(
-    plane: ControlPlane, rollout_id: str, *, after: int, poll_s: float, follow: bool
-) -> AsyncIterator[str]:
+    journal: RolloutJournal, rollout_id: str, *, after: int, poll_s: float, follow: bool
+) -> AsyncIterator[ServerSentEvent]:
     """The rollout's events after ``after``, then ``end``; the status is read before the events, so once it
     is terminal every event is in the same read."""
-    last, quiet_since = after, time.monotonic()
+    last = after
     while True:
-        view = await asyncio.to_thread(plane.rollout_view, rollout_id)
-        batch = await asyncio.to_thread(plane.rollout_events, rollout_id, last)
+        view = await asyncio.to_thread(journal.view, rollout_id)
+        batch = await asyncio.to_thread(journal.events, rollout_id, last)
         for event in batch:
             last = event.id
-            yield f"id: {event.id}\nevent: rollout\ndata: {event.model_dump_json()}\n\n"
+            yield ServerSentEvent(event.model_dump_json(), event="rollout", id=str(event.id))
         if batch:
-            quiet_since = time.monotonic()
             continue
         if view.status in TERMINAL or not follow:
-            yield f"event: end\ndata: {view.model_dump_json()}\n\n"
+            yield ServerSentEvent(view.model_dump_json(), event="end")
             return
-        if time.monotonic() - quiet_since >= KEEPALIVE_S:
-            quiet_since = time.monotonic()
-            yield ": keep-alive\n\n"
         await asyncio.sleep(poll_s)
 
 

@@ -1,9 +1,12 @@
 """The HTTP API: tenants, operations (with SSE progress) and the billing webhook.
 
 Every mutating route answers ``202 Accepted`` with the :class:`OperationView` to poll (``Location``
-header) once the operation is recorded and its job deferred; workers do the rest. Checks that do not
-depend on operations still in flight (authorization, the catalog, billing entitlement, existence, and
-the tenant's state when nothing of it is queued) are answered at once with a problem document.
+header) once the operation is recorded and its job deferred; workers do the rest. Before queuing, a route
+checks the same rules the control plane checks, by calling the same pure functions
+(:mod:`paybill_infra.controlplane.transitions`) on what the registry says; their typed errors become
+problem documents (:mod:`paybill_infra.service.problems`). The tenant's state is judged only when nothing
+of it is queued or running (``settled_state``): otherwise the worker's control plane judges it. What is
+the API's own is authorization (roles, scopes, and the plan tier a tenant admin's subscription pays for).
 """
 
 from __future__ import annotations
@@ -13,35 +16,32 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sse_starlette import EventSourceResponse
 
 from paybill_infra.controlplane import (
     BillingEvent,
     OnboardRequest,
+    OperationKind,
     RetentionPolicy,
     SubscriptionView,
     TenantState,
     TenantView,
-    allows_provisioning,
 )
+from paybill_infra.controlplane import transitions as rules
 from paybill_infra.errors import (
-    BillingGateError,
-    IllegalTransitionError,
     PaybillError,
-    TenantExistsError,
     UnknownPlanError,
     UnknownTenantError,
     WebhookSignatureError,
 )
-from paybill_infra.schema.enums import SubscriptionStatus
 from paybill_infra.schema.identifiers import SLUG_MAX, SLUG_MIN, SLUG_PATTERN
+from paybill_infra.schema.plan import Plan
 from paybill_infra.service.auth import check_tenant, require, require_platform
 from paybill_infra.service.errors import ServiceError, conflict, not_found
-from paybill_infra.service.events import sse_stream
+from paybill_infra.service.events import sse_response
 from paybill_infra.service.limits import json_body
 from paybill_infra.service.models import (
-    JobKind,
     Move,
     OperationView,
     PlanChange,
@@ -107,22 +107,25 @@ async def onboard(
     require(caller, Scope.TENANTS_WRITE)
     require_platform(caller, "onboard tenants")
     await asyncio.to_thread(_check_onboard, rt, body)
-    operation = await rt.submit(JobKind.ONBOARD, body.slug, caller.actor, body.model_dump(mode="json"), key)
+    operation = await rt.submit(OperationKind.ONBOARD, body.slug, caller.actor, body.model_dump(mode="json"), key)
     return _accepted(response, operation)
 
 
 def _check_onboard(rt: ApiRuntime, body: OnboardRequest) -> None:
-    if body.plan not in rt.plane.catalog:
-        raise UnknownPlanError(body.plan, rt.plane.catalog.names, body.slug)
-    if not allows_provisioning(body.subscription):
-        raise BillingGateError(body.slug, "onboard", body.subscription.value)
+    _plan(rt, body.plan, body.slug)
     try:
-        existing = rt.plane.show(body.slug)
+        found = rt.reader.show(body.slug)
+        existing = (found.state, found.plan, found.display_name)
     except UnknownTenantError:
-        return
-    replaceable = existing.state in (TenantState.OFFBOARDED, TenantState.FAILED)
-    if not replaceable and (existing.plan, existing.display_name) != (body.plan, body.display_name):
-        raise TenantExistsError(body.slug, existing.state.value, existing.plan)
+        existing = None
+    rules.check_onboard(body.slug, body.subscription, existing, body.plan, body.display_name)
+
+
+def _plan(rt: ApiRuntime, name: str, slug: str) -> Plan:
+    catalog = rt.reader.catalog
+    if name not in catalog:
+        raise UnknownPlanError(name, catalog.names, slug)
+    return catalog[name]
 
 
 @router.get("/tenants", tags=["tenants"], summary="List tenants")
@@ -141,13 +144,13 @@ async def list_tenants(
     require(caller, Scope.TENANTS_READ)
     if caller.role is Role.PLATFORM_ADMIN:
         page = await asyncio.to_thread(
-            lambda: rt.plane.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit)
+            lambda: rt.reader.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit)
         )
         if page.next_cursor is not None:
             response.headers[NEXT_CURSOR] = page.next_cursor
         return page.tenants
     try:
-        own = await asyncio.to_thread(rt.plane.show, caller.tenant or "")
+        own = await asyncio.to_thread(rt.reader.show, caller.tenant or "")
     except PaybillError:
         return []
     return [own] if state is None or own.state is state else []
@@ -157,7 +160,7 @@ async def list_tenants(
 async def show_tenant(slug: SlugPath, rt: Runtime, caller: Caller) -> TenantView:
     require(caller, Scope.TENANTS_READ)
     check_tenant(caller, slug)
-    return await asyncio.to_thread(rt.plane.show, slug)
+    return await asyncio.to_thread(rt.reader.show, slug)
 
 
 @router.patch(
@@ -169,28 +172,31 @@ async def change_plan(
     require(caller, Scope.TENANTS_WRITE)
     check_tenant(caller, slug)
     await asyncio.to_thread(_check_plan_change, rt, caller, slug, body.plan)
-    operation = await rt.submit(JobKind.CHANGE_PLAN, slug, caller.actor, {"plan": body.plan}, key)
+    operation = await rt.submit(OperationKind.CHANGE_PLAN, slug, caller.actor, {"plan": body.plan}, key)
     return _accepted(response, operation)
 
 
 def _check_plan_change(rt: ApiRuntime, caller: Principal, slug: str, plan: str) -> None:
-    """A tenant admin may raise its plan only up to the tier its subscription pays for (the plan billing
-    last reported); a platform admin is bound by the subscription's status alone (the control plane's
-    billing gate)."""
-    tenant, catalog = rt.plane.show(slug), rt.plane.catalog
-    if plan not in catalog:
-        raise UnknownPlanError(plan, catalog.names, slug)
-    if plan == tenant.plan and rt.settled_state(slug) is not None:
-        raise conflict(f"tenant '{slug}' is already on plan '{plan}'", "plan")
-    target, current = catalog[plan], catalog[tenant.plan]
+    """The control plane's rules (:func:`~paybill_infra.controlplane.transitions.check_change_plan`), then
+    authorization: a tenant admin may raise its plan only up to the tier its subscription pays for (the
+    plan billing last reported); a platform admin is bound by the rules alone."""
+    tenant, catalog = rt.reader.show(slug), rt.reader.catalog
+    target, current = _plan(rt, plan, slug), catalog[tenant.plan]
+    subscription = tenant.subscription
+    rules.check_change_plan(
+        slug,
+        rt.settled_state(slug),
+        current,
+        target,
+        subscription.status if subscription else None,
+        tenant.seats_used,
+        tenant.storage_gb_used,
+    )
     if caller.role is Role.TENANT_ADMIN and target.tier > current.tier:
-        paid = tenant.subscription.plan if tenant.subscription else ""
+        paid = subscription.plan if subscription else ""
         entitled = catalog[paid] if paid in catalog.names else current
         if target.tier > entitled.tier:
             raise ServiceError(403, "Forbidden", f"billing allows plans up to '{entitled.name}'", "plan")
-    state = rt.settled_state(slug)
-    if state is not None and state is not TenantState.ACTIVE:
-        raise IllegalTransitionError(slug, "change the plan of", state.value, (TenantState.ACTIVE.value,))
 
 
 @router.post(
@@ -208,16 +214,13 @@ async def move(
     require_platform(caller, "move tenants")
     await asyncio.to_thread(_check_move, rt, slug, body)
     request = {"cloud": body.cloud.value, "region": body.region}
-    return _accepted(response, await rt.submit(JobKind.MOVE, slug, caller.actor, request, key))
+    return _accepted(response, await rt.submit(OperationKind.MOVE, slug, caller.actor, request, key))
 
 
 def _check_move(rt: ApiRuntime, slug: str, body: Move) -> None:
-    tenant = rt.plane.show(slug)
-    state = rt.settled_state(slug)
-    if state is not None and state is not TenantState.ACTIVE:
-        raise IllegalTransitionError(slug, "move", state.value, (TenantState.ACTIVE.value,))
-    if (tenant.cloud, tenant.region) == (body.cloud, body.region or tenant.region):
-        raise ServiceError(409, "Conflict", f"tenant is already in {tenant.cloud.value}/{tenant.region}", "region")
+    tenant = rt.reader.show(slug)
+    there = (body.cloud, body.region or tenant.region)
+    rules.check_move(slug, rt.settled_state(slug), (tenant.cloud, tenant.region), there)
 
 
 @router.post(
@@ -231,7 +234,7 @@ async def suspend(
     body: Reason | None = None,
     key: IdempotencyKey = None,
 ) -> OperationView:
-    return _accepted(response, await _toggle(rt, caller, slug, JobKind.SUSPEND, body or Reason(), key))
+    return _accepted(response, await _toggle(rt, caller, slug, OperationKind.SUSPEND, body or Reason(), key))
 
 
 @router.post(
@@ -249,18 +252,20 @@ async def resume(
     body: Reason | None = None,
     key: IdempotencyKey = None,
 ) -> OperationView:
-    return _accepted(response, await _toggle(rt, caller, slug, JobKind.RESUME, body or Reason(), key))
+    return _accepted(response, await _toggle(rt, caller, slug, OperationKind.RESUME, body or Reason(), key))
+
+
+def _check_toggle(rt: ApiRuntime, slug: str, kind: OperationKind) -> None:
+    subscription = rt.reader.subscription(slug)
+    rules.check_toggle(slug, kind, rt.settled_state(slug), subscription.status if subscription else None)
 
 
 async def _toggle(
-    rt: ApiRuntime, caller: Principal, slug: str, kind: JobKind, body: Reason, key: str | None
+    rt: ApiRuntime, caller: Principal, slug: str, kind: OperationKind, body: Reason, key: str | None
 ) -> OperationView:
     require(caller, Scope.TENANTS_WRITE)
     check_tenant(caller, slug)
-    source = TenantState.ACTIVE if kind is JobKind.SUSPEND else TenantState.SUSPENDED
-    state = await asyncio.to_thread(rt.settled_state, slug)
-    if state is not None and state is not source:
-        raise IllegalTransitionError(slug, kind.value, state.value, (source.value,))
+    await asyncio.to_thread(_check_toggle, rt, slug, kind)
     return await rt.submit(kind, slug, caller.actor, {"reason": body.reason}, key)
 
 
@@ -275,11 +280,8 @@ async def offboard(
 ) -> OperationView:
     require(caller, Scope.TENANTS_WRITE)
     check_tenant(caller, slug)
-    allowed = (TenantState.ACTIVE, TenantState.SUSPENDED, TenantState.FAILED)
-    state = await asyncio.to_thread(rt.settled_state, slug)
-    if state is not None and state not in allowed:
-        raise IllegalTransitionError(slug, "offboard", state.value, tuple(s.value for s in allowed))
-    operation = await rt.submit(JobKind.OFFBOARD, slug, caller.actor, {"retention": retention.value}, key)
+    rules.check_offboard(slug, await asyncio.to_thread(rt.settled_state, slug))
+    operation = await rt.submit(OperationKind.OFFBOARD, slug, caller.actor, {"retention": retention.value}, key)
     return _accepted(response, operation)
 
 
@@ -319,7 +321,7 @@ async def get_operation(operation_id: uuid.UUID, rt: Runtime, caller: Caller) ->
     "/operations/{operation_id}/events",
     tags=["operations"],
     summary="An operation's progress as Server-Sent Events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"description": "`progress` events, then one `end` event", "content": {"text/event-stream": {}}}},
 )
 async def operation_events(
@@ -328,11 +330,10 @@ async def operation_events(
     caller: Caller,
     follow: bool = True,
     last_event_id: Annotated[int, Header(alias="Last-Event-ID", ge=0, le=2**62)] = 0,
-) -> StreamingResponse:
+) -> EventSourceResponse:
     operation = await _visible_operation(rt, caller, operation_id)
     poll_s = rt.settings.event_poll_s
-    stream = sse_stream(rt.store, rt.wakeups, operation.id, after=last_event_id, poll_s=poll_s, follow=follow)
-    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    return sse_response(rt.store, rt.wakeups, operation.id, after=last_event_id, poll_s=poll_s, follow=follow)
 
 
 # --- billing ----------------------------------------------------------------------------------------------
@@ -371,21 +372,13 @@ async def billing_webhook(
 
 
 async def _apply_billing(rt: ApiRuntime, event: BillingEvent) -> WebhookAccepted:
-    """Apply the transition at once (a pure registry write), then queue the suspend or resume it implies,
-    as the control plane's ``record_billing_event`` would do in-process."""
-    before = await asyncio.to_thread(rt.plane.subscription, event.tenant)
-    after: SubscriptionView = await asyncio.to_thread(rt.plane.billing.record, event)
-    tenant = await asyncio.to_thread(rt.plane.show, event.tenant)
-    kind: JobKind | None = None
-    if after.status is SubscriptionStatus.SUSPENDED and tenant.state is TenantState.ACTIVE:
-        kind = JobKind.SUSPEND
-    elif (
-        before is not None
-        and before.status is SubscriptionStatus.SUSPENDED
-        and after.status is SubscriptionStatus.ACTIVE
-        and tenant.state is TenantState.SUSPENDED
-    ):
-        kind = JobKind.RESUME
+    """Apply the transition at once (a pure registry write), then queue the suspend or resume it implies
+    (:func:`~paybill_infra.controlplane.transitions.billing_operation`, as the control plane's
+    ``record_billing_event`` does in-process)."""
+    before = await asyncio.to_thread(rt.reader.subscription, event.tenant)
+    after: SubscriptionView = await asyncio.to_thread(rt.billing.record, event)
+    tenant = await asyncio.to_thread(rt.reader.show, event.tenant)
+    kind = rules.billing_operation(before.status if before else None, after.status, tenant.state)
     operation = None
     if kind is not None:
         request = {"reason": f"billing event {event.event_id}"}

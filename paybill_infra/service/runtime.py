@@ -1,28 +1,41 @@
-"""What one API process holds: settings, the service store, the queue, and a read-side control plane.
+"""What one API process holds: settings, the service store, the queue, and a read-only registry reader.
 
-The API's :class:`~paybill_infra.controlplane.ControlPlane` is built with ``recover=False`` and is only
-asked for registry reads, catalog lookups and subscription transitions: it never runs the engine. Every
-mutating request becomes a ``svc_operations`` row and a job.
+The API builds no :class:`~paybill_infra.controlplane.ControlPlane` to serve tenants: it reads the registry through a
+:class:`~paybill_infra.controlplane.reader.RegistryReader` (no Pulumi CLI, no Alembic, no heartbeat),
+applies subscription transitions through the registry's billing store, and turns every tenant operation
+into a ``svc_operations`` row and a job for the workers. It does not migrate either: it refuses to start
+on a database ``python -m paybill_infra.service migrate`` has not brought to the newest schema.
+
+The one exception is planning a rollout (``POST /rollouts``): assigning the fleet's units to waves lists
+them through the control plane, so the first such request builds one (:attr:`ApiRuntime.planner`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import procrastinate
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from paybill_infra.controlplane import ControlPlane, TenantState, WebhookVerifier
+from paybill_infra.controlplane import InDatabaseBilling, OperationKind, TenantState, WebhookVerifier
+from paybill_infra.controlplane.reader import RegistryReader
+from paybill_infra.errors import ControlPlaneError
 from paybill_infra.service.auth import Authenticator
 from paybill_infra.service.errors import ServiceError, unauthenticated
 from paybill_infra.service.events import Wakeups
-from paybill_infra.service.models import JobKind, OperationView, Principal
-from paybill_infra.service.queue import enqueue, make_app, queue_schema
+from paybill_infra.service.models import OperationView, Principal
+from paybill_infra.service.queue import enqueue, make_app
+from paybill_infra.service.schema import ready
 from paybill_infra.service.sessions import COOKIE, CSRF_HEADER, Sessions
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
+
+if TYPE_CHECKING:
+    from paybill_infra.controlplane import ControlPlane
 
 bearer = HTTPBearer(auto_error=False, description="An API key (`pbk_…`) or a JWT")
 
@@ -31,10 +44,15 @@ class ApiRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.store = Store.connect(settings.sqlalchemy_url())
-        self.store.create_schema(queue_schema())
+        with self.store.engine.connect() as conn:
+            if not ready(conn):
+                self.store.close()
+                raise ControlPlaneError(
+                    "the database is not at the newest schema: run `python -m paybill_infra.service migrate`"
+                )
         self.queue: procrastinate.App = make_app(settings)
-        with self.store.exclusive():
-            self.plane = ControlPlane(settings.control_plane(), recover=False)
+        self.reader = RegistryReader(settings.control_plane())
+        self.billing = InDatabaseBilling(self.reader.registry)
         self.auth = Authenticator(
             self.store, settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
         )
@@ -42,13 +60,22 @@ class ApiRuntime:
         self.wakeups = Wakeups(settings.conninfo())
         self.sessions = Sessions(settings.session_secret, settings.session_ttl_s)
 
+    @cached_property
+    def planner(self) -> ControlPlane:
+        """The control plane that plans rollouts (built on first use; it recovers nothing, runs nothing)."""
+        from paybill_infra.controlplane import ControlPlane
+
+        return ControlPlane(self.settings.control_plane(), recover=False)
+
     def close(self) -> None:
-        self.plane.close()
+        if "planner" in self.__dict__:
+            self.planner.close()
+        self.reader.close()
         self.store.close()
 
     async def submit(
         self,
-        kind: JobKind,
+        kind: OperationKind,
         tenant: str | None,
         principal_actor: str,
         request: Mapping[str, object],
@@ -69,7 +96,7 @@ class ApiRuntime:
         and a transition can be refused at once); ``None`` while one is in flight."""
         if self.store.pending(slug):
             return None
-        return self.plane.show(slug).state
+        return self.reader.show(slug).state
 
 
 def runtime(request: Request) -> ApiRuntime:

@@ -1,4 +1,5 @@
-"""The service's own tables, beside the control plane's registry in the same PostgreSQL database.
+"""The service's own tables, beside the control plane's registry in the same PostgreSQL database (created
+and changed by Alembic migrations: :mod:`paybill_infra.service.migrations`).
 
 - ``svc_operations``: every accepted request, from the moment the API answers 202 (``queued``) to its
   terminal status. It is written *before* the job is deferred, so a request the API accepted is never lost:
@@ -37,10 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from paybill_infra.controlplane import ProgressEvent
-from paybill_infra.service.models import TERMINAL, ApiKeyView, JobKind, JobStatus, OperationView, Role, Scope
+from paybill_infra.controlplane.models import TERMINAL_STATUSES, OperationKind, OperationStatus, ProgressEvent
+from paybill_infra.service.models import ApiKeyView, OperationView, Role, Scope
 
-SCHEMA_LOCK = 0x70617962696C6C  # advisory lock id serialising schema set-up across API and workers
 EVENT_PAGE = 500
 EVENTS_CHANNEL = "paybill_service_events"
 
@@ -65,7 +65,6 @@ class OperationRow(Base):
     phase: Mapped[str] = mapped_column(String(64), default="queued")
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    control_plane_operation: Mapped[str | None] = mapped_column(String(64), index=True)
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -104,22 +103,8 @@ class ApiKeyRow(Base):
 
 
 def view(row: OperationRow, *, deduplicated: bool = False) -> OperationView:
-    return OperationView(
-        id=row.id,
-        kind=JobKind(row.kind),
-        tenant=row.tenant,
-        actor=row.actor,
-        status=JobStatus(row.status),
-        phase=row.phase,
-        control_plane_operation=row.control_plane_operation,
-        worker=row.worker,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        summary=dict(row.summary or {}),
-        error=row.error,
-        deduplicated=deduplicated,
-    )
+    found = OperationView.model_validate(row)
+    return found.model_copy(update={"deduplicated": True}) if deduplicated else found
 
 
 class Store:
@@ -140,29 +125,6 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def create_schema(self, queue_schema_sql: str) -> None:
-        """Create the queue's and the service's tables once, whoever starts first (an advisory lock makes
-        concurrent API and worker start-ups safe). The queue's DDL is procrastinate's own file."""
-        with self.engine.begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-            exists = conn.execute(select(func.to_regclass("procrastinate_jobs"))).scalar()
-            if exists is None:
-                # the DBAPI cursor without parameters: the file holds literal '%' signs
-                conn.connection.cursor().execute(queue_schema_sql)
-            Base.metadata.create_all(conn)
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the set-up lock (session-level): the control plane's Alembic upgrade runs in its own
-        connections, and API and workers starting together on a fresh database must not race it."""
-        with self.engine.connect() as conn:
-            conn.execute(select(func.pg_advisory_lock(SCHEMA_LOCK)))
-            try:
-                yield
-            finally:
-                conn.execute(select(func.pg_advisory_unlock(SCHEMA_LOCK)))
-                conn.commit()
-
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -170,7 +132,7 @@ class Store:
     # --- operations ------------------------------------------------------------------------------------
 
     def create(
-        self, kind: JobKind, tenant: str | None, actor: str, request: dict[str, Any], idempotency_key: str | None
+        self, kind: OperationKind, tenant: str | None, actor: str, request: dict[str, Any], idempotency_key: str | None
     ) -> tuple[OperationView, bool]:
         """Record an accepted request as ``queued``; with an idempotency key already used by ``actor``,
         return the first operation instead (``created`` is then ``False``)."""
@@ -180,7 +142,7 @@ class Store:
             kind=kind.value,
             tenant=tenant,
             actor=actor,
-            status=JobStatus.QUEUED.value,
+            status=OperationStatus.QUEUED.value,
             phase="queued",
             request=request,
             idempotency_key=idempotency_key,
@@ -214,7 +176,9 @@ class Store:
             row = session.get(OperationRow, operation_id)
             return dict(row.request) if row is not None else {}
 
-    def recent(self, tenant: str | None = None, limit: int = 100, kind: JobKind | None = None) -> list[OperationView]:
+    def recent(
+        self, tenant: str | None = None, limit: int = 100, kind: OperationKind | None = None
+    ) -> list[OperationView]:
         with self.session() as session:
             query = select(OperationRow).order_by(OperationRow.created_at.desc(), OperationRow.id).limit(limit)
             if tenant is not None:
@@ -230,31 +194,11 @@ class Store:
                 select(OperationRow.id)
                 .where(
                     OperationRow.tenant == tenant,
-                    OperationRow.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value)),
+                    OperationRow.status.in_((OperationStatus.QUEUED.value, OperationStatus.RUNNING.value)),
                 )
                 .limit(1)
             ).first()
             return found is not None
-
-    def running_for(self, tenant: str) -> str | None:
-        """The tenant's running operation (the queue's tenant lock allows at most one)."""
-        with self.session() as session:
-            return session.scalars(
-                select(OperationRow.id)
-                .where(OperationRow.tenant == tenant, OperationRow.status == JobStatus.RUNNING.value)
-                .order_by(OperationRow.updated_at.desc())
-                .limit(1)
-            ).first()
-
-    def running_tenants(self) -> list[str]:
-        """Tenants with a running operation."""
-        with self.session() as session:
-            found = session.scalars(
-                select(OperationRow.tenant)
-                .where(OperationRow.status == JobStatus.RUNNING.value, OperationRow.tenant.is_not(None))
-                .distinct()
-            )
-            return [t for t in found if t]
 
     def counts(self) -> dict[str, int]:
         with self.session() as session:
@@ -271,32 +215,19 @@ class Store:
         """Mark the operation running on ``worker`` (one more attempt); ``None`` if it is already terminal."""
         with self.session() as session:
             row = session.get(OperationRow, operation_id, with_for_update=True)
-            if row is None or JobStatus(row.status) in TERMINAL:
+            if row is None or OperationStatus(row.status) in TERMINAL_STATUSES:
                 return None
-            row.status, row.phase, row.attempts = JobStatus.RUNNING.value, "running", row.attempts + 1
+            row.status, row.phase, row.attempts = OperationStatus.RUNNING.value, "running", row.attempts + 1
             row.worker = worker
             row.updated_at = utcnow()
             return view(row)
 
-    def link(self, operation_id: str, control_plane_operation: str) -> None:
-        with self.session() as session:
-            row = session.get(OperationRow, operation_id)
-            if row is not None and row.control_plane_operation is None:
-                row.control_plane_operation, row.updated_at = control_plane_operation, utcnow()
-
-    def by_control_plane(self, control_plane_operation: str) -> str | None:
-        with self.session() as session:
-            return session.scalars(
-                select(OperationRow.id).where(OperationRow.control_plane_operation == control_plane_operation)
-            ).first()
-
     def finish(
         self,
         operation_id: str,
-        status: JobStatus,
+        status: OperationStatus,
         *,
         phase: str,
-        control_plane_operation: str | None = None,
         summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> OperationView:
@@ -305,9 +236,8 @@ class Store:
             row = session.get(OperationRow, operation_id, with_for_update=True)
             if row is None:
                 raise LookupError(operation_id)
-            if JobStatus(row.status) not in TERMINAL:
+            if OperationStatus(row.status) not in TERMINAL_STATUSES:
                 row.status, row.phase, row.error = status.value, phase, error
-                row.control_plane_operation = control_plane_operation or row.control_plane_operation
                 row.summary, row.updated_at = summary or {}, utcnow()
                 session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
             return view(row)
@@ -317,7 +247,7 @@ class Store:
         with self.session() as session:
             rows = session.scalars(
                 select(OperationRow).where(
-                    OperationRow.status == JobStatus.QUEUED.value,
+                    OperationRow.status == OperationStatus.QUEUED.value,
                     OperationRow.job_id.is_(None),
                     OperationRow.created_at < utcnow() - older_than,
                 )
@@ -326,8 +256,15 @@ class Store:
 
     # --- events ------------------------------------------------------------------------------------------
 
-    def add_event(self, operation_id: str, event: ProgressEvent) -> None:
+    def record_event(self, event: ProgressEvent) -> None:
+        """A control-plane event sink: keep ``event`` for the operation it names, if that operation is one of
+        the service's (the control plane's own runs, a recovery or a convergence, are not streamed)."""
+        operation_id = event.operation_id
+        if operation_id is None:
+            return
         with self.session() as session:
+            if session.get(OperationRow, operation_id) is None:
+                return
             session.add(EventRow(operation_id=operation_id, payload=event.model_dump(mode="json")))
             session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
 
@@ -393,14 +330,6 @@ class Store:
         """Every key (revoked ones too), oldest first; never a secret or a digest."""
         with self.session() as session:
             return [
-                ApiKeyView(
-                    id=row.id,
-                    subject=row.subject,
-                    role=Role(row.role),
-                    tenant=row.tenant,
-                    scopes=tuple(row.scopes),
-                    created_at=row.created_at,
-                    revoked_at=row.revoked_at,
-                )
+                ApiKeyView.model_validate(row)
                 for row in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
             ]

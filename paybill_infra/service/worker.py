@@ -27,14 +27,15 @@ import procrastinate
 from paybill_infra.controlplane import (
     ControlPlane,
     OnboardRequest,
+    OperationKind,
     OperationResult,
     OperationStatus,
     RetentionPolicy,
 )
 from paybill_infra.errors import MigrationError, OperationFailedError, PaybillError
-from paybill_infra.service.events import EventRecorder, current_operation
-from paybill_infra.service.models import JobKind, JobStatus, OperationView
-from paybill_infra.service.queue import BILLING_TASK, QUEUE, TASK_NAME, make_app, queue_schema, sweep
+from paybill_infra.service.migrate import migrate
+from paybill_infra.service.models import OperationView
+from paybill_infra.service.queue import BILLING_TASK, QUEUE, TASK_NAME, make_app, sweep
 from paybill_infra.service.rollouts import register_task as register_rollout_task
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
@@ -58,14 +59,12 @@ class Worker:
         self.name = name
         self.identity = f"{name}@{socket.gethostname()}:{os.getpid()}"
         self.store = Store.connect(settings.sqlalchemy_url())
-        self.store.create_schema(queue_schema())
-        self.recorder = EventRecorder(self.store)
+        migrate(settings)
         self.app = make_app(settings)
         self.app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY, pass_context=True)(self.run_operation)
         billing = self.app.task(name=BILLING_TASK, queue=QUEUE)(self.enforce_billing)
         self.app.periodic(cron=settings.billing_cron, periodic_id="billing")(billing)
-        with self.store.exclusive():
-            self.plane = ControlPlane(settings.control_plane(), on_event=self.recorder, recover=False)
+        self.plane = ControlPlane(settings.control_plane(), on_event=self.store.record_event, recover=False)
         register_rollout_task(self.app, self.plane)
         self.plane.recover()
 
@@ -82,17 +81,15 @@ class Worker:
         operation = await asyncio.to_thread(self.store.start, operation_id, self.identity)
         if operation is None:
             return
-        token = current_operation.set(operation_id)
         try:
             await asyncio.to_thread(self.execute, operation)
         except Exception as err:
             if context.job.attempts >= MAX_ATTEMPTS:
                 error = f"gave up after {context.job.attempts + 1} attempts ({type(err).__name__})"
-                await asyncio.to_thread(self.store.finish, operation_id, JobStatus.FAILED, phase="gave-up", error=error)
+                await asyncio.to_thread(
+                    self.store.finish, operation_id, OperationStatus.FAILED, phase="gave-up", error=error
+                )
             raise
-        finally:
-            current_operation.reset(token)
-            self.recorder.forget(operation_id)
 
     async def enforce_billing(self, timestamp: int) -> None:
         """The periodic billing job. ``timestamp`` is the tick's time (procrastinate passes it), and it is the
@@ -106,45 +103,44 @@ class Worker:
         request = self.store.request_of(operation.id)
         finish = self.store.finish
         try:
-            if operation.kind is JobKind.DRIFT:
+            if operation.kind is OperationKind.DRIFT:
                 report = self.plane.drift(operation.tenant)
                 return finish(
-                    operation.id, JobStatus.SUCCEEDED, phase="checked", summary=report.model_dump(mode="json")
+                    operation.id, OperationStatus.SUCCEEDED, phase="checked", summary=report.model_dump(mode="json")
                 )
-            result = self.dispatch(operation, request, f"svc:{operation.id}")
+            result = self.dispatch(operation, request)
         except OperationFailedError as err:
-            return finish(
-                operation.id, JobStatus.FAILED, phase="failed", control_plane_operation=err.operation_id, error=str(err)
-            )
+            return finish(operation.id, OperationStatus.FAILED, phase="failed", error=str(err))
         except MigrationError as err:
-            status = JobStatus.ROLLED_BACK if err.rolled_back else JobStatus.FAILED
+            status = OperationStatus.ROLLED_BACK if err.rolled_back else OperationStatus.FAILED
             return finish(operation.id, status, phase=err.phase, error=str(err))
         except PaybillError as err:
-            return finish(operation.id, JobStatus.FAILED, phase="refused", error=str(err))
+            return finish(operation.id, OperationStatus.FAILED, phase="refused", error=str(err))
         return finish(
             operation.id,
-            JobStatus(result.status.value),
+            result.status,
             phase=result.phase,
-            control_plane_operation=result.id,
             summary={**public_summary(result.summary), "deduplicated": result.deduplicated},
             error=result.error if result.status is not OperationStatus.SUCCEEDED else None,
         )
 
-    def dispatch(self, operation: OperationView, request: dict[str, Any], key: str) -> OperationResult:
-        plane, actor, slug = self.plane, operation.actor, operation.tenant or ""
-        if operation.kind is JobKind.ONBOARD:
-            return plane.onboard(OnboardRequest.model_validate(request), actor=actor, idempotency_key=key)
-        if operation.kind is JobKind.CHANGE_PLAN:
-            return plane.change_plan(slug, str(request["plan"]), actor=actor, idempotency_key=key)
-        if operation.kind is JobKind.MOVE:
-            where = request.get("region")
-            return plane.move(slug, cloud=str(request["cloud"]), region=where, actor=actor, idempotency_key=key)
-        if operation.kind is JobKind.SUSPEND:
-            return plane.suspend(slug, actor=actor, reason=str(request.get("reason", "")), idempotency_key=key)
-        if operation.kind is JobKind.RESUME:
-            return plane.resume(slug, actor=actor, reason=str(request.get("reason", "")), idempotency_key=key)
+    def dispatch(self, operation: OperationView, request: dict[str, Any]) -> OperationResult:
+        """Run ``operation`` on the control plane under its own id: the journal row, the events and the audit
+        records carry it, and a rerun (a retried job) replays the first run's result."""
+        plane, slug, kind = self.plane, operation.tenant or "", operation.kind
+        named: dict[str, Any] = {"actor": operation.actor, "operation_id": operation.id}
+        if kind is OperationKind.ONBOARD:
+            return plane.onboard(OnboardRequest.model_validate(request), **named)
+        if kind is OperationKind.CHANGE_PLAN:
+            return plane.change_plan(slug, str(request["plan"]), **named)
+        if kind is OperationKind.MOVE:
+            return plane.move(slug, cloud=str(request["cloud"]), region=request.get("region"), **named)
+        if kind is OperationKind.SUSPEND:
+            return plane.suspend(slug, reason=str(request.get("reason", "")), **named)
+        if kind is OperationKind.RESUME:
+            return plane.resume(slug, reason=str(request.get("reason", "")), **named)
         retention = RetentionPolicy(request.get("retention", RetentionPolicy.EXPORT.value))
-        return plane.offboard(slug, retention=retention, actor=actor, idempotency_key=key)
+        return plane.offboard(slug, retention=retention, **named)
 
     async def sweep_forever(self) -> None:
         while True:

@@ -2,11 +2,44 @@
 
 A target supplies infrastructure (servers, networks, keys, identities); the control plane applies the one
 database layer to whatever server it exposes. See :mod:`paybill_infra.targets.base`.
+
+The names below load on first use (PEP 562): a registry read imports :mod:`~paybill_infra.targets.base` for
+its models, and must not import the engine's runner (and the Automation API) with it.
 """
 
-from paybill_infra.targets.base import Member, Program, SslMode, StackResource, Target, TargetSettings
-from paybill_infra.targets.registry import target_for
-from paybill_infra.targets.runner import EngineInfraRunner, InfraOutcome, InfraRunner, MockInfraRunner
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paybill_infra.targets.base import Member, Program, SslMode, StackResource, Target, TargetSettings
+    from paybill_infra.targets.registry import target_for
+    from paybill_infra.targets.runner import EngineInfraRunner, InfraOutcome, InfraRunner, MockInfraRunner
+
+_WHERE = {
+    "Member": "base",
+    "Program": "base",
+    "SslMode": "base",
+    "StackResource": "base",
+    "Target": "base",
+    "TargetSettings": "base",
+    "target_for": "registry",
+    "EngineInfraRunner": "runner",
+    "InfraOutcome": "runner",
+    "InfraRunner": "runner",
+    "MockInfraRunner": "runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EngineInfraRunner",

@@ -200,6 +200,12 @@ _SUFFIXES: dict[NameKind, str] = {NameKind.IDENTITY: "tenant"}
 
 DATABASE_KINDS: dict[NameKind, str] = {NameKind.DB_USER: "r", NameKind.SCHEMA: "s", NameKind.DATABASE: "d"}
 """The kinds that name objects inside a PostgreSQL server, with their markers (see the module docstring)."""
+BRIDGE_DATABASE = "paybill_bridge"
+"""The shared database of bridge tenants (one per server)."""
+POOLED_SCHEMA = "pooled"
+"""The schema of every pool database that holds its tenants' rows (row-level security)."""
+SILO_SCHEMA = "app"
+"""The schema of a silo tenant's own database."""
 POOL_DATABASE_MARKER = "pool"
 POOL_OWNER_MARKER = "poolowner"
 SCOPED_HASH_LEN = 10

@@ -6,6 +6,7 @@ Every refusal must leave no stack touched: the set of stacks and the journal are
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -93,6 +94,28 @@ def test_idempotency_key_replays_and_refuses_reuse(plane: ControlPlane) -> None:
         plane.resume("twice", idempotency_key="req-0001-suspend")
     plane.resume("twice", idempotency_key="req-0002-resume")
     assert plane.show("twice").state is TenantState.ACTIVE
+
+
+def test_a_caller_chosen_operation_id_names_the_journal_row_and_its_events(plane: ControlPlane) -> None:
+    """The product backend's one id: the journal row, every event and the audit records carry the id the
+    caller chose; calling again with it replays the first result, and another request under it is refused."""
+    chosen = str(uuid.uuid4())
+    with plane.events.subscribe() as events:
+        first = plane.suspend("twice", operation_id=chosen)
+        seen = [e for e in iter(lambda: events.get(timeout=0.5), None) if e.tenant == "twice"]
+    assert first.id == chosen and not first.deduplicated
+    assert seen and {e.operation_id for e in seen} == {chosen}
+    assert {"suspend.started", "suspend.succeeded"} <= {
+        a.action for a in plane.audit_log("twice") if a.operation_id == chosen
+    }
+    again = plane.suspend("twice", operation_id=chosen)
+    assert again.id == chosen and again.deduplicated
+    with pytest.raises(IdempotencyConflictError):
+        plane.resume("twice", operation_id=chosen)
+    with pytest.raises(InvalidInputError, match="operation_id"):
+        plane.resume("twice", operation_id="not-a-uuid")
+    assert plane.show("twice").state is TenantState.SUSPENDED
+    plane.resume("twice")
 
 
 def test_a_key_raced_by_another_tenant_is_a_conflict_not_a_crash(

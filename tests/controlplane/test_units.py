@@ -21,7 +21,8 @@ from paybill_infra.controlplane.jobs import Batcher, Gate, Gathering
 from paybill_infra.controlplane.models import StackChange
 from paybill_infra.controlplane.placement import pool_stack, tenant_stack
 from paybill_infra.controlplane.registry import AuditRow, Base, Registry, make_engine
-from paybill_infra.controlplane.stacks import RetryPolicy, RunOutcome, SecretsConfig, StackManager, tenant_role
+from paybill_infra.controlplane.secrets import SecretsConfig
+from paybill_infra.controlplane.stacks import RetryPolicy, RunOutcome, StackManager, tenant_role
 from paybill_infra.engine import EngineSettings
 from paybill_infra.errors import (
     ControlPlaneError,

@@ -26,14 +26,15 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from paybill_infra.controlplane.models import TERMINAL_STATUSES
 from paybill_infra.local.server import AdminConnection, EmbeddedServer
-from paybill_infra.service import JobStatus, Role, ServiceSettings, Store, create_api_key, issue_token
-from paybill_infra.service.queue import queue_schema
+from paybill_infra.service import Role, ServiceSettings, Store, create_api_key, issue_token
+from paybill_infra.service.migrate import migrate
 from tests.controlplane.conftest import CATALOG
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
-TERMINAL = {s.value for s in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.ROLLED_BACK)}
+TERMINAL = {s.value for s in TERMINAL_STATUSES}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -76,8 +77,8 @@ class Service:
             "PAYBILL_SERVICE_SWEEP_INTERVAL_S": "2",
             "PAYBILL_SERVICE_BILLING_CRON": "* * * * * *",  # every second (tests/service/test_billing_schedule.py)
         }
+        migrate(self.settings)
         self.store = Store.connect(self.settings.sqlalchemy_url())
-        self.store.create_schema(queue_schema())
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api: subprocess.Popen[bytes] | None = None

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paybill_infra.controlplane import ProgressEvent, ProgressPhase
-from paybill_infra.service import JobKind, JobStatus
+from paybill_infra.controlplane import OperationKind, OperationStatus, ProgressEvent, ProgressPhase
 from paybill_infra.service.events import Wakeups
 from tests.service.conftest import Service
 
@@ -47,7 +46,7 @@ def test_lifecycle_over_http(service: Service) -> None:
         assert "started" in phases and "finished" in phases and "resource" in phases
         assert frames[-1][0] == "end" and frames[-1][1]["status"] == "succeeded"
         done = service.wait(onboarding["id"])
-        assert done["control_plane_operation"] and done["summary"]["stack"]
+        assert done["summary"]["stack"]
 
         tenant = http.get("/tenants/acme").json()
         assert (tenant["state"], tenant["plan"], tenant["isolation"]) == ("active", "starter", "pooled")
@@ -63,7 +62,7 @@ def test_lifecycle_over_http(service: Service) -> None:
         assert upgraded["summary"]["migration"] is True
         assert http.get("/tenants/acme").json()["isolation"] == "bridge"
         same = http.patch("/tenants/acme/plan", json={"plan": "growth"})
-        assert same.status_code == 409, same.text
+        assert same.status_code == 422, same.text  # the control plane's rule, and its typed error
         assert same.json()["errors"][0]["field"] == "plan"
 
         suspended = service.wait(http.post("/tenants/acme/suspend", json={"reason": "test"}).json()["id"])
@@ -124,9 +123,9 @@ def test_ops_view_lists_tenants_operations_and_drift(service: Service) -> None:
 
 def test_event_writes_wake_listening_streams(service: Service) -> None:
     """Workers' writes reach an API process by NOTIFY at once (the re-read interval is only a fallback)."""
-    operation, _ = service.store.create(JobKind.DRIFT, None, "platform_admin:root", {"tenant": None}, None)
+    operation, _ = service.store.create(OperationKind.DRIFT, None, "platform_admin:root", {"tenant": None}, None)
     event = ProgressEvent(
-        at=datetime.now(UTC), operation_id="cp-1", tenant=None, stack=None, phase=ProgressPhase.STEP, message="x"
+        at=datetime.now(UTC), operation_id=operation.id, tenant=None, stack=None, phase=ProgressPhase.STEP, message="x"
     )
 
     async def woken_after_write() -> float:
@@ -136,11 +135,29 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
             async with wakeups.watch(operation.id) as woken:
                 await asyncio.sleep(0.5)  # the LISTEN is in place
                 started = time.monotonic()
-                await asyncio.to_thread(service.store.add_event, operation.id, event)
+                await asyncio.to_thread(service.store.record_event, event)
                 await asyncio.wait_for(woken.wait(), timeout=5)
                 return time.monotonic() - started
         finally:
             await wakeups.stop()
 
     assert asyncio.run(woken_after_write()) < 2
-    service.store.finish(operation.id, JobStatus.FAILED, phase="test", error="not a real drift check")
+    service.store.finish(operation.id, OperationStatus.FAILED, phase="test", error="not a real drift check")
+
+
+def test_one_onboarding_is_one_operation_under_one_id(service: Service) -> None:
+    """The id the API returns is the only operation id anywhere: one service row, the control plane's journal
+    entry under the same id (not a second one), every SSE event, and the audit records."""
+    with service.platform() as http:
+        created = http.post("/tenants", json={"slug": "oneid", "display_name": "One Id", "plan": "starter"})
+        assert created.status_code == 202, created.text
+        operation_id = created.json()["id"]
+        frames = sse(service, operation_id)
+    assert frames[-1][0] == "end" and frames[-1][1]["status"] == "succeeded", frames[-1]
+    events = [data for kind, data in frames if kind == "progress"]
+    assert events and {e["operation_id"] for e in events} == {operation_id}
+
+    assert service.query("SELECT id FROM svc_operations WHERE tenant = 'oneid'") == [(operation_id,)]
+    assert service.query("SELECT id FROM operations WHERE tenant = 'oneid'") == [(operation_id,)]
+    audited = service.query("SELECT DISTINCT operation_id FROM audit_log WHERE tenant = 'oneid'")
+    assert audited == [(operation_id,)]

@@ -11,8 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from paybill_infra.controlplane import ControlPlane, OperationStatus
-from paybill_infra.service import JobKind
+from paybill_infra.controlplane import ControlPlane, OperationKind, OperationStatus
 from tests.process_tree import survivors
 from tests.service.conftest import Service
 
@@ -121,7 +120,7 @@ def test_worker_killed_mid_operation_ends_in_exactly_one_terminal_state(service:
     with ControlPlane(service.settings.control_plane(), recover=False) as plane:
         journal = [op for op in plane.operations("wayne") if op.kind.value == "onboard"]
         assert len(journal) == 1 and journal[0].status is OperationStatus.SUCCEEDED
-        assert journal[0].id == done["control_plane_operation"]
+        assert journal[0].id == done["id"] == operation_id
         assert plane.show("wayne").state.value == "active"
     jobs = service.query(
         "SELECT j.status FROM procrastinate_jobs j JOIN svc_operations o ON o.job_id = j.id WHERE o.id = %s",
@@ -136,7 +135,7 @@ def test_api_restart_and_an_operation_orphaned_before_its_job_are_not_lost(servi
     service.api.wait(timeout=30)
     # the API died between recording an operation and deferring its job: the row exists, the job does not
     orphan, created = service.store.create(
-        JobKind.ONBOARD,
+        OperationKind.ONBOARD,
         "orphan",
         "platform_admin:root",
         {"slug": "orphan", "display_name": "Orphan", "plan": "starter"},
