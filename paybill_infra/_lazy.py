@@ -9,6 +9,7 @@ read; modules that import it under ``TYPE_CHECKING`` keep their static types.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -21,3 +22,18 @@ class LazyModule(ModuleType):
         module = importlib.import_module(self.__name__)
         self.__dict__.update(module.__dict__)
         return getattr(module, attr)
+
+
+def lazy_exports(package: str, where: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` for ``package``: a public name is imported from its submodule
+    (``where[name]``) on first read and kept in ``namespace``, so importing the package stays cheap."""
+
+    def load(name: str) -> Any:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        namespace[name] = value
+        return value
+
+    return load

@@ -9,8 +9,9 @@ read, say) must not import the whole control plane, the Automation API and alemb
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from paybill_infra._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from paybill_infra.controlplane.api import ControlPlane, ControlPlaneSettings
@@ -100,13 +101,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
 
 
 __all__ = [

@@ -4,6 +4,8 @@ file state backend and embedded PostgreSQL, driven by the real Pulumi engine."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,3 +95,15 @@ def plane(env: Env) -> Iterator[ControlPlane]:
 
 
 Factory = Callable[..., ControlPlane]
+
+
+def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``paybill`` CLI of this venv on ``env``'s project, as a user's shell would (no terminal)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )

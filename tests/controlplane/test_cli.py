@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.controlplane.conftest import CATALOG, Env
+from tests.controlplane.conftest import CATALOG, Env, paybill
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
-
-
-def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_cli_lifecycle_and_exit_codes(env: Env) -> None:

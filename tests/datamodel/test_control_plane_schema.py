@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from paybill_infra.controlplane import ControlPlaneSettings
 from paybill_infra.controlplane.registry import SchemaVersionRow, TenantRow
 from paybill_infra.datamodel.units import UnitKind
 from paybill_infra.errors import RenameWithoutExpandError
-from tests.controlplane.conftest import Env
+from tests.controlplane.conftest import Env, paybill
 
 pytestmark = pytest.mark.postgres
 
@@ -95,17 +93,6 @@ def test_the_users_schema_file_drives_provisioning_and_migration(env: Env) -> No
                 dbname=late.database,
             )
         }
-
-
-def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_db_plan_and_status_commands(env: Env) -> None:

@@ -4,29 +4,15 @@ engine; a failure beyond the error budget stops the rollout before the next unit
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from paybill_infra.controlplane import ControlPlane
 from paybill_infra.controlplane.registry import StackRow
 from paybill_infra.rollouts.models import RolloutStatus, UnitStatus
-from tests.controlplane.conftest import Env
+from tests.controlplane.conftest import Env, paybill
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
-
-
-def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def last_runs(plane: ControlPlane) -> dict[str, object]:

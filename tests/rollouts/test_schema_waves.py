@@ -27,7 +27,7 @@ from paybill_infra.controlplane.registry import TenantRow
 from paybill_infra.controlplane.stacks import pid_alive
 from paybill_infra.datamodel.units import Unit
 from paybill_infra.rollouts.models import RolloutStatus, UnitStatus
-from tests.controlplane.conftest import Env
+from tests.controlplane.conftest import Env, paybill
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 SCHEMAS = Path(__file__).resolve().parents[1] / "datamodel" / "schemas"
@@ -51,17 +51,6 @@ def fleet(env: Env) -> Env:
         outcomes = plane.onboard_many([{"slug": s, "display_name": s, "plan": p} for s, p in TENANTS])
         assert all(getattr(o, "status", None) is not None and o.status.value == "succeeded" for o in outcomes), outcomes
     return env
-
-
-def paybill(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "paybill"), *args, "--root", str(env.root)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def open_plane(env: Env, **kwargs: object) -> ControlPlane:
