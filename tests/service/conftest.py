@@ -9,6 +9,7 @@ for schemathesis (whatever it queues is never run).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -209,3 +210,19 @@ def lone_service(server_scratch: Path, engine_available: None) -> Iterator[Servi
         svc.stop()
         server.stop()
         shutil.rmtree(svc.root, ignore_errors=True)
+
+
+def read_sse(http: httpx.Client, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Read the Server-Sent Events stream at ``path`` to its end: ``(event, data)`` pairs, whatever line
+    endings the server frames them with."""
+    frames: list[tuple[str, dict[str, Any]]] = []
+    with http.stream("GET", path, timeout=300) as resp:
+        assert resp.status_code == 200, resp.read()
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        for line in resp.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                frames.append((event, json.loads(line.removeprefix("data: "))))
+    return frames

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import UTC, datetime
 
@@ -11,24 +10,15 @@ import pytest
 
 from paybill_infra.controlplane import OperationKind, OperationStatus, ProgressEvent, ProgressPhase
 from paybill_infra.service.events import Wakeups
-from tests.service.conftest import Service
+from tests.service.conftest import Service, read_sse
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
 
 def sse(service: Service, operation_id: str) -> list[tuple[str, dict[str, object]]]:
     """Read ``/operations/{id}/events`` to its ``end`` event: ``(event, data)`` pairs."""
-    frames: list[tuple[str, dict[str, object]]] = []
-    with service.platform() as http, http.stream("GET", f"/operations/{operation_id}/events", timeout=300) as resp:
-        assert resp.status_code == 200
-        assert resp.headers["content-type"].startswith("text/event-stream")
-        event = ""
-        for line in resp.iter_lines():
-            if line.startswith("event: "):
-                event = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                frames.append((event, json.loads(line.removeprefix("data: "))))
-    return frames
+    with service.platform() as http:
+        return read_sse(http, f"/operations/{operation_id}/events")
 
 
 def test_lifecycle_over_http(service: Service) -> None:

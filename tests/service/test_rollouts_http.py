@@ -3,13 +3,12 @@ back and streamed as Server-Sent Events."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
 
-from tests.service.conftest import Service
+from tests.service.conftest import Service, read_sse
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 
@@ -68,15 +67,11 @@ def test_a_stack_rollout_runs_on_a_worker_and_streams_its_steps(service: Service
         assert view["status"] == "succeeded", (view, service.logs_tail())
         assert view["counts"] == {"succeeded": len(rollout["units"])}
 
-        with http.stream("GET", f"/rollouts/{rollout['id']}/events") as stream:
-            text = "".join(stream.iter_text())
-        frames = [f for f in text.split("\n\n") if f.strip()]
-        kinds = [json.loads(f.split("data: ", 1)[1])["kind"] for f in frames if "event: rollout" in f]
+        frames = read_sse(http, f"/rollouts/{rollout['id']}/events")
+        kinds = [data["kind"] for event, data in frames if event == "rollout"]
         assert kinds[0] == "rollout.queued" and kinds[-1] == "rollout.succeeded"
         assert kinds.count("unit.succeeded") == len(rollout["units"]) and kinds.count("wave.started") == len(
             {u["wave"] for u in rollout["units"]}
         )
-        assert (
-            frames[-1].startswith("event: end") and json.loads(frames[-1].split("data: ", 1)[1])["id"] == rollout["id"]
-        )
+        assert frames[-1][0] == "end" and frames[-1][1]["id"] == rollout["id"]
         assert http.get("/rollouts").json()[0]["id"] == rollout["id"]
