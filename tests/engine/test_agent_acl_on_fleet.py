@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,7 +26,9 @@ def test_fleet_provisions_agent_roles_and_an_agent_stays_in_its_tenant(
     make_project: ProjectFactory, repo_root: object
 ) -> None:
     project = make_project(TENANTS)
-    shutil.copy(_policy_file(repo_root), project.root / "acl.yaml")
+    example = _example_dir(repo_root)
+    shutil.copy(example / "billing_policy.yaml", project.root / "acl.yaml")
+    shutil.copy(example / "billing_schema.yaml", project.root / "billing_schema.yaml")  # the schema it names
     project.configure(TENANTS, aclPolicy="acl.yaml")
     policy = load_policy(project.root / "acl.yaml")
     names = Names(policy.name)
@@ -77,8 +80,8 @@ def test_fleet_provisions_agent_roles_and_an_agent_stays_in_its_tenant(
     assert project.query("SELECT datname FROM pg_database WHERE datname LIKE %s", f"{policy.name}%") == []
 
 
-def _policy_file(repo_root: object) -> str:
-    return str(repo_root) + "/examples/agent-workflow/billing_policy.yaml"
+def _example_dir(repo_root: object) -> Path:
+    return Path(str(repo_root)) / "examples" / "agent-workflow"
 
 
 def test_a_broken_acl_policy_fails_before_the_engine_runs(make_project: ProjectFactory) -> None:
