@@ -14,6 +14,7 @@ After each version the columns in ``information_schema``, the units' markers, th
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from psycopg import sql
 from agent_acl import Names, Privilege, explain_access
 from agent_acl.roles import create_role, grant_matrix, grant_usage
 from paybill_infra.datamodel.apply import UnitOutcome, VersionStep, migrate_unit, rollback_unit, unit_version
+from paybill_infra.datamodel.backup import prune
 from paybill_infra.datamodel.changes import diff
 from paybill_infra.datamodel.source import DataModel, SchemaFile, load_policy_over, load_schema_file
 from paybill_infra.datamodel.units import Unit, UnitKind
@@ -338,6 +340,16 @@ def test_three_versions_across_pooled_bridge_and_silo(
     assert names == (2,) and nullable == ("YES",)
     assert sync_triggers(admin, silo) == [("paybill_rename_accounts_display_name",) * 2]
     check_rename_sync(admin, silo)
+
+    # the exports expire under the retention setting (a controlled clock; a foreign file is never touched)
+    exports = sorted(tmp_path.glob("schema-*.json"))
+    assert {r.backup.path for r in results if r.backup is not None} == set(exports)
+    (tmp_path / "operator-notes.txt").write_text("not an export")
+    now = datetime.now(UTC)
+    assert prune(tmp_path, timedelta(days=30), now + timedelta(days=29)) == []
+    assert sorted(tmp_path.glob("schema-*.json")) == exports
+    assert prune(tmp_path, timedelta(days=30), now + timedelta(days=30, minutes=5)) == exports
+    assert [p.name for p in tmp_path.iterdir()] == ["operator-notes.txt"]
     assert agent_table_grants(admin, silo, silo.members[0]) == expected_grants(schema(3), silo)
 
 
