@@ -143,7 +143,9 @@ class ControlPlane:
         self._billing = BillingFlow(self.runtime, self._operations, self._reads, self.billing, self.billing_store)
         self._audit = runner.audit
         schema = settings.schema_file()
-        self.schema = SchemaFleet(self.runtime, self.reconciler, schema, acl=settings.acl(schema))
+        self.schema = SchemaFleet(
+            self.runtime, self.reconciler, schema, acl=settings.acl(schema), backup_retention=settings.backup_retention
+        )
         """The fleet's data schema versions: the per-unit API a wave-based rollout builds on."""
         self.schema.newest()  # a fresh registry records the configured file as version 1: new stacks use it
         self._stop = threading.Event()

@@ -4,6 +4,7 @@ drive the engine."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,7 +35,9 @@ class ControlPlaneSettings(BaseModel):
 
     ``data_schema`` names the tenant data schema file (relative to ``root``; the shipped default when unset):
     the tables every tenant gets, on every topology and target. ``acl_policy`` names an agent ACL policy
-    whose agents' grants a schema migration regenerates with the DDL.
+    whose agents' grants a schema migration regenerates with the DDL. ``backup_retention`` is how long the
+    exports taken before destructive schema steps (under ``<export_dir>/schema``) are kept: a rollout or
+    migration deletes older ones when it starts.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -59,6 +62,7 @@ class ControlPlaneSettings(BaseModel):
     webhook_secret: SecretStr | None = None
     data_schema: Path | None = None
     acl_policy: Path | None = None
+    backup_retention: Annotated[timedelta, Field(ge=timedelta(0))] = timedelta(days=30)
 
     @model_validator(mode="after")
     def _default_cloud_configured(self) -> ControlPlaneSettings:

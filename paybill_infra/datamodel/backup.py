@@ -7,6 +7,11 @@ SHA-256. A dropped table is exported whole; a dropped or narrowed column with th
 The export is read inside the unit's migration transaction, so it is the data the DDL then removes.
 
 :func:`restore` puts the rows back after the columns/tables were re-created by the rollback.
+
+The exports hold tenant data, so they are not kept forever: :func:`prune` deletes the ones older than the
+control plane's ``backup_retention`` setting, and a rollout or migration calls it when it starts
+(:meth:`paybill_infra.datamodel.fleet.SchemaFleet.prepare`). An export's age is the UTC time in its name,
+written when it was taken, so moving or copying the directory does not renew it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,9 @@ from paybill_infra.datamodel.units import Unit
 
 BACKED_UP = frozenset({ChangeKind.DROP_COLUMN, ChangeKind.DROP_TABLE, ChangeKind.NARROW_TYPE})
 """Changes that can lose values (``SET NOT NULL`` fails rather than losing any)."""
+STAMP = "%Y%m%dT%H%M%S%fZ"
+NAME = re.compile(r"^schema-.+-v\d+-(?P<stamp>\d{8}T\d{12}Z)\.json$")
+"""An export's file name (:func:`export`); ``stamp`` is when it was taken, in :data:`STAMP` format (UTC)."""
 
 
 class BackupManifest(BaseModel):
@@ -78,7 +87,7 @@ def export(
         document["tables"][name] = {"whole": not columns, "columns": wanted, "rows": [list(r) for r in rows]}
         counts[name] = len(rows)
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime(STAMP)
     body = json.dumps(document, default=str, sort_keys=True).encode()
     safe = unit.key.replace(":", "-").replace("/", "-")
     path = directory / f"schema-{safe}-v{from_version}-{stamp}.json"
@@ -121,3 +130,20 @@ def restore(conn: psycopg.Connection[Any], unit: Unit, manifest: BackupManifest)
             cur.executemany(statement, rows)
         restored[name] = len(rows)
     return restored
+
+
+def prune(directory: Path, retention: timedelta, now: datetime) -> list[Path]:
+    """Delete the exports under ``directory`` taken more than ``retention`` before ``now``; returns them.
+    Files not named like an export are left alone, and a missing directory has nothing to prune."""
+    if not directory.is_dir():
+        return []
+    expired = []
+    for path in sorted(directory.iterdir()):
+        match = NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        taken = datetime.strptime(match["stamp"], STAMP).replace(tzinfo=UTC)
+        if now - taken > retention:
+            path.unlink(missing_ok=True)
+            expired.append(path)
+    return expired

@@ -11,6 +11,7 @@ the registry (tenants' and pools' ``schema_version``) and the audit log.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -19,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from agent_acl import AclPolicy
 from paybill_infra.controlplane.reconcile import Reconciler
-from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, TenantRow
+from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, TenantRow, utcnow
 from paybill_infra.controlplane.runtime import Runtime
-from paybill_infra.datamodel import versions
+from paybill_infra.datamodel import backup, versions
 from paybill_infra.datamodel.apply import UnitResult, VersionStep, migrate_unit, rollback_unit, unit_version
 from paybill_infra.datamodel.backup import BackupManifest
 from paybill_infra.datamodel.changes import Change, diff
@@ -82,12 +83,21 @@ class SchemaStatus(BaseModel):
 class SchemaFleet:
     """Schema versions across the fleet of one control plane (see the module docstring)."""
 
-    def __init__(self, rt: Runtime, reconciler: Reconciler, file: SchemaFile, acl: AclPolicy | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        reconciler: Reconciler,
+        file: SchemaFile,
+        *,
+        backup_retention: timedelta,
+        acl: AclPolicy | None = None,
+    ) -> None:
         self.rt = rt
         self.reconciler = reconciler
         self.file = file
         self.acl = acl
         self.backup_dir = rt.export_dir / "schema"
+        self.backup_retention = backup_retention
 
     # --- versions ------------------------------------------------------------------------------------------
 
@@ -113,7 +123,11 @@ class SchemaFleet:
     def prepare(self, path: str | Path | None, *, allow_destructive: bool) -> int:
         """Validate the schema file at ``path`` (the configured one by default) against the newest version and
         record it as the next version; returns that number (the newest one when nothing changed). A refused
-        file raises a typed error and records nothing."""
+        file raises a typed error and records nothing.
+
+        Every rollout and migration starts here, so this is also where the exports older than the backup
+        retention are deleted (:func:`~paybill_infra.datamodel.backup.prune`)."""
+        backup.prune(self.backup_dir, self.backup_retention, utcnow())
         newest, current = self.newest_file()
         new = load_schema_file(path) if path is not None else self.file
         if new.content_hash == current.content_hash:

@@ -29,6 +29,7 @@ from agent_acl.models import sa_table, sorted_tables
 from agent_acl.policy import parse_policy
 from agent_acl.roles import grant_matrix
 from paybill_infra.datamodel.changes import Change, ChangeKind, SchemaDiff
+from paybill_infra.datamodel.sync import create_sync, drop_sync, live_renames
 from paybill_infra.datamodel.units import MARKER_SCHEMA, MARKER_TABLE, Unit, UnitKind
 from paybill_infra.local import sql as q
 
@@ -199,15 +200,20 @@ def set_marker_key(key: str, version: int, schema_hash: str) -> q.Statements:
 def render_unit(
     diff: SchemaDiff, unit: Unit, to_version: int, *, acl: AclPolicy | None = None, defer_not_null: bool = False
 ) -> UnitScript:
-    """The whole step of ``unit`` to ``to_version``: lock timeout, DDL (expand first, then contract),
-    backfills, regenerated agent grants, and the version marker.
+    """The whole step of ``unit`` to ``to_version``: lock timeout, the rename sync triggers the old version
+    had and the new one lacks dropped, DDL (expand first, then contract), backfills, the sync triggers the new
+    version adds (:mod:`~paybill_infra.datamodel.sync`), regenerated agent grants, and the version marker.
 
     ``defer_not_null`` (a rollback, whose data comes back from a backup afterwards) adds required columns as
-    nullable and returns their NOT NULL in :attr:`UnitScript.after_restore`."""
+    nullable and returns their NOT NULL in :attr:`UnitScript.after_restore`, with the sync triggers it re-creates
+    (so the restored old values do not overwrite the new column's current ones)."""
     deferred: Statements = []
     added_tables = {c.table for c in diff.changes if c.kind is ChangeKind.ADD_TABLE}
     added_columns = {(c.table, c.column) for c in diff.changes if c.kind is ChangeKind.ADD_COLUMN}
+    was_synced, synced = live_renames(diff.old), live_renames(diff.new)
     out: Statements = [sql.SQL("SET LOCAL lock_timeout = {t}").format(t=sql.Literal(LOCK_TIMEOUT))]
+    for rename in sorted(was_synced - synced, key=str):
+        out += drop_sync(unit, rename)
     out += _new_tables(diff, unit, added_tables)
     dependents_first = [t.name for t in reversed(sorted_tables(diff.old.data))]
     for change in diff.changes:
@@ -217,6 +223,8 @@ def render_unit(
     for name in dependents_first:
         if name in dropped:
             out += _change(diff, unit, dropped[name], added_columns, None)
+    for rename in sorted(synced - was_synced, key=str):
+        (deferred if defer_not_null else out).extend(create_sync(unit, rename))
     if acl is not None:
         out += acl_grants(acl, diff, unit)
     out += set_marker(unit, to_version, diff.new.content_hash)

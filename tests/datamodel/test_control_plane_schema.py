@@ -8,6 +8,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from paybill_infra.controlplane import ControlPlaneSettings
 from paybill_infra.controlplane.registry import SchemaVersionRow, TenantRow
+from paybill_infra.datamodel.backup import STAMP
 from paybill_infra.datamodel.units import UnitKind
 from paybill_infra.errors import RenameWithoutExpandError
 from tests.controlplane.conftest import Env, paybill
@@ -68,7 +70,15 @@ def test_the_users_schema_file_drives_provisioning_and_migration(env: Env) -> No
         with plane.registry.transaction() as session:
             assert session.scalars(select(SchemaVersionRow.number)).all() == [1]
 
+        expired, kept = (
+            plane.schema.backup_dir / "schema-silo-t_x-v1-20200101T000000000000Z.json",
+            (plane.schema.backup_dir / f"schema-silo-t_x-v1-{datetime.now(UTC).strftime(STAMP)}.json"),
+        )
+        plane.schema.backup_dir.mkdir(parents=True, exist_ok=True)
+        for path in (expired, kept):
+            path.write_text("{}")
         results = plane.migrate_schema(SCHEMAS / "v2.yaml", actor="test")
+        assert (expired.exists(), kept.exists()) == (False, True)  # 30 days of retention by default
         assert sorted(r.unit for r in results) == sorted(u.key for u in units.values())
         status = plane.schema_status()
         assert status.newest == 2

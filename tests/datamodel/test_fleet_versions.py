@@ -2,8 +2,10 @@
 local providers, then taken through three successive schema versions on real PostgreSQL:
 
 1. v1 -> v2: a column and a table added (and a type widened);
-2. v2 -> v3: a column renamed, expand step (new column backfilled, data kept);
-3. v3 -> v4: contract (the old column and another one dropped, backed up first), then rolled back.
+2. v2 -> v3: a column renamed, expand step (new column backfilled, data kept; until the contract a trigger
+   copies writes to either column into the other);
+3. v3 -> v4: contract (the sync trigger dropped, the old column and another one dropped, backed up first),
+   then rolled back (the trigger back).
 
 After each version the columns in ``information_schema``, the units' markers, the agent's column grants
 (the differential check of ``tests/agent_acl``) and pooled row isolation are checked.
@@ -12,6 +14,7 @@ After each version the columns in ``information_schema``, the units' markers, th
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from psycopg import sql
 from agent_acl import Names, Privilege, explain_access
 from agent_acl.roles import create_role, grant_matrix, grant_usage
 from paybill_infra.datamodel.apply import UnitOutcome, VersionStep, migrate_unit, rollback_unit, unit_version
+from paybill_infra.datamodel.backup import prune
 from paybill_infra.datamodel.changes import diff
 from paybill_infra.datamodel.source import DataModel, SchemaFile, load_policy_over, load_schema_file
 from paybill_infra.datamodel.units import Unit, UnitKind
@@ -228,6 +232,57 @@ def row_counts(admin: AdminConnection, units: list[Unit]) -> dict[str, int]:
     return counts
 
 
+def sync_triggers(admin: AdminConnection, unit: Unit) -> list[tuple[str, str]]:
+    """The rename sync triggers on the unit's tables and their functions' names."""
+    with _connect(admin, unit.database) as conn:
+        rows = conn.execute(
+            "SELECT t.tgname, p.proname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY t.tgname",
+            (unit.schema_name,),
+        ).fetchall()
+    return [(str(name), str(function)) for name, function in rows]
+
+
+def check_rename_sync(admin: AdminConnection, unit: Unit) -> None:
+    """Writes through either name of the renamed column reach the other (rolled back afterwards)."""
+    accounts = sql.Identifier(unit.schema_name, "accounts")
+    tenant = unit.members[0]
+    with _connect(admin, unit.database) as conn, conn.transaction(force_rollback=True):
+
+        def pair(key: Any) -> tuple[Any, ...]:
+            row = conn.execute(
+                sql.SQL("SELECT name, display_name FROM {t} WHERE id = %s").format(t=accounts), (key,)
+            ).fetchone()
+            assert row is not None
+            return tuple(row)
+
+        def insert(column: str, value: str) -> Any:
+            row = conn.execute(
+                sql.SQL("INSERT INTO {t} (tenant_id, {c}) VALUES (%s, %s) RETURNING id").format(
+                    t=accounts, c=sql.Identifier(column)
+                ),
+                (tenant, value),
+            ).fetchone()
+            assert row is not None
+            return row[0]
+
+        def update(key: Any, column: str, value: str) -> None:
+            conn.execute(
+                sql.SQL("UPDATE {t} SET {c} = %s WHERE id = %s").format(t=accounts, c=sql.Identifier(column)),
+                (value, key),
+            )
+
+        old_writer, new_writer = insert("name", "via old"), insert("display_name", "via new")
+        assert (pair(old_writer), pair(new_writer)) == (("via old", "via old"), ("via new", "via new")), unit.key
+        update(old_writer, "name", "old renamed")
+        update(new_writer, "display_name", "new renamed")
+        assert pair(old_writer) == ("old renamed", "old renamed"), unit.key
+        assert pair(new_writer) == ("new renamed", "new renamed"), unit.key
+        update(old_writer, "display_name", "crossed")
+        assert pair(old_writer) == ("crossed", "crossed"), unit.key
+
+
 def test_three_versions_across_pooled_bridge_and_silo(
     fleet: list[Unit], pg_admin: AdminConnection, tmp_path: Path
 ) -> None:
@@ -248,6 +303,8 @@ def test_three_versions_across_pooled_bridge_and_silo(
                 sql.SQL("SELECT name, display_name FROM {t}").format(t=sql.Identifier(unit.schema_name, "accounts"))
             ).fetchall()
         assert pairs and all(name == display for name, display in pairs), unit.key
+        assert sync_triggers(admin, unit) == [("paybill_rename_accounts_display_name",) * 2], unit.key
+        check_rename_sync(admin, unit)
 
     # a re-run (a crash after commit, or a peer) applies nothing twice
     again = migrate_unit(units[1], step(2, 3), backup_dir=tmp_path, acl=policy)
@@ -260,6 +317,7 @@ def test_three_versions_across_pooled_bridge_and_silo(
     results = [migrate_unit(u, contract, backup_dir=tmp_path, acl=policy) for u in units]
     check_version(admin, units, 4)
     assert row_counts(admin, units) == before
+    assert all(sync_triggers(admin, u) == [] for u in units)
     for unit, result in zip(units, results, strict=True):
         assert result.backup is not None
         assert result.backup.path.stat().st_mode & 0o777 == 0o600
@@ -280,6 +338,18 @@ def test_three_versions_across_pooled_bridge_and_silo(
         ).fetchone()
     assert codes == [(f"L-{silo.members[0]}-0",), (f"L-{silo.members[0]}-1",)]
     assert names == (2,) and nullable == ("YES",)
+    assert sync_triggers(admin, silo) == [("paybill_rename_accounts_display_name",) * 2]
+    check_rename_sync(admin, silo)
+
+    # the exports expire under the retention setting (a controlled clock; a foreign file is never touched)
+    exports = sorted(tmp_path.glob("schema-*.json"))
+    assert {r.backup.path for r in results if r.backup is not None} == set(exports)
+    (tmp_path / "operator-notes.txt").write_text("not an export")
+    now = datetime.now(UTC)
+    assert prune(tmp_path, timedelta(days=30), now + timedelta(days=29)) == []
+    assert sorted(tmp_path.glob("schema-*.json")) == exports
+    assert prune(tmp_path, timedelta(days=30), now + timedelta(days=30, minutes=5)) == exports
+    assert [p.name for p in tmp_path.iterdir()] == ["operator-notes.txt"]
     assert agent_table_grants(admin, silo, silo.members[0]) == expected_grants(schema(3), silo)
 
 

@@ -1,6 +1,9 @@
 SET LOCAL lock_timeout = '10s';
 ALTER TABLE "app"."accounts" ADD COLUMN display_name TEXT;
 UPDATE "app"."accounts" SET "display_name" = "name";
+CREATE OR REPLACE FUNCTION "app"."paybill_rename_accounts_display_name"() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $sync$BEGIN IF TG_OP = 'INSERT' THEN IF NEW."display_name" IS NULL THEN NEW."display_name" := NEW."name"; ELSIF NEW."name" IS NULL THEN NEW."name" := NEW."display_name"; END IF; ELSIF NEW."name" IS DISTINCT FROM OLD."name" AND NEW."display_name" IS NOT DISTINCT FROM OLD."display_name" THEN NEW."display_name" := NEW."name"; ELSIF NEW."display_name" IS DISTINCT FROM OLD."display_name" AND NEW."name" IS NOT DISTINCT FROM OLD."name" THEN NEW."name" := NEW."display_name"; END IF; RETURN NEW; END$sync$;
+REVOKE ALL ON FUNCTION "app"."paybill_rename_accounts_display_name"() FROM PUBLIC;
+CREATE TRIGGER "paybill_rename_accounts_display_name" BEFORE INSERT OR UPDATE ON "app"."accounts" FOR EACH ROW EXECUTE FUNCTION "app"."paybill_rename_accounts_display_name"();
 REVOKE ALL ON ALL TABLES IN SCHEMA "app" FROM "dm__a__umbrella__reviewer";
 GRANT SELECT ("id", "plan_code", "tenant_id") ON "app"."accounts" TO "dm__a__umbrella__reviewer";
 GRANT SELECT ("account_id", "id", "tenant_id") ON "app"."orders" TO "dm__a__umbrella__reviewer";

@@ -1,4 +1,6 @@
 SET LOCAL lock_timeout = '10s';
+DROP TRIGGER IF EXISTS "paybill_rename_accounts_display_name" ON "s_initech"."accounts";
+DROP FUNCTION IF EXISTS "s_initech"."paybill_rename_accounts_display_name"();
 UPDATE "s_initech"."accounts" SET "display_name" = "name" WHERE "display_name" IS NULL AND "name" IS NOT NULL;
 ALTER TABLE "s_initech"."accounts" DROP COLUMN "name";
 ALTER TABLE "s_initech"."orders" DROP COLUMN "legacy_code";

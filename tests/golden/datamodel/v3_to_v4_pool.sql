@@ -1,4 +1,6 @@
 SET LOCAL lock_timeout = '10s';
+DROP TRIGGER IF EXISTS "paybill_rename_accounts_display_name" ON "pooled"."accounts";
+DROP FUNCTION IF EXISTS "pooled"."paybill_rename_accounts_display_name"();
 UPDATE "pooled"."accounts" SET "display_name" = "name" WHERE "display_name" IS NULL AND "name" IS NOT NULL;
 ALTER TABLE "pooled"."accounts" DROP COLUMN "name";
 ALTER TABLE "pooled"."orders" DROP COLUMN "legacy_code";

@@ -1,4 +1,6 @@
 SET LOCAL lock_timeout = '10s';
+DROP TRIGGER IF EXISTS "paybill_rename_accounts_display_name" ON "app"."accounts";
+DROP FUNCTION IF EXISTS "app"."paybill_rename_accounts_display_name"();
 UPDATE "app"."accounts" SET "display_name" = "name" WHERE "display_name" IS NULL AND "name" IS NOT NULL;
 ALTER TABLE "app"."accounts" DROP COLUMN "name";
 ALTER TABLE "app"."orders" DROP COLUMN "legacy_code";
