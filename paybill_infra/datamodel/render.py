@@ -213,7 +213,7 @@ def render_unit(
     was_synced, synced = live_renames(diff.old), live_renames(diff.new)
     out: Statements = [sql.SQL("SET LOCAL lock_timeout = {t}").format(t=sql.Literal(LOCK_TIMEOUT))]
     for rename in sorted(was_synced - synced, key=str):
-        out += drop_sync(unit, rename)
+        out += drop_sync(unit.schema_name, rename)
     out += _new_tables(diff, unit, added_tables)
     dependents_first = [t.name for t in reversed(sorted_tables(diff.old.data))]
     for change in diff.changes:
@@ -224,7 +224,7 @@ def render_unit(
         if name in dropped:
             out += _change(diff, unit, dropped[name], added_columns, None)
     for rename in sorted(synced - was_synced, key=str):
-        (deferred if defer_not_null else out).extend(create_sync(unit, rename))
+        (deferred if defer_not_null else out).extend(create_sync(unit.schema_name, rename))
     if acl is not None:
         out += acl_grants(acl, diff, unit)
     out += set_marker(unit, to_version, diff.new.content_hash)

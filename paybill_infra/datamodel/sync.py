@@ -22,7 +22,6 @@ import hashlib
 from psycopg import sql
 
 from paybill_infra.datamodel.source import Rename, SchemaFile
-from paybill_infra.datamodel.units import Unit
 
 NAME_PREFIX = "paybill_rename_"
 MAX_NAME = 63
@@ -64,10 +63,12 @@ def _body(rename: Rename) -> sql.Composed:
     ).format(new=new, old=old)
 
 
-def create_sync(unit: Unit, rename: Rename) -> list[sql.Composable]:
-    """The function and the BEFORE INSERT OR UPDATE row trigger keeping ``rename``'s two columns in sync."""
+def create_sync(schema: str, rename: Rename) -> list[sql.Composed]:
+    """The function and the BEFORE INSERT OR UPDATE row trigger keeping ``rename``'s two columns in sync, in
+    the unit whose tables live in ``schema``. A migration's expand step creates them, and so does
+    provisioning a unit at a version whose renames are live (a tenant onboarded mid-rename)."""
     name = sync_name(rename)
-    function = sql.Identifier(unit.schema_name, name)
+    function = sql.Identifier(schema, name)
     return [
         sql.SQL(
             "CREATE OR REPLACE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS $sync$"
@@ -76,18 +77,18 @@ def create_sync(unit: Unit, rename: Rename) -> list[sql.Composable]:
         + sql.SQL("$sync$"),
         sql.SQL("REVOKE ALL ON FUNCTION {f}() FROM PUBLIC").format(f=function),
         sql.SQL("CREATE TRIGGER {n} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {f}()").format(
-            n=sql.Identifier(name), t=sql.Identifier(unit.schema_name, rename.table), f=function
+            n=sql.Identifier(name), t=sql.Identifier(schema, rename.table), f=function
         ),
     ]
 
 
-def drop_sync(unit: Unit, rename: Rename) -> list[sql.Composable]:
+def drop_sync(schema: str, rename: Rename) -> list[sql.Composed]:
     """Drop ``rename``'s trigger and function; ``IF EXISTS``, since a unit migrated through the expand step
     before triggers were created has none."""
     name = sync_name(rename)
     return [
         sql.SQL("DROP TRIGGER IF EXISTS {n} ON {t}").format(
-            n=sql.Identifier(name), t=sql.Identifier(unit.schema_name, rename.table)
+            n=sql.Identifier(name), t=sql.Identifier(schema, rename.table)
         ),
-        sql.SQL("DROP FUNCTION IF EXISTS {f}()").format(f=sql.Identifier(unit.schema_name, name)),
+        sql.SQL("DROP FUNCTION IF EXISTS {f}()").format(f=sql.Identifier(schema, name)),
     ]

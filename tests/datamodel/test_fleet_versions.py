@@ -353,6 +353,31 @@ def test_three_versions_across_pooled_bridge_and_silo(
     assert agent_table_grants(admin, silo, silo.members[0]) == expected_grants(schema(3), silo)
 
 
+def test_a_unit_born_mid_rename_keeps_both_columns_in_sync(fleet: list[Unit], pg_admin: AdminConnection) -> None:
+    """A bridge tenant provisioned at the expand version (onboarded mid-rename) gets the sync trigger that the
+    migrated units got, so writes through either column name reach the other until the contract."""
+    admin, slug = pg_admin, "dmlate"
+    LoginRoleProvider()._create(
+        admin,
+        {"role": role_of(slug), "connection_limit": 5, "statement_timeout_ms": 30000, "search_path": [f"s_{slug}"]},
+    )
+    inputs = DataModel(3, schema(3).document()).inputs()
+    props = {"server": {}, **inputs, "database": BRIDGE_DB, "schema": f"s_{slug}", "owner": role_of(slug)}
+    BridgeSchemaProvider()._create(admin, props)
+    unit = Unit(
+        kind=UnitKind.BRIDGE,
+        database=BRIDGE_DB,
+        schema_name=f"s_{slug}",
+        owner=role_of(slug),
+        members=(slug,),
+        roles=(role_of(slug),),
+        version=3,
+        server=admin,
+    )
+    assert sync_triggers(admin, unit) == [("paybill_rename_accounts_display_name",) * 2]
+    check_rename_sync(admin, unit)
+
+
 @pytest.mark.parametrize(
     ("old", "bad", "error", "path"),
     [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from paybill_infra.local.provider.lazy import app_schema, render, source
+from paybill_infra.local.provider.lazy import app_schema, render, source, sync
 from paybill_infra.local.provider.sessions import run
 
 if TYPE_CHECKING:
@@ -33,9 +33,14 @@ def tables_of(props: Mapping[str, Any]) -> tuple[Table, ...]:
 
 def mark_version(conn: psycopg.Connection[Any], props: Mapping[str, Any], unit: str) -> None:
     """Record the unit's schema version in its marker (in the creating transaction), so a later migration
-    knows where it starts; resources declared without a version leave the baseline."""
+    knows where it starts, and give it the rename triggers of that version (a unit born between a rename's
+    expand and contract keeps both columns in sync like the migrated ones); resources declared without a
+    version leave the baseline."""
     if props.get("schema_version") is None:
         return
     data = source.parse_schema_file(props["data_schema"], "the data_schema input")
     run(conn, render.marker_setup())
     run(conn, render.set_marker_key(unit, int(props["schema_version"]), data.content_hash))
+    for rename in sorted(sync.live_renames(data), key=sync.sync_name):
+        for statement in sync.create_sync(unit, rename):
+            conn.execute(statement)

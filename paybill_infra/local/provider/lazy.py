@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from psycopg import errors as pg_errors
     from psycopg import sql
 
-    from paybill_infra.datamodel import render, source
+    from paybill_infra.datamodel import render, source, sync
     from paybill_infra.local import app_schema, server
     from paybill_infra.local import sql as q
 else:
@@ -25,5 +25,6 @@ else:
     q = LazyModule("paybill_infra.local.sql")
     render = LazyModule("paybill_infra.datamodel.render")
     source = LazyModule("paybill_infra.datamodel.source")
+    sync = LazyModule("paybill_infra.datamodel.sync")
 
-__all__ = ["app_schema", "pg_errors", "psycopg", "q", "render", "server", "source", "sql"]
+__all__ = ["app_schema", "pg_errors", "psycopg", "q", "render", "server", "source", "sql", "sync"]
