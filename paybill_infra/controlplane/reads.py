@@ -93,22 +93,33 @@ def _tenants() -> Select[Any]:
     )
 
 
-def _placement(row: Row[Any]) -> tuple[str | None, str | None, str | None]:
-    """The role, database and schema of a :func:`_tenants` row's data; all ``None`` until it is placed."""
-    if row.state not in PLACED or row.stack is None:
+def _placement(
+    slug: str,
+    isolation: Isolation,
+    cloud: Cloud,
+    state: TenantState,
+    stack: str | None,
+    role: str | None,
+    pool: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """The role, database and schema of a tenant's data (``pool`` is its pool's database); all ``None``
+    until it is placed."""
+    if state not in PLACED or stack is None:
         return None, None, None
-    if row.isolation is Isolation.POOLED:
-        return row.role, row.pool_database, POOLED_SCHEMA
-    if row.isolation is Isolation.BRIDGE:
-        return row.role, BRIDGE_DATABASE, name_for(row.cloud, row.slug, NameKind.SCHEMA)
-    return row.role, name_for(row.cloud, row.slug, NameKind.DATABASE), SILO_SCHEMA
+    if isolation is Isolation.POOLED:
+        return role, pool, POOLED_SCHEMA
+    if isolation is Isolation.BRIDGE:
+        return role, BRIDGE_DATABASE, name_for(cloud, slug, NameKind.SCHEMA)
+    return role, name_for(cloud, slug, NameKind.DATABASE), SILO_SCHEMA
 
 
 def tenant_view(row: Row[Any]) -> TenantView:
     """The view of one :func:`_tenants` row, built without re-validating it: every value comes from a typed
     registry column (enums already members, datetimes aware), and validating 10,000 views again was half of
     a fleet listing's time."""
-    role, database, schema = _placement(row)
+    role, database, schema = _placement(
+        row.slug, row.isolation, row.cloud, row.state, row.stack, row.role, row.pool_database
+    )
     subscription = None
     if row.sub_tenant is not None:
         subscription = SubscriptionView.model_construct(
@@ -128,40 +139,65 @@ def tenant_view(row: Row[Any]) -> TenantView:
     )
 
 
-def tenant_document(row: Row[Any]) -> dict[str, Any]:
+def tenant_document(row: Sequence[Any]) -> dict[str, Any]:
     """The JSON object of :func:`tenant_view` for one :func:`_tenants` row, with no model in between: the
     keys are written in sorted order (what ``--json`` promises, so the serializer need not sort) and enums
-    as their values; datetimes stay for the serializer, which formats them as pydantic does. A JSON listing
-    of 10,000 tenants spent a third of its time building and dumping the views."""
-    role, database, schema = _placement(row)
+    as their values; datetimes stay for the serializer, which formats them as pydantic does. The row is
+    unpacked by position (in :func:`_tenants`' column order), a tenth of the cost of reading its columns
+    by name: building and dumping 10,000 views was a third of a JSON listing's time."""
+    (
+        slug,
+        display_name,
+        plan,
+        isolation,
+        cloud,
+        region,
+        state,
+        stack,
+        role,
+        suspended,
+        seats_used,
+        storage_gb_used,
+        created_at,
+        updated_at,
+        sub_tenant,
+        sub_status,
+        sub_plan,
+        sub_period_end,
+        sub_past_due_since,
+        sub_canceled_at,
+        pool_stack,
+        pool_database,
+    ) = row
+    role, database, schema = _placement(slug, isolation, cloud, state, stack, role, pool_database)
     subscription = None
-    if row.sub_tenant is not None:
+    if sub_tenant is not None:
         subscription = {
-            "canceled_at": row.sub_canceled_at,
-            "past_due_since": row.sub_past_due_since,
-            "period_end": row.sub_period_end,
-            "plan": row.sub_plan,
-            "status": SubscriptionStatus(row.sub_status).value,
+            "canceled_at": sub_canceled_at,
+            "past_due_since": sub_past_due_since,
+            "period_end": sub_period_end,
+            "plan": sub_plan,
+            "status": SubscriptionStatus(sub_status).value,
         }
     return {
-        "cloud": row.cloud.value,
-        "created_at": row.created_at,
+        "cloud": cloud.value,
+        "created_at": created_at,
         "database": database,
-        "display_name": row.display_name,
-        "isolation": row.isolation.value,
-        "plan": row.plan,
-        "pool": row.pool_stack,
-        "region": row.region,
+        "display_name": display_name,
+        "isolation": isolation.value,
+        "plan": plan,
+        "pool": pool_stack,
+        "region": region,
         "role": role,
         "schema_name": schema,
-        "seats_used": row.seats_used,
-        "slug": row.slug,
-        "stack": row.stack,
-        "state": row.state.value,
-        "storage_gb_used": row.storage_gb_used,
+        "seats_used": seats_used,
+        "slug": slug,
+        "stack": stack,
+        "state": state.value,
+        "storage_gb_used": storage_gb_used,
         "subscription": subscription,
-        "suspended": row.suspended,
-        "updated_at": row.updated_at,
+        "suspended": suspended,
+        "updated_at": updated_at,
     }
 
 
