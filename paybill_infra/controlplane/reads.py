@@ -75,7 +75,8 @@ _TENANT_COLUMNS = (
 
 def _tenants() -> Select[Any]:
     """Tenants with their subscription and pool, as plain columns: a listing builds views straight from
-    rows, without materialising three ORM objects per tenant (the bulk of a 10,000-tenant listing)."""
+    rows, without materialising three ORM objects per tenant (the bulk of a 10,000-tenant listing).
+    :func:`tenant_document` unpacks these rows by position, in this order."""
     return (
         select(
             *(getattr(TenantRow, name) for name in _TENANT_COLUMNS),
