@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, err, guard, out, table
+from paybill_infra.cli_output import DRIFT_EXIT, confirm, emit, emit_sorted, err, guard, out, table
 from paybill_infra.controlplane.models import ProgressEvent, ProgressPhase, RetentionPolicy, TenantState
 from paybill_infra.controlplane.reader import RegistryReader
 from paybill_infra.controlplane.settings import ControlPlaneSettings
@@ -177,14 +177,16 @@ def list_tenants(
     """List tenants with their plan, isolation, state and stack (in pages with ``--limit``/``--cursor``: the
     JSON is then ``{"tenants": [...], "next_cursor": ...}``)."""
     with open_reader(root, as_json=as_json) as reader:
-        page = guard(
-            lambda: reader.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit),
-            as_json=as_json,
-        )
+        if as_json:
+            found = guard(
+                lambda: reader.tenant_documents(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit),
+                as_json=True,
+            )
+            paged = limit is not None or cursor is not None
+            emit_sorted({"next_cursor": found.next_cursor, "tenants": found.tenants} if paged else found.tenants)
+            return
+        page = guard(lambda: reader.tenant_page(state=state, plan=plan, cloud=cloud, cursor=cursor, limit=limit))
     tenants = page.tenants
-    if as_json:
-        emit(page if limit is not None or cursor is not None else tenants)
-        return
     if page.next_cursor is not None:
         err.print(f"more tenants follow: --cursor {page.next_cursor}")
     rows = table("tenant", "plan", "isolation", "cloud", "region", "state", "stack", "subscription")

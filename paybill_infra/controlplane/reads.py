@@ -10,7 +10,8 @@ fetched per tenant. This module imports neither the engine nor alembic.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, Unpack
 
 from pydantic import SecretStr
 from sqlalchemy import Row, Select, func, select
@@ -74,7 +75,8 @@ _TENANT_COLUMNS = (
 
 def _tenants() -> Select[Any]:
     """Tenants with their subscription and pool, as plain columns: a listing builds views straight from
-    rows, without materialising three ORM objects per tenant (the bulk of a 10,000-tenant listing)."""
+    rows, without materialising three ORM objects per tenant (the bulk of a 10,000-tenant listing).
+    :func:`tenant_document` unpacks these rows by position, in this order."""
     return (
         select(
             *(getattr(TenantRow, name) for name in _TENANT_COLUMNS),
@@ -92,19 +94,33 @@ def _tenants() -> Select[Any]:
     )
 
 
+def _placement(
+    slug: str,
+    isolation: Isolation,
+    cloud: Cloud,
+    state: TenantState,
+    stack: str | None,
+    role: str | None,
+    pool: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """The role, database and schema of a tenant's data (``pool`` is its pool's database); all ``None``
+    until it is placed."""
+    if state not in PLACED or stack is None:
+        return None, None, None
+    if isolation is Isolation.POOLED:
+        return role, pool, POOLED_SCHEMA
+    if isolation is Isolation.BRIDGE:
+        return role, BRIDGE_DATABASE, name_for(cloud, slug, NameKind.SCHEMA)
+    return role, name_for(cloud, slug, NameKind.DATABASE), SILO_SCHEMA
+
+
 def tenant_view(row: Row[Any]) -> TenantView:
     """The view of one :func:`_tenants` row, built without re-validating it: every value comes from a typed
     registry column (enums already members, datetimes aware), and validating 10,000 views again was half of
     a fleet listing's time."""
-    placed = row.state in PLACED and row.stack is not None
-    database = schema = None
-    if placed:
-        if row.isolation is Isolation.POOLED:
-            database, schema = row.pool_database, POOLED_SCHEMA
-        elif row.isolation is Isolation.BRIDGE:
-            database, schema = BRIDGE_DATABASE, name_for(row.cloud, row.slug, NameKind.SCHEMA)
-        else:
-            database, schema = name_for(row.cloud, row.slug, NameKind.DATABASE), SILO_SCHEMA
+    role, database, schema = _placement(
+        row.slug, row.isolation, row.cloud, row.state, row.stack, row.role, row.pool_database
+    )
     subscription = None
     if row.sub_tenant is not None:
         subscription = SubscriptionView.model_construct(
@@ -117,11 +133,90 @@ def tenant_view(row: Row[Any]) -> TenantView:
     return TenantView.model_construct(
         **{name: getattr(row, name) for name in _TENANT_COLUMNS if name != "role"},
         pool=row.pool_stack,
-        role=row.role if placed else None,
+        role=role,
         database=database,
         schema_name=schema,
         subscription=subscription,
     )
+
+
+def tenant_document(row: Sequence[Any]) -> dict[str, Any]:
+    """The JSON object of :func:`tenant_view` for one :func:`_tenants` row, with no model in between: the
+    keys are written in sorted order (what ``--json`` promises, so the serializer need not sort) and enums
+    as their values; datetimes stay for the serializer, which formats them as pydantic does. The row is
+    unpacked by position (in :func:`_tenants`' column order), a tenth of the cost of reading its columns
+    by name: building and dumping 10,000 views was a third of a JSON listing's time."""
+    (
+        slug,
+        display_name,
+        plan,
+        isolation,
+        cloud,
+        region,
+        state,
+        stack,
+        role,
+        suspended,
+        seats_used,
+        storage_gb_used,
+        created_at,
+        updated_at,
+        sub_tenant,
+        sub_status,
+        sub_plan,
+        sub_period_end,
+        sub_past_due_since,
+        sub_canceled_at,
+        pool_stack,
+        pool_database,
+    ) = row
+    role, database, schema = _placement(slug, isolation, cloud, state, stack, role, pool_database)
+    subscription = None
+    if sub_tenant is not None:
+        subscription = {
+            "canceled_at": sub_canceled_at,
+            "past_due_since": sub_past_due_since,
+            "period_end": sub_period_end,
+            "plan": sub_plan,
+            "status": SubscriptionStatus(sub_status).value,
+        }
+    return {
+        "cloud": cloud.value,
+        "created_at": created_at,
+        "database": database,
+        "display_name": display_name,
+        "isolation": isolation.value,
+        "plan": plan,
+        "pool": pool_stack,
+        "region": region,
+        "role": role,
+        "schema_name": schema,
+        "seats_used": seats_used,
+        "slug": slug,
+        "stack": stack,
+        "state": state.value,
+        "storage_gb_used": storage_gb_used,
+        "subscription": subscription,
+        "suspended": suspended,
+        "updated_at": updated_at,
+    }
+
+
+class TenantFilters(TypedDict, total=False):
+    """Which tenants a page holds (validated as :class:`~paybill_infra.controlplane.models.TenantQuery`)."""
+
+    state: TenantState | str | None
+    plan: str | None
+    cloud: Cloud | str | None
+    cursor: str | None
+    limit: int | None
+
+
+class TenantDocuments(NamedTuple):
+    """A page of :func:`tenant_document` objects, in slug order; ``next_cursor`` as in :class:`TenantPage`."""
+
+    tenants: list[dict[str, Any]]
+    next_cursor: str | None
 
 
 class Reads:
@@ -144,23 +239,23 @@ class Reads:
         """Every tenant matching the filters, in slug order (one statement)."""
         return self.tenant_page(state=state, plan=plan, cloud=cloud).tenants
 
-    def tenant_page(
-        self,
-        *,
-        state: TenantState | str | None = None,
-        plan: str | None = None,
-        cloud: Cloud | str | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
-    ) -> TenantPage:
+    def tenant_page(self, **query: Unpack[TenantFilters]) -> TenantPage:
         """A page of at most ``limit`` tenants after ``cursor`` (the previous page's ``next_cursor``): one
         statement per page, whatever the fleet's size; a page of ``limit`` fetches one row more to know
         whether another page follows."""
-        query = validate(
-            TenantQuery,
-            {"state": state, "plan": plan, "cloud": cloud, "cursor": cursor, "limit": limit},
-            "tenant query",
-        )
+        rows, next_cursor = self._tenant_rows(query)
+        return TenantPage(tenants=[tenant_view(row) for row in rows], next_cursor=next_cursor)
+
+    def tenant_documents(self, **query: Unpack[TenantFilters]) -> TenantDocuments:
+        """:meth:`tenant_page` as JSON-ready objects (:func:`tenant_document`), for callers that only
+        serialize the page (``paybill tenants list --json``): the same query, no model per tenant."""
+        rows, next_cursor = self._tenant_rows(query)
+        return TenantDocuments([tenant_document(row) for row in rows], next_cursor)
+
+    def _tenant_rows(self, filters: TenantFilters) -> tuple[Sequence[Row[Any]], str | None]:
+        """The page's rows and the cursor of the next page. The statement runs on a Core connection: the
+        ORM's result processing would only wrap rows of plain columns again."""
+        query = validate(TenantQuery, filters, "tenant query")
         select_ = _tenants().order_by(TenantRow.slug)
         for column, wanted in (
             (TenantRow.state, query.state),
@@ -173,11 +268,11 @@ class Reads:
             select_ = select_.where(TenantRow.slug > query.cursor)
         if query.limit is not None:
             select_ = select_.limit(query.limit + 1)
-        with self.registry.transaction() as session:
-            views = [tenant_view(row) for row in session.execute(select_)]
-        if query.limit is None or len(views) <= query.limit:
-            return TenantPage(tenants=views, next_cursor=None)
-        return TenantPage(tenants=views[: query.limit], next_cursor=views[query.limit - 1].slug)
+        with self.registry.engine.begin() as connection:
+            rows = connection.execute(select_).all()
+        if query.limit is None or len(rows) <= query.limit:
+            return rows, None
+        return rows[: query.limit], rows[query.limit - 1].slug
 
     def subscription(self, slug: str) -> SubscriptionView | None:
         return self.show(slug).subscription

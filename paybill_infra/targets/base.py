@@ -23,16 +23,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from paybill_infra.errors import TargetError
-from paybill_infra.local.server import AdminConnection
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.identifiers import Region
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.resolve import CloudDefaults
+
+if TYPE_CHECKING:
+    from paybill_infra.local.server import AdminConnection
 
 Program = Callable[[], None]
 
@@ -158,6 +160,8 @@ class Target(ABC):
     def connection(self, server: Mapping[str, Any]) -> AdminConnection:
         """The administrator connection to a server an infrastructure stack exported, through a tunnel
         when the settings map its host to one."""
+        from paybill_infra.local.server import AdminConnection  # psycopg: not for the readers of StackResource
+
         host, port = str(server["host"]), int(server["port"])
         tunnel = self.settings.tunnels.get(host)
         if tunnel is not None:

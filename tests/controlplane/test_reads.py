@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import event
 from typer.testing import CliRunner
 
 from paybill_infra.cli import app
+from paybill_infra.cli_output import emit
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings, TenantState
 from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow
 from paybill_infra.errors import InvalidInputError
@@ -153,3 +155,76 @@ def test_the_cli_pages_with_a_cursor(plane: ControlPlane) -> None:
     )
     assert rest.exit_code == 0, rest.output
     assert json.loads(rest.stdout)["tenants"][0]["slug"] == "t00006"
+
+
+def test_the_json_listing_is_the_model_listing_byte_for_byte(
+    plane: ControlPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tenants list --json`` serializes rows without building views (:func:`tenant_document`); its text
+    must stay what :func:`emit` makes of the views: the same keys, order, escapes and datetimes. Seeded
+    after the other tests' tenants (``zz-`` sorts last) so their counts hold."""
+    now = datetime.now(UTC)
+    with plane.registry.transaction() as session:
+        pool = session.query(PoolRow).filter_by(stack="pool-starter-001").one()
+        session.add_all(
+            [
+                TenantRow(
+                    slug="zz-failed",
+                    display_name="Zoë «株式会社» 😀",
+                    plan="growth",
+                    isolation=Isolation.BRIDGE,
+                    state=TenantState.FAILED,
+                    stack=None,
+                    role=tenant_role("zz-failed", 0),
+                ),
+                TenantRow(
+                    slug="zz-pooled",
+                    display_name='"Acme" \\ Ltd / Ωmega',
+                    plan="starter",
+                    isolation=Isolation.POOLED,
+                    cloud=Cloud.GCP,
+                    region="europe-west1",
+                    state=TenantState.SUSPENDED,
+                    suspended=True,
+                    stack=pool.stack,
+                    pool_id=pool.id,
+                    role=tenant_role("zz-pooled", 0),
+                    seats_used=7,
+                    storage_gb_used=3,
+                ),
+                TenantRow(
+                    slug="zz-silo",
+                    display_name="Silo",
+                    plan="growth",
+                    isolation=Isolation.SILO,
+                    cloud=Cloud.AWS,
+                    state=TenantState.ACTIVE,
+                    stack="tenant-zz-silo",
+                    role=tenant_role("zz-silo", 0),
+                ),
+                SubscriptionRow(
+                    tenant="zz-pooled",
+                    plan="starter",
+                    status=SubscriptionStatus.PAST_DUE,
+                    period_end=now + timedelta(days=30),
+                    past_due_since=now.replace(microsecond=0),
+                ),
+                SubscriptionRow(tenant="zz-silo", plan="growth", status=SubscriptionStatus.CANCELED, canceled_at=now),
+            ]
+        )
+    root = str(plane.settings.root)
+    for argv, expected in (
+        (["--cursor", "zyx"], lambda: plane.tenant_page(cursor="zyx")),
+        (["--cursor", "zyx", "--limit", "2"], lambda: plane.tenant_page(cursor="zyx", limit=2)),
+        (["--state", "failed"], lambda: plane.tenants(TenantState.FAILED)),
+    ):
+        emit(expected())
+        model_text = capsys.readouterr().out
+        listed = CliRunner().invoke(app, ["tenants", "list", "--root", root, "--json", *argv])
+        assert listed.exit_code == 0, listed.output
+        assert listed.stdout == model_text
+    listing = json.loads(listed.stdout)
+    assert [t["slug"] for t in listing] == ["zz-failed"]
+    assert listing[0]["display_name"] == "Zoë «株式会社» 😀"
+    assert listing[0]["subscription"] is None and listing[0]["database"] is None and listing[0]["role"] is None
+    assert "\\u682a" in listed.stdout and "\\ud83d\\ude00" in listed.stdout
