@@ -2,7 +2,8 @@
 
 Each ``Table`` carries ``info["acl_tenant_column"]`` (the tenant column name, or None for shared tables) so the
 tenant-closure check can tell, from a compiled statement alone, which FROM items need the tenant predicate.
-Tenant-scoped tables get ``UNIQUE (tenant, *pk)`` so child foreign keys can include the tenant column.
+Tenant-scoped tables get ``UNIQUE (tenant, *pk)`` so child foreign keys can include the tenant column. The
+declared indexes are added under their own names, so provisioning creates them with the tables.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _table(metadata: sa.MetaData, schema: DataSchema, table: Table, schema_name:
                 ondelete=_ON_DELETE[fk.on_delete],
             )
         )
+    items += [sa.Index(index.name, *index.columns, unique=index.unique) for index in table.indexes]
     return sa.Table(table.name, metadata, *items, schema=schema_name, info={TENANT_INFO_KEY: tenant})
 
 

@@ -1,7 +1,7 @@
 """``DataSchema``: the typed declaration of the tenant data, from which everything else is derived.
 
-Tables, columns (type, nullability, default), primary and foreign keys, a sensitivity per column and, per
-table, whether it is tenant-scoped. Validation happens here, at the edge, and names the path of every
+Tables, columns (type, nullability, default), primary and foreign keys, indexes, a sensitivity per column
+and, per table, whether it is tenant-scoped. Validation happens here, at the edge, and names the path of every
 problem (``tables[1].foreign_keys[0].references.table``):
 
 * identifiers are lowercase ASCII ``[a-z0-9_]`` without a double underscore (``__`` separates the parts of
@@ -11,7 +11,11 @@ problem (``tables[1].foreign_keys[0].references.table``):
 * foreign keys point at an existing table and at its primary key (or at ``(tenant column, primary key)``),
   with matching column types; between tenant-scoped tables they must include the tenant column on both
   sides, because PostgreSQL runs foreign-key checks as the table owner and so past row-level security;
-* a shared (not tenant-scoped) table may not reference a tenant-scoped one.
+* a shared (not tenant-scoped) table may not reference a tenant-scoped one;
+* an index lists existing columns of its table and its name is unique in the schema and no table's (in
+  PostgreSQL indexes and tables share one namespace per schema); a unique index of a tenant-scoped table
+  includes the tenant column, so it means the same in a pool (one table for all tenants) as in a silo, and a
+  tenant's insert never fails because of another tenant's row.
 """
 
 from __future__ import annotations
@@ -20,7 +24,18 @@ import enum
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_serializer,
+    model_validator,
+)
 
 from agent_acl.errors import Problem
 
@@ -174,6 +189,14 @@ class ForeignKey(_Frozen):
     on_delete: OnDelete = OnDelete.NO_ACTION
 
 
+class Index(_Frozen):
+    """A secondary index on ``columns`` (in that order); ``name`` is the PostgreSQL index name as is."""
+
+    name: Identifier
+    columns: Annotated[tuple[Identifier, ...], Field(min_length=1, max_length=8)]
+    unique: bool = False
+
+
 class Table(_Frozen):
     """A table. A tenant-scoped table holds one tenant's rows per tenant column value."""
 
@@ -181,7 +204,17 @@ class Table(_Frozen):
     columns: Annotated[tuple[Column, ...], Field(min_length=1, max_length=200)]
     primary_key: Annotated[tuple[Identifier, ...], Field(min_length=1, max_length=8)]
     foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: Annotated[tuple[Index, ...], Field(max_length=50)] = ()
     tenant_scoped: bool = True
+
+    @model_serializer(mode="wrap")
+    def _without_empty_indexes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A table without indexes serialises as before they existed, so a schema file's content hash (its
+        registry version) and the resources' inputs do not change for files that declare none."""
+        data: dict[str, Any] = handler(self)
+        if not self.indexes:
+            data.pop("indexes", None)
+        return data
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -279,6 +312,27 @@ def schema_problems(schema: DataSchema) -> Iterator[Problem]:
             yield Problem(f"{base}.foreign_keys[{index}].name", f"foreign key '{name}' declared twice")
         for f_index, fk in enumerate(table.foreign_keys):
             yield from _foreign_key_problems(schema, f"{base}.foreign_keys[{f_index}]", table, fk)
+    yield from _index_problems(schema)
+
+
+def _index_problems(schema: DataSchema) -> Iterator[Problem]:
+    tables = {t.name for t in schema.tables}
+    seen: set[str] = set()
+    for t_index, table in enumerate(schema.tables):
+        for i_index, index in enumerate(table.indexes):
+            path = f"tables[{t_index}].indexes[{i_index}]"
+            if index.name in seen:
+                yield Problem(f"{path}.name", f"index '{index.name}' declared twice (names are unique per schema)")
+            elif index.name in tables:
+                yield Problem(f"{path}.name", f"index '{index.name}' has the name of a table")
+            seen.add(index.name)
+            yield from _key_columns_problems(f"{path}.columns", table, index.columns)
+            if index.unique and table.tenant_scoped and schema.tenant_column not in index.columns:
+                yield Problem(
+                    f"{path}.columns",
+                    f"a unique index of a tenant-scoped table includes '{schema.tenant_column}' "
+                    "(in a pool it would otherwise be unique across tenants)",
+                )
 
 
 def referenceable_keys(schema: DataSchema, table: Table) -> tuple[tuple[str, ...], ...]:

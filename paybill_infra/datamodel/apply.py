@@ -4,7 +4,9 @@
 :func:`rollback_unit` undoes a step, restoring the data its destructive changes removed from the backup.
 Both run everything of the unit in one transaction of its database, under a lock on the unit's version
 marker, so concurrent or repeated calls for the same unit serialise, and the outcome is read from the
-marker, never assumed from the registry.
+marker, never assumed from the registry. The one exception is the step's index changes of existing tables:
+``CREATE/DROP INDEX CONCURRENTLY`` cannot run in a transaction block, so they run first, each on its own,
+and are idempotent, so a crash between them and the transaction is repaired by the re-run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from agent_acl import AclPolicy
 from paybill_infra.datamodel import backup as backups
 from paybill_infra.datamodel.backup import BackupManifest
 from paybill_infra.datamodel.changes import SchemaDiff, diff
-from paybill_infra.datamodel.render import marker_setup, render_unit
+from paybill_infra.datamodel.render import ConcurrentIndex, drop_index_concurrently, marker_setup, render_unit
 from paybill_infra.datamodel.units import BASELINE_VERSION, MARKER_SCHEMA, MARKER_TABLE, Unit, UnitKind
 from paybill_infra.errors import SchemaMigrationError
 
@@ -80,6 +82,36 @@ def ensure_marker(conn: psycopg.Connection[Any]) -> None:
             conn.execute(statement.as_string(conn))
 
 
+def _already_at(conn: psycopg.Connection[Any], unit: Unit, from_version: int, to_version: int) -> bool:
+    """Whether the unit's marker already says ``to_version``; any version but that and ``from_version`` is
+    refused (:class:`SchemaMigrationError`)."""
+    current = _marker_version(conn, unit)
+    if current not in (from_version, to_version):
+        raise SchemaMigrationError(
+            unit.key, from_version, to_version, f"the unit is at version {current}, not {from_version}"
+        )
+    return current == to_version
+
+
+def _invalid_index(conn: psycopg.Connection[Any], schema_name: str, name: str) -> bool:
+    """Whether ``schema_name.name`` is an index a failed or interrupted concurrent build left INVALID."""
+    row = conn.execute(
+        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        (schema_name, name),
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+def _run_concurrent(conn: psycopg.Connection[Any], changes: tuple[ConcurrentIndex, ...]) -> None:
+    """The index changes, each in its own implicit transaction (``conn`` is in autocommit). ``IF NOT EXISTS``
+    would keep an INVALID index as it is, so one is dropped (concurrently) and built again."""
+    for change in changes:
+        if change.creates and _invalid_index(conn, change.schema_name, change.name):
+            conn.execute(drop_index_concurrently(change.schema_name, change.name).as_string(conn))
+        conn.execute(change.statement.as_string(conn))
+
+
 def unit_version(unit: Unit) -> int:
     """The version ``unit``'s marker records (:data:`BASELINE_VERSION` when it has none)."""
     with psycopg.connect(unit.server.conninfo(unit.database), autocommit=True, connect_timeout=30) as conn:
@@ -117,19 +149,18 @@ def _step(
     try:
         with psycopg.connect(unit.server.conninfo(unit.database), autocommit=True, connect_timeout=30) as conn:
             ensure_marker(conn)
+            if script.concurrent:
+                if _already_at(conn, unit, from_version, to_version):
+                    return result(UnitOutcome.ALREADY_APPLIED, statements=0)
+                _run_concurrent(conn, script.concurrent)
             with conn.transaction():
                 conn.execute(
                     sql.SQL("LOCK TABLE {t} IN SHARE ROW EXCLUSIVE MODE").format(
                         t=sql.Identifier(MARKER_SCHEMA, MARKER_TABLE)
                     )
                 )
-                current = _marker_version(conn, unit)
-                if current == to_version:
+                if _already_at(conn, unit, from_version, to_version):
                     return result(UnitOutcome.ALREADY_APPLIED, statements=0)
-                if current != from_version:
-                    raise SchemaMigrationError(
-                        unit.key, from_version, to_version, f"the unit is at version {current}, not {from_version}"
-                    )
                 manifest = backups.export(conn, unit, change, from_version, backup_dir) if change.destructive else None
                 for statement in script.statements:
                     conn.execute(statement.as_string(conn))
@@ -139,7 +170,8 @@ def _step(
     except psycopg.Error as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SchemaMigrationError(unit.key, from_version, to_version, reason) from None
-    return result(outcome, statements=len(script.statements), backup=manifest, restored=restored)
+    count = len(script.concurrent) + len(script.statements)
+    return result(outcome, statements=count, backup=manifest, restored=restored)
 
 
 def migrate_unit(unit: Unit, step: VersionStep, *, backup_dir: Path, acl: AclPolicy | None = None) -> UnitResult:
@@ -149,6 +181,11 @@ def migrate_unit(unit: Unit, step: VersionStep, *, backup_dir: Path, acl: AclPol
     - **atomic**: the DDL, backfills, the agent ACL's regenerated grants (``acl``: every agent role of
       every member tenant gets exactly its matrix over the new schema) and the unit's version marker commit
       in one transaction, or nothing does;
+    - **indexes concurrently, first**: index changes of existing tables run before that transaction as
+      ``CREATE INDEX CONCURRENTLY IF NOT EXISTS`` / ``DROP INDEX CONCURRENTLY IF EXISTS`` (writes go on
+      meanwhile; PostgreSQL refuses CONCURRENTLY in a transaction block). A failure there or in the
+      transaction leaves the marker at ``from_version``, possibly with the index step done: the re-run
+      repeats it as a no-op, and rebuilds an INVALID index an interrupted or failed build left behind;
     - **exactly once / idempotent**: the marker is read under a lock in that transaction; a unit already at
       ``to_version`` returns :attr:`UnitOutcome.ALREADY_APPLIED` and runs nothing, so a re-run after a
       crash (or a concurrent caller) never applies a step twice;

@@ -1,10 +1,12 @@
 """The schema diff: what changes between two versions of the schema file, classified expand or contract.
 
 Expand changes only add (a table, a nullable column or one with a default, a wider type, a dropped NOT NULL,
-a default); old code keeps working after them, so they go first. Contract changes remove or tighten
-(drop a table or column, narrow a type, NOT NULL on existing rows): they are **destructive** and refused
-unless the caller passes ``allow_destructive``, and the migrator backs the affected data up before running
-them (:mod:`~paybill_infra.datamodel.backup`).
+a default, an index); old code keeps working after them, so they go first. Dropping an index (or changing
+one: drop, then create) loses no data, so it is not destructive either; index changes of existing tables
+run concurrently, outside the unit's transaction (:mod:`~paybill_infra.datamodel.render`). Contract changes
+remove or tighten (drop a table or column, narrow a type, NOT NULL on existing rows): they are
+**destructive** and refused unless the caller passes ``allow_destructive``, and the migrator backs the
+affected data up before running them (:mod:`~paybill_infra.datamodel.backup`).
 
 A rename is never an in-place ``RENAME COLUMN`` under live traffic. The new column declares
 ``renamed_from: <old>`` and the rename spans two versions:
@@ -64,6 +66,8 @@ class ChangeKind(enum.Enum):
     DROP_NOT_NULL = "drop_not_null"
     SET_DEFAULT = "set_default"
     DROP_DEFAULT = "drop_default"
+    DROP_INDEX = "drop_index"
+    ADD_INDEX = "add_index"
     NARROW_TYPE = "narrow_type"
     SET_NOT_NULL = "set_not_null"
     DROP_COLUMN = "drop_column"
@@ -81,14 +85,16 @@ DESTRUCTIVE = frozenset(
 
 
 class Change(BaseModel):
-    """One change of one table (``column`` empty for table changes). ``source`` is the column a backfill
-    copies from; ``path`` locates the change in the new file (or names what it removes)."""
+    """One change of one table (``column`` empty for table changes, ``index`` set for index changes).
+    ``source`` is the column a backfill copies from; ``path`` locates the change in the new file (or names
+    what it removes)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ChangeKind
     table: str
     column: str = ""
+    index: str = ""
     source: str = ""
     path: str
     destructive: bool = False
@@ -98,7 +104,7 @@ class Change(BaseModel):
         return Phase.CONTRACT if self.destructive else Phase.EXPAND
 
     def __str__(self) -> str:
-        target = f"{self.table}.{self.column}" if self.column else self.table
+        target = f"{self.table}.{self.column or self.index}" if self.column or self.index else self.table
         origin = f" from {self.source}" if self.source else ""
         return f"{self.phase.value}: {self.kind.value} {target}{origin}"
 
@@ -149,6 +155,24 @@ def _column_changes(path: str, table: str, old: Column, new: Column) -> Iterator
         yield Change(kind=kind, table=table, column=new.name, path=f"{path}.default")
 
 
+def _index_changes(base: str, old: Table, new: Table) -> Iterator[Change]:
+    """Indexes of an existing table added, dropped, or changed (dropped, then created under the same name)."""
+    before = {index.name: index for index in old.indexes}
+    after = {index.name for index in new.indexes}
+    for i_index, index in enumerate(new.indexes):
+        if before.get(index.name) == index:
+            continue
+        if index.name in before:
+            yield Change(
+                kind=ChangeKind.DROP_INDEX, table=new.name, index=index.name, path=f"{base}.indexes[{i_index}]"
+            )
+        yield Change(kind=ChangeKind.ADD_INDEX, table=new.name, index=index.name, path=f"{base}.indexes[{i_index}]")
+    for index in old.indexes:
+        if index.name not in after:
+            path = f"{base}.indexes (drops '{index.name}')"
+            yield Change(kind=ChangeKind.DROP_INDEX, table=new.name, index=index.name, path=path)
+
+
 def _table_changes(new_file: SchemaFile, t_index: int, old: Table, new: Table) -> Iterator[Change | FieldProblem]:
     base = f"tables[{t_index}]"
     if old.primary_key != new.primary_key:
@@ -186,6 +210,7 @@ def _table_changes(new_file: SchemaFile, t_index: int, old: Table, new: Table) -
                 source=rename.renamed_from,
                 path=rename.path,
             )
+    yield from _index_changes(base, old, new)
     for column in old.columns:
         if new.has_column(column.name):
             continue

@@ -2,10 +2,20 @@
 
 Statements are psycopg ``sql`` constructs; column and table DDL is compiled by SQLAlchemy from the
 ``MetaData`` derived from the new schema file (:func:`agent_acl.models.build_metadata`), so the migration
-creates exactly what provisioning would. Everything of one unit runs in **one transaction**
+creates exactly what provisioning would. Everything of one unit but its index changes runs in **one transaction**
 (:mod:`~paybill_infra.datamodel.apply`): the DDL, the backfills, the agent ACL's regenerated grants and the
 unit's version marker, so access never runs ahead of or behind the schema, and a crash leaves the unit fully
 old or fully new. The functions are pure; the golden files under ``tests/golden/datamodel`` pin their output.
+
+Index changes of existing tables are the exception (:attr:`UnitScript.concurrent`): ``CREATE INDEX
+CONCURRENTLY`` / ``DROP INDEX CONCURRENTLY`` build or remove an index without blocking the table's writes,
+and PostgreSQL refuses both inside a transaction block. They run first, one statement at a time, before the
+transaction and its version marker: a crash after them leaves the marker at the old version, and the
+re-run repeats them harmlessly (``IF NOT EXISTS`` / ``IF EXISTS``; an INVALID index a crashed build left
+is dropped and rebuilt by :mod:`~paybill_infra.datamodel.apply`). An index of a new table is created with
+the table; one on a column the same step adds cannot precede the transaction, so it is built in it (the
+``ADD COLUMN`` holds the table's exclusive lock until commit anyway). In a pool the index covers all
+tenants' rows (one table).
 
 Per topology:
 
@@ -39,19 +49,37 @@ LOCK_TIMEOUT = "10s"
 """How long a unit's DDL waits for its tables' locks before the unit fails (and rolls back) retryably."""
 
 
+class ConcurrentIndex(BaseModel):
+    """One index change run outside the transaction: ``statement`` creates (``creates``) or drops index
+    ``name`` of schema ``schema``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    schema_name: str
+    name: str
+    creates: bool
+    statement: sql.Composable
+
+
 class UnitScript(BaseModel):
-    """The statements of one unit's step, all run in one transaction, in order."""
+    """The statements of one unit's step: ``concurrent`` first, each on its own (autocommit), then
+    ``statements`` in one transaction, in order."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     unit: str
+    concurrent: tuple[ConcurrentIndex, ...] = ()
     statements: tuple[sql.Composable, ...]
     after_restore: tuple[sql.Composable, ...] = ()
     """With ``defer_not_null`` (a rollback): NOT NULL on re-added columns, once their values are restored."""
 
     def text(self) -> str:
         """The script as SQL text (``paybill db plan``, golden files)."""
-        return "".join(s.as_string(None) + ";\n" for s in self.statements)
+        body = "".join(s.as_string(None) + ";\n" for s in self.statements)
+        if not self.concurrent:
+            return body
+        first = "".join(c.statement.as_string(None) + ";\n" for c in self.concurrent)
+        return f"-- each on its own, before the transaction:\n{first}-- one transaction:\n{body}"
 
 
 def _compiled(element: Any) -> sql.SQL:
@@ -141,6 +169,47 @@ def _change(
     raise ValueError(f"no rendering for {kind.value}")  # ADD_TABLE is rendered with the other new tables
 
 
+def drop_index_concurrently(schema_name: str, name: str) -> sql.Composed:
+    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {i}").format(i=sql.Identifier(schema_name, name))
+
+
+def _create_index(diff: SchemaDiff, unit: Unit, change: Change, *, concurrently: bool) -> sql.Composed:
+    index = next(i for i in diff.new.data.table(change.table).indexes if i.name == change.index)
+    return sql.SQL("CREATE {unique}INDEX {how}{name} ON {t} ({columns})").format(
+        unique=sql.SQL("UNIQUE " if index.unique else ""),
+        how=sql.SQL("CONCURRENTLY IF NOT EXISTS " if concurrently else ""),
+        name=sql.Identifier(index.name),
+        t=_table(diff, unit, change.table),
+        columns=sql.SQL(", ").join(sql.Identifier(c) for c in index.columns),
+    )
+
+
+def _index_changes(diff: SchemaDiff, unit: Unit) -> tuple[list[ConcurrentIndex], Statements]:
+    """The index changes run concurrently before the transaction (drops first), and the creations that
+    need a column this step adds (run in the transaction, after the column)."""
+    concurrent: list[ConcurrentIndex] = []
+    in_transaction: Statements = []
+    for change in diff.changes:
+        if change.kind is ChangeKind.DROP_INDEX:
+            statement = drop_index_concurrently(unit.schema_name, change.index)
+            concurrent.append(
+                ConcurrentIndex(schema_name=unit.schema_name, name=change.index, creates=False, statement=statement)
+            )
+    old_table = {t.name: t for t in diff.old.data.tables}
+    for change in diff.changes:
+        if change.kind is not ChangeKind.ADD_INDEX:
+            continue
+        index = next(i for i in diff.new.data.table(change.table).indexes if i.name == change.index)
+        if all(old_table[change.table].has_column(c) for c in index.columns):
+            statement = _create_index(diff, unit, change, concurrently=True)
+            concurrent.append(
+                ConcurrentIndex(schema_name=unit.schema_name, name=change.index, creates=True, statement=statement)
+            )
+        else:
+            in_transaction.append(_create_index(diff, unit, change, concurrently=False))
+    return concurrent, in_transaction
+
+
 def acl_grants(policy: AclPolicy, diff: SchemaDiff, unit: Unit) -> Statements:
     """The agent roles' grants on the unit's tables, regenerated from the policy over the *new* schema: every
     agent role of every member tenant loses all it held there and gets exactly its access matrix.
@@ -197,10 +266,14 @@ def set_marker_key(key: str, version: int, schema_hash: str) -> q.Statements:
     ]
 
 
+_RENDERED_APART = frozenset({ChangeKind.ADD_TABLE, ChangeKind.DROP_TABLE, ChangeKind.ADD_INDEX, ChangeKind.DROP_INDEX})
+
+
 def render_unit(
     diff: SchemaDiff, unit: Unit, to_version: int, *, acl: AclPolicy | None = None, defer_not_null: bool = False
 ) -> UnitScript:
-    """The whole step of ``unit`` to ``to_version``: lock timeout, the rename sync triggers the old version
+    """The whole step of ``unit`` to ``to_version``: the concurrent index changes (outside the transaction),
+    then lock timeout, the rename sync triggers the old version
     had and the new one lacks dropped, DDL (expand first, then contract), backfills, the sync triggers the new
     version adds (:mod:`~paybill_infra.datamodel.sync`), regenerated agent grants, and the version marker.
 
@@ -216,16 +289,23 @@ def render_unit(
         out += drop_sync(unit.schema_name, rename)
     out += _new_tables(diff, unit, added_tables)
     dependents_first = [t.name for t in reversed(sorted_tables(diff.old.data))]
+    concurrent, indexes_in_transaction = _index_changes(diff, unit)
     for change in diff.changes:
-        if change.kind not in (ChangeKind.ADD_TABLE, ChangeKind.DROP_TABLE):
+        if change.kind not in (
+            ChangeKind.ADD_TABLE,
+            ChangeKind.DROP_TABLE,
+            ChangeKind.ADD_INDEX,
+            ChangeKind.DROP_INDEX,
+        ):
             out += _change(diff, unit, change, added_columns, deferred if defer_not_null else None)
     dropped = {c.table: c for c in diff.changes if c.kind is ChangeKind.DROP_TABLE}
     for name in dependents_first:
         if name in dropped:
             out += _change(diff, unit, dropped[name], added_columns, None)
+    out += indexes_in_transaction
     for rename in sorted(synced - was_synced, key=str):
         (deferred if defer_not_null else out).extend(create_sync(unit.schema_name, rename))
     if acl is not None:
         out += acl_grants(acl, diff, unit)
     out += set_marker(unit, to_version, diff.new.content_hash)
-    return UnitScript(unit=unit.key, statements=tuple(out), after_restore=tuple(deferred))
+    return UnitScript(unit=unit.key, concurrent=tuple(concurrent), statements=tuple(out), after_restore=tuple(deferred))

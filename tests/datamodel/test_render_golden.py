@@ -49,7 +49,7 @@ UNITS = {
 
 
 @pytest.mark.parametrize("kind", list(UnitKind), ids=lambda k: k.value)
-@pytest.mark.parametrize("old", [1, 2, 3])
+@pytest.mark.parametrize("old", [1, 2, 3, 4])
 def test_migration_sql_matches_golden(old: int, kind: UnitKind) -> None:
     before, after = (load_schema_file(SCHEMAS / f"v{v}.yaml") for v in (old, old + 1))
     policy = load_policy_over(SCHEMAS / "policy.yaml", before)

@@ -56,6 +56,39 @@ def test_bad_documents_name_their_path(mutate: object, path: str) -> None:
     assert any(p.path == path for p in caught.value.problems), caught.value.problems
 
 
+def test_indexes_are_read_and_a_file_without_them_hashes_as_before() -> None:
+    v4, v5 = (load_schema_file(SCHEMAS / f"v{v}.yaml") for v in (4, 5))
+    assert [i.name for i in v5.data.table("accounts").indexes] == ["accounts_display_name_key", "accounts_email_idx"]
+    assert v5.data.table("accounts").indexes[0].unique
+    assert all("indexes" not in table for table in v4.document()["tables"])
+    assert parse_schema_file(v5.document(), "again").content_hash == v5.content_hash
+
+
+def _with_index(**index: object) -> dict[str, object]:
+    document = load_schema_file(SCHEMAS / "v5.yaml").document()
+    document["tables"][1]["indexes"].append(index)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("index", "path", "message"),
+    [
+        ({"name": "orders_x", "columns": ["nope"]}, "tables[1].indexes[1].columns[0]", "has no column 'nope'"),
+        ({"name": "orders_x", "columns": ["id", "id"]}, "tables[1].indexes[1].columns[1]", "listed twice"),
+        ({"name": "accounts_email_idx", "columns": ["id"]}, "tables[1].indexes[1].name", "declared twice"),
+        ({"name": "notes", "columns": ["id"]}, "tables[1].indexes[1].name", "name of a table"),
+        ({"name": "Orders-X", "columns": ["id"]}, "tables[1].indexes[1].name", "pattern"),
+        ({"name": "orders_x", "columns": []}, "tables[1].indexes[1].columns", "at least 1"),
+        ({"name": "orders_x", "columns": ["id"], "unique": True}, "tables[1].indexes[1].columns", "tenant_id"),
+        ({"name": "orders_x", "columns": ["id"], "where": "x"}, "tables[1].indexes[1].where", "not permitted"),
+    ],
+)
+def test_bad_index_declarations_name_their_path(index: dict[str, object], path: str, message: str) -> None:
+    with pytest.raises(DataSchemaError) as caught:
+        parse_schema_file(_with_index(**index), "indexed.yaml")
+    assert any(p.path == path and message in p.message for p in caught.value.problems), caught.value.problems
+
+
 def test_a_policy_that_no_longer_fits_the_schema_is_refused() -> None:
     v1 = load_schema_file(SCHEMAS / "v1.yaml")
     document = v1.document()
