@@ -28,6 +28,7 @@ from paybill_infra.controlplane.stacks import pid_alive
 from paybill_infra.datamodel.units import Unit
 from paybill_infra.rollouts.models import RolloutStatus, UnitStatus
 from tests.controlplane.conftest import Env, paybill
+from tests.process_tree import survivors
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres]
 SCHEMAS = Path(__file__).resolve().parents[1] / "datamodel" / "schemas"
@@ -130,6 +131,7 @@ def test_kill_9_mid_wave_then_recovery_migrates_each_unit_exactly_once(fleet: En
             pytest.fail("the rollout finished before it could be killed")
         worker.wait(timeout=30)
         assert worker.returncode == -signal.SIGKILL
+        assert survivors(worker.pid, within=15) == []  # nothing of the killed run is left running
 
         with open_plane(fleet, recover=False) as plane:
             interrupted = plane.rollouts(1)[0]
