@@ -353,6 +353,23 @@ class OperationFailedError(ControlPlaneError):
         return f"{self.kind} of '{self.tenant}' failed (operation {self.operation_id}): {self.reason}"
 
 
+@dataclass
+class BillingEnforcementError(ControlPlaneError):
+    """A billing enforcement run could not bring every due tenant in line. Every due tenant was tried;
+    ``failures`` maps each one that failed to why, ``started`` names the operations that did run. The next run
+    tries the failed ones again."""
+
+    failures: dict[str, str]
+    started: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        listed = "; ".join(f"'{slug}': {reason}" for slug, reason in sorted(self.failures.items()))
+        return f"billing enforcement failed for {len(self.failures)} tenant(s) ({len(self.started)} ran): {listed}"
+
+
 # --- targets ---------------------------------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from typing import Annotated, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy import select
 
-from paybill_infra.controlplane.models import SubscriptionView
+from paybill_infra.controlplane.models import SubscriptionView, TenantState
 from paybill_infra.controlplane.registry import Registry, SubscriptionRow, TenantRow, utcnow
 from paybill_infra.errors import (
     IllegalSubscriptionTransitionError,
@@ -139,6 +139,28 @@ class InDatabaseBilling:
                 select(SubscriptionRow.tenant).where(
                     SubscriptionRow.status == S.PAST_DUE.value, SubscriptionRow.past_due_since <= now - grace
                 )
+            )
+            return sorted(rows)
+
+    def held_but_active(self) -> list[str]:
+        """Tenants still active although billing holds their subscription suspended: a suspend that failed,
+        that a crash stopped, or that could not start because the tenant was busy (migrating, say)."""
+        with self.registry.transaction() as session:
+            rows = session.scalars(
+                select(SubscriptionRow.tenant)
+                .join(TenantRow, TenantRow.slug == SubscriptionRow.tenant)
+                .where(SubscriptionRow.status == S.SUSPENDED.value, TenantRow.state == TenantState.ACTIVE)
+            )
+            return sorted(rows)
+
+    def released_but_suspended(self) -> list[str]:
+        """Suspended tenants whose subscription is active again. Only the journal can tell whether billing
+        owes one a resume (an operator may have suspended it on purpose)."""
+        with self.registry.transaction() as session:
+            rows = session.scalars(
+                select(SubscriptionRow.tenant)
+                .join(TenantRow, TenantRow.slug == SubscriptionRow.tenant)
+                .where(SubscriptionRow.status == S.ACTIVE.value, TenantRow.state == TenantState.SUSPENDED)
             )
             return sorted(rows)
 

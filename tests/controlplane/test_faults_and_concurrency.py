@@ -8,19 +8,23 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from paybill_infra.controlplane import ControlPlane, OperationStatus, TenantState
+from paybill_infra.controlplane import BillingEvent, ControlPlane, OperationStatus, TenantState
 from paybill_infra.controlplane.migration import Placement, PostgresDataMover, Verification
 from paybill_infra.errors import (
+    BillingEnforcementError,
     BillingGateError,
+    EngineError,
     IdempotencyConflictError,
     IllegalTransitionError,
     InvalidInputError,
     MigrationError,
+    OperationFailedError,
     PaybillError,
     PlanLimitError,
     TenantExistsError,
@@ -216,3 +220,48 @@ def test_twenty_tenants_onboarded_concurrently(env: Env, plane: ControlPlane) ->
     )
     assert sum(members.values()) == 10 and max(members.values()) == 1
     assert not plane.status().running
+
+
+def test_billing_enforcement_tries_every_tenant_and_retries_a_failed_suspend_or_resume(
+    plane: ControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suspend that fails for one tenant neither stops the others nor is forgotten: the next run suspends it
+    again (the subscription is already ``suspended`` by then, so the grace sweep alone would never retry). A
+    failed billing resume is retried likewise; an operator's own suspend is left alone."""
+    plane.onboard_many([{"slug": s, "display_name": s, "plan": "team"} for s in ("dues-a", "dues-b")])
+    due = datetime.now(UTC) - timedelta(days=10)
+    for slug in ("dues-a", "dues-b"):
+        plane.record_billing_event(BillingEvent(event_id=f"pd-{slug}", tenant=slug, status="past_due", occurred_at=due))
+    apply_toggle = plane._operations.apply_toggle
+
+    def engine_down_for_a(operation_id: str, slug: str, *, suspended: bool) -> dict[str, Any]:
+        if slug == "dues-a":
+            raise EngineError(stack="pool-team-001", operation="up", kind="unknown", detail="provider crashed")
+        return apply_toggle(operation_id, slug, suspended=suspended)
+
+    monkeypatch.setattr(plane._operations, "apply_toggle", engine_down_for_a)
+    with pytest.raises(BillingEnforcementError) as failed:
+        plane.enforce_billing()
+    assert set(failed.value.failures) == {"dues-a"} and "provider crashed" in failed.value.failures["dues-a"]
+    assert len(failed.value.started) == 1  # dues-b's suspend ran although dues-a's failed before it
+    states = {v.slug: v.state for v in plane.tenants() if v.slug.startswith("dues-")}
+    assert states == {"dues-a": TenantState.ACTIVE, "dues-b": TenantState.SUSPENDED}
+    assert plane.subscription("dues-a").status == "suspended"  # billing's hold stands: only the tenant lags
+
+    monkeypatch.setattr(plane._operations, "apply_toggle", apply_toggle)
+    (retried,) = plane.enforce_billing()
+    assert (retried.tenant, retried.kind.value, retried.status) == ("dues-a", "suspend", OperationStatus.SUCCEEDED)
+    assert plane.show("dues-a").state is TenantState.SUSPENDED
+    assert plane.enforce_billing() == []  # in line now: nothing more to do
+
+    monkeypatch.setattr(plane._operations, "apply_toggle", engine_down_for_a)
+    paid = datetime.now(UTC)
+    with pytest.raises(OperationFailedError):
+        plane.record_billing_event(BillingEvent(event_id="paid-a", tenant="dues-a", status="active", occurred_at=paid))
+    plane.record_billing_event(BillingEvent(event_id="paid-b", tenant="dues-b", status="active", occurred_at=paid))
+    plane.suspend("dues-b", actor="ops", reason="abuse report")  # an operator's choice, not billing's
+    monkeypatch.setattr(plane._operations, "apply_toggle", apply_toggle)
+    (resumed,) = plane.enforce_billing()
+    assert (resumed.tenant, resumed.kind.value, resumed.status) == ("dues-a", "resume", OperationStatus.SUCCEEDED)
+    states = {v.slug: v.state for v in plane.tenants() if v.slug.startswith("dues-")}
+    assert states == {"dues-a": TenantState.ACTIVE, "dues-b": TenantState.SUSPENDED}
