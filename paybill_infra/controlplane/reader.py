@@ -29,7 +29,7 @@ class RegistryReader(Reads):
 
     def __init__(self, settings: ControlPlaneSettings) -> None:
         root = settings.root.resolve()
-        super().__init__(Registry(make_engine(settings.database_url or default_url(root))))
+        super().__init__(Registry(make_engine(settings.database_url or default_url(root), read_only=True)))
         self._catalog_path = settings.catalog or root / "plans.yaml"
 
     @cached_property

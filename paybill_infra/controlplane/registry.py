@@ -10,9 +10,10 @@ schema; each tenant and pool carries the version its tables are at), ``audit_log
 ORM refuses updates and deletes, and the migration adds database triggers that do the same for anyone with
 SQL access), and ``rollouts``/``rollout_units``/``rollout_events`` (:mod:`paybill_infra.rollouts`).
 
-The default database is a SQLite file; every transaction there starts with ``BEGIN IMMEDIATE`` so
-concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is used as
-is (``postgresql+psycopg://...``).
+The default database is a SQLite file in WAL mode; every transaction of a writer starts with
+``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing on a lock upgrade,
+while a reader's (:class:`~paybill_infra.controlplane.reader.RegistryReader`) starts deferred and reads a
+snapshot without waiting for any writer. PostgreSQL is used as is (``postgresql+psycopg://...``).
 """
 
 from __future__ import annotations
@@ -313,8 +314,9 @@ def default_url(root: Path) -> str:
     return f"sqlite:///{(root / '.paybill' / 'control.db').resolve()}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions, or, for a
+    ``read_only`` engine, deferred ones that never queue behind a writer."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -335,7 +337,7 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

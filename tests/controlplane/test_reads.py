@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from paybill_infra.cli import app
 from paybill_infra.cli_output import emit
 from paybill_infra.controlplane import ControlPlane, ControlPlaneSettings, TenantState
+from paybill_infra.controlplane import registry as registry_module
+from paybill_infra.controlplane.reader import RegistryReader
 from paybill_infra.controlplane.registry import PoolRow, SubscriptionRow, TenantRow
 from paybill_infra.errors import InvalidInputError
 from paybill_infra.schema.enums import Cloud, Isolation, SubscriptionStatus
@@ -228,3 +230,16 @@ def test_the_json_listing_is_the_model_listing_byte_for_byte(
     assert listing[0]["display_name"] == "Zoë «株式会社» 😀"
     assert listing[0]["subscription"] is None and listing[0]["database"] is None and listing[0]["role"] is None
     assert "\\u682a" in listed.stdout and "\\ud83d\\ude00" in listed.stdout
+
+
+def test_a_reader_does_not_queue_behind_a_writer(plane: ControlPlane, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the SQLite registry a listing reads a snapshot while a writer holds its transaction open; it used to
+    start with ``BEGIN IMMEDIATE`` and wait out the busy timeout (then fail with "database is locked")."""
+    monkeypatch.setattr(registry_module, "SQLITE_BUSY_TIMEOUT_S", 0.2)  # an old-style reader fails at once
+    seed(plane, 900, 2)
+    with plane.registry.engine.connect() as writer:  # the registry's own engine: BEGIN IMMEDIATE
+        writer.exec_driver_sql("UPDATE tenants SET display_name = 'being renamed' WHERE slug = 't00900'")
+        with RegistryReader(plane.settings) as reader:
+            names = {v.slug: v.display_name for v in reader.tenants()}
+        writer.rollback()
+    assert names["t00900"] != "being renamed" and "t00901" in names  # the committed snapshot, not the write
