@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -79,6 +79,10 @@ class StackSpec:
     def slugs(self) -> tuple[str, ...]:
         return tuple(m.topology.tenant for m in self.members)
 
+    def narrowed(self, tenants: frozenset[str]) -> StackSpec:
+        """This spec with only the members among ``tenants`` (what a run scoped to them registers)."""
+        return replace(self, members=tuple(m for m in self.members if m.topology.tenant in tenants))
+
 
 class Reconciler:
     """Converges stacks to the registry (see the module docstring)."""
@@ -86,8 +90,9 @@ class Reconciler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._batchers: dict[str, Batcher[StackChange]] = {}
-        self._waiting: dict[str, dict[str, str]] = {}
-        """Per stack, the operations waiting for a run of it, and their tenants (operation id -> slug)."""
+        self._waiting: dict[str, dict[str, str | None]] = {}
+        """Per stack, the callers waiting for a run of it: operation id -> the tenant of a journaled
+        operation, or ``None`` for a caller that asks for the whole stack (a converge, a rollout)."""
         self._guard = threading.Lock()
         self.gate = Gate()
 
@@ -191,8 +196,7 @@ class Reconciler:
         row = self.rt.journal.get(operation_id)
         with self._guard:
             batcher = self._batchers.setdefault(stack, Batcher())
-            if row is not None:
-                self._waiting.setdefault(stack, {})[operation_id] = row.tenant
+            self._waiting.setdefault(stack, {})[operation_id] = row.tenant if row is not None else None
         try:
             ticket = batcher.ticket()
             self.gate.pass_()
@@ -207,7 +211,24 @@ class Reconciler:
         of the stack's members (whose intent a run applies even before they wait for it), this names the
         operation of every tenant a run serves, members being removed included."""
         with self._guard:
-            return {tenant: op for op, tenant in self._waiting.get(stack, {}).items()}
+            return {tenant: op for op, tenant in self._waiting.get(stack, {}).items() if tenant is not None}
+
+    def scope(self, spec: StackSpec) -> frozenset[str] | None:
+        """The tenants a run of ``spec``'s stack must converge, or ``None`` for all of them (a full run).
+
+        A run of a pool stack that has been provisioned, on behalf of tenant operations only, is scoped to
+        those operations' tenants (see the module docstring); a platform or tenant stack, a pool's first
+        run, and any batch with a converge or rollout in it run in full."""
+        if spec.kind is not StackKind.POOL:
+            return None
+        with self.rt.registry.transaction() as session:
+            row = session.get(StackRow, spec.name)
+            provisioned = row is not None and "platform" in (row.outputs or {})
+        with self._guard:
+            tenants = set(self._waiting.get(spec.name, {}).values())
+        if not provisioned or not tenants or None in tenants:
+            return None
+        return frozenset(t for t in tenants if t is not None)
 
     @staticmethod
     def needs_platform(target: Target, region: str, isolation: Isolation) -> bool:
@@ -235,11 +256,17 @@ class Reconciler:
             sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs, waiting=owners)
             if not spec.members and spec.kind is not StackKind.PLATFORM:
                 return self._destroy(spec, sink)
+            scope = self.scope(spec)
             twin_existed = rt.infra.exists(infra_stack(stack))
             infra, outputs = self._infra_up(spec)
             try:
-                program = self.program(spec, outputs)
-                outcome = rt.stacks.run(stack, "up", program, on_event=sink)
+                target: tuple[str, ...] = ()
+                if scope is None:
+                    program = self.program(spec, outputs)
+                else:
+                    program = self.program(spec.narrowed(scope), outputs)
+                    target = tuple(rt.stacks.tenant_target(stack, slug) for slug in sorted(scope))
+                outcome = rt.stacks.run(stack, "up", program, on_event=sink, target=target)
             except PaybillError:
                 if infra is not None and not twin_existed and not rt.stacks.exists(stack):
                     # Nothing was built on the new infrastructure: take it back down, nothing half-created.
