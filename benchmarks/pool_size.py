@@ -135,8 +135,9 @@ def write(sides: list[Side], sizes: list[int], rounds: int) -> None:
     lines = [
         f"Command: `.venv/bin/python benchmarks/pool_size.py --sizes {' '.join(map(str, sizes))} --rounds {rounds}`",
         f"(2 shared cores; embedded PostgreSQL 18; file backend). Load average (1 min) at the end: "
-        f"{os.getloadavg()[0]:.2f}. Medians of {rounds} rounds; every step ran on every side before the next step,",
-        "the order of the sides alternating between rounds. Wall s / CPU s (this process and its children).",
+        f"{os.getloadavg()[0]:.2f}.",
+        f"Medians of {rounds} rounds; every step ran on every side before the next step, the order of the sides",
+        "alternating between rounds. Wall s / CPU s (this process and its children).",
         "",
         "| side | onboard | drift | suspend | offboard | state file |",
         "|---|---:|---:|---:|---:|---:|",
