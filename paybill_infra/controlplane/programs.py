@@ -8,8 +8,11 @@ writes cannot change a program half-way.
 - pool stack: one ``LocalPlatform`` on the pool's own database, plus a ``LocalTenant`` per member;
 - tenant stack: one silo or bridge ``LocalTenant`` over a :class:`PlatformRef` to the platform stack.
 
-Every program exports the same shape: ``platform`` (database, host, port) and, per tenant, its isolation,
-plan, database, schema, user and fingerprint, plus ``credentials`` as one secret map.
+Every program exports one stack output, ``platform`` (database, host, port). What a tenant's stack holds for
+it (isolation, plan, database, schema, user, fingerprint and the password, a secret) is the outputs of its
+``paybill:local:Tenant`` component, not a stack-wide map: a targeted run of a pool stack registers only the
+members it changes (see :mod:`paybill_infra.controlplane.reconcile`), and the engine replaces the stack's
+outputs on every run, so a map of all members would lose every member the run did not register.
 """
 
 from __future__ import annotations
@@ -161,9 +164,8 @@ class TenantProgram:
 def _tenants(
     platform: LocalPlatform | PlatformRef, members: tuple[MemberSpec, ...], data_model: DataModel | None
 ) -> None:
-    ordered = sorted(members, key=lambda m: m.topology.tenant)
-    tenants = {
-        m.topology.tenant: LocalTenant(
+    for m in sorted(members, key=lambda m: m.topology.tenant):
+        LocalTenant(
             m.topology.tenant,
             LocalTenantArgs(
                 topology=m.topology,
@@ -174,20 +176,3 @@ def _tenants(
                 data_model=data_model,
             ),
         )
-        for m in ordered
-    }
-    pulumi.export(
-        "tenants",
-        {
-            m.topology.tenant: {
-                "isolation": tenants[m.topology.tenant].isolation,
-                "plan": m.topology.plan,
-                "database": tenants[m.topology.tenant].db_name,
-                "schema": tenants[m.topology.tenant].db_schema,
-                "user": tenants[m.topology.tenant].db_user,
-                "fingerprint": m.topology.fingerprint,
-            }
-            for m in ordered
-        },
-    )
-    pulumi.export("credentials", pulumi.Output.secret({slug: t.db_password for slug, t in tenants.items()}))

@@ -1,10 +1,11 @@
 """Reads of the registry: tenants, operations, the audit log and the fleet's status.
 
 They use the registry alone (no engine run, no migration, no lock), except :meth:`Reads.credentials`, which
-reads the tenant's stack outputs and so needs the stack manager. Inputs are validated here, so the control
-plane and the read-only :class:`~paybill_infra.controlplane.reader.RegistryReader` answer alike. Listing
-runs a constant number of statements whatever the fleet's size: subscriptions and pools are joined, not
-fetched per tenant. This module imports neither the engine nor alembic.
+reads the outputs of the tenant's component in its stack and so needs the stack manager. Inputs are
+validated here, so the control plane and the read-only
+:class:`~paybill_infra.controlplane.reader.RegistryReader` answer alike. Listing runs a constant number of
+statements whatever the fleet's size: subscriptions and pools are joined, not fetched per tenant. This
+module imports neither the engine nor alembic.
 """
 
 from __future__ import annotations
@@ -49,10 +50,6 @@ from paybill_infra.topology.naming import BRIDGE_DATABASE, POOLED_SCHEMA, SILO_S
 
 if TYPE_CHECKING:
     from paybill_infra.controlplane.stacks import StackManager
-
-
-def _no_program() -> None:
-    """Reading outputs never runs a program."""
 
 
 _TENANT_COLUMNS = (
@@ -327,7 +324,8 @@ class Reads:
         )
 
     def credentials(self, slug: str) -> TenantCredentials:
-        """The tenant's connection details from its stack's outputs (the password stays a ``SecretStr``)."""
+        """The tenant's connection details from its tenant component's outputs in its stack (the password stays
+        a ``SecretStr``)."""
         slug = valid_slug(slug)
         if self.stacks is None:
             raise ControlPlaneError("a registry reader cannot read credentials (they are in the stack's outputs)")
@@ -336,14 +334,15 @@ class Reads:
             stack, state = row.stack, row.state
         if stack is None:
             raise IllegalTransitionError(slug, "read the credentials of", state.value)
-        outputs = self.stacks.outputs(stack, _no_program)
-        info, platform = outputs["tenants"][slug], outputs["platform"]
+        outputs = self.stacks.tenant_outputs(stack, slug)
+        if outputs is None:
+            raise ControlPlaneError(f"stack '{stack}' holds no resources of tenant '{slug}'")
         return TenantCredentials(
             tenant=slug,
-            host=platform["host"],
-            port=int(platform["port"]),
-            database=info["database"],
-            schema_name=info["schema"],
-            user=info["user"],
-            password=SecretStr(outputs["credentials"][slug]),
+            host=outputs["db_host"],
+            port=int(outputs["db_port"]),
+            database=outputs["db_name"],
+            schema_name=outputs["db_schema"],
+            user=outputs["db_user"],
+            password=SecretStr(outputs["db_password"]),
         )

@@ -239,7 +239,8 @@ class Review:
     def drift(self, slug: str | None = None) -> DriftReport:
         """Refresh the tenant's stack (or every stack) from the real databases and report what drifted:
         the provider's deviation list per resource, or ``deleted`` for resources gone by hand. A later
-        ``converge`` repairs it."""
+        ``converge`` repairs it. A tenant's drift refreshes only its own resources (its component's
+        children), so it costs the same in a pool of any size."""
         rt = self.rt
         with rt.registry.transaction() as session:
             if slug is None:
@@ -253,13 +254,16 @@ class Review:
             holder = f"drift-{uuid.uuid4().hex[:8]}"
             with rt.locks.hold(f"stack:{stack}", holder, rt.settings.lock_timeout_s), rt.slots:
                 before = {r["urn"]: r for r in rt.stacks.resources(stack, _no_program)}
-                outcome = rt.stacks.run(stack, "refresh", _no_program)
+                if slug is not None:
+                    component = rt.stacks.tenant_urn(stack, slug)
+                    before = {u: r for u, r in before.items() if component in (u, r.get("parent"))}
+                    if not before:
+                        continue
+                target = tuple(before) if slug is not None else ()
+                outcome = rt.stacks.run(stack, "refresh", _no_program, target=target)
                 after = {r["urn"]: r for r in rt.stacks.resources(stack, _no_program)}
             changes.append(outcome.change)
             for urn, resource in before.items():
-                name = urn.rsplit("::", 1)[-1]
-                if slug is not None and not (name == slug or name.startswith(f"{slug}-")):
-                    continue
                 if urn not in after and resource.get("custom"):
                     drifted.append(DriftedResource(stack=stack, urn=urn, type=resource["type"], fields=("deleted",)))
                     continue

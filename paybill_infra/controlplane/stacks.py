@@ -166,12 +166,18 @@ class StackManager:
         *,
         on_event: Callable[[auto.EngineEvent], None] | None = None,
         reveal: bool = False,
+        target: tuple[str, ...] = (),
     ) -> RunOutcome:
         """Run ``up``/``preview``/``refresh``/``destroy`` (or ``preview-destroy``, the engine's own preview of
         a destroy) with retries on transient failures. ``destroy`` also removes the stack (and its work dir)
         so nothing of it is left. The outcome of an ``up`` holds the public outputs; secret values too only
         with ``reveal`` (one more CLI process). A preview's change lists each resource it would change with
-        the changed property paths."""
+        the changed property paths.
+
+        ``target`` restricts an ``up`` to those URNs and their dependents (a component's children among
+        them), and a ``refresh`` to those URNs. The engine keeps every other resource of the checkpoint as it
+        is, registered by the program or not; a target the program registers but the checkpoint lacks is
+        created, and a target in the checkpoint the program no longer registers is deleted."""
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             err = state.outcome.exception() if state.outcome is not None else None
@@ -185,7 +191,7 @@ class StackManager:
             before_sleep=before_sleep,
             reraise=True,
         )
-        outcome = retrying(self._run_once, stack, operation, program, on_event, reveal)
+        outcome = retrying(self._run_once, stack, operation, program, on_event, reveal, target)
         outcome.attempts = retrying.statistics["attempt_number"]
         return outcome
 
@@ -196,12 +202,20 @@ class StackManager:
         program: Callable[[], None],
         on_event: Callable[[auto.EngineEvent], None] | None,
         reveal: bool,
+        target: tuple[str, ...],
     ) -> RunOutcome:
         handle = self.select(stack, program)
         observe = handle.observer(on_event)
+        targets = list(target) or None
         try:
             if operation == "up":
-                up = handle.up(color="never", parallel=self.parallel, on_event=observe)
+                up = handle.up(
+                    color="never",
+                    parallel=self.parallel,
+                    on_event=observe,
+                    target=targets,
+                    target_dependents=True if targets else None,
+                )
                 secret = frozenset(k for k, v in up.outputs.items() if v.secret)
                 outputs = {k: v.value for k, v in up.outputs.items() if k not in secret}
                 if reveal and secret:
@@ -224,7 +238,7 @@ class StackManager:
                     )
                 )
             if operation == "refresh":
-                ref = handle.refresh(color="never", parallel=self.parallel, on_event=observe)
+                ref = handle.refresh(color="never", parallel=self.parallel, on_event=observe, target=targets)
                 return RunOutcome(
                     StackChange(stack=stack, operation=operation, changes=_changes(ref.summary.resource_changes))
                 )
@@ -249,6 +263,34 @@ class StackManager:
             return self._plaintext_outputs(self.select(stack, program))
         except auto.CommandError as err:
             raise map_engine_error(err, stack=stack, operation="outputs") from None
+
+    def tenant_urn(self, stack: str, slug: str) -> str:
+        """The URN of ``slug``'s tenant component in ``stack`` (its resources are the component's children)."""
+        return f"urn:pulumi:{stack}::{self.project}::{TENANT_TYPE}::{slug}"
+
+    def tenant_target(self, stack: str, slug: str) -> str:
+        """A ``target`` of ``slug``'s tenant component in ``stack`` that holds whether or not the component
+        exists: the engine fails an update whose literal target is neither in the checkpoint nor registered
+        by the program (a rerun of an offboarding whose resources are already gone), but lets a pattern match
+        nothing. The ``*`` after the stack name makes the URN a pattern without widening it (every URN of a
+        checkpoint carries the stack's name); a ``*`` on the name would also match other tenants (``t-a``
+        and ``t-ab``) and other tenants' children (``t-a-role``)."""
+        return f"urn:pulumi:{stack}*::{self.project}::{TENANT_TYPE}::{slug}"
+
+    def tenant_outputs(self, stack: str, slug: str) -> dict[str, Any] | None:
+        """The outputs of ``slug``'s tenant component in ``stack``, secret values in plain text (to be masked
+        by the caller before anything is stored); ``None`` when the stack holds no such tenant. One CLI
+        process (``stack export --show-secrets``)."""
+        handle = self.select(stack, _no_program)
+        args = ["stack", "export", "--show-secrets", "--stack", stack]
+        try:
+            result = self.command.run(args, handle.workspace.work_dir, self._env)
+        except auto.CommandError as err:
+            raise map_engine_error(err, stack=stack, operation="export") from None
+        urn = self.tenant_urn(stack, slug)
+        resources = (json.loads(result.stdout).get("deployment") or {}).get("resources") or []
+        found = next((r for r in resources if r.get("urn") == urn), None)
+        return None if found is None else _revealed(found.get("outputs") or {})
 
     def resources(self, stack: str, program: Callable[[], None]) -> list[dict[str, Any]]:
         """The checkpoint's resources (secret values stay encrypted in the export)."""
@@ -406,6 +448,7 @@ class _Stack(auto.Stack):
 
 
 ROOT_TYPE = "pulumi:pulumi:Stack"
+TENANT_TYPE = "paybill:local:Tenant"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a public marker, not a secret
 """The engine's marker of a secret value (``sig.Secret``); its ciphertext is masked in events."""
 
@@ -418,6 +461,18 @@ def _holds_secret(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_secret(v) for v in value)
     return False
+
+
+def _revealed(value: Any) -> Any:
+    """``value`` from a ``stack export --show-secrets`` with each secret envelope (the marker plus its
+    ``plaintext``, a JSON document) replaced by the value it holds."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value and "plaintext" in value:
+            return _revealed(json.loads(value["plaintext"]))
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
 
 
 def _tee(
