@@ -369,9 +369,10 @@ Load average (1 min): {s_load0:.2f} before, {s_load1:.2f} after.
 {table(sessions, args.calls)}
 
 - `session_durable`: `AgentSession.run` with `TableAuditSink` (validation, order, budgets, role + timeout, the
-  closure-checked statement, row limit, and a durable `acl.audit_log` row committed with the step): 2 round
-  trips, `[BEGIN, set_config, statement]` then `[RESET ROLE, audit INSERT, COMMIT]`.
-- `session_memory`: the same with the in-memory audit sink (2 round trips, no write).
+  closure-checked statement, row limit, and a durable `acl.audit_log` row committed with the step): 1 round
+  trip, `[BEGIN, set_config, statement with its row guard, RESET ROLE, audit INSERT, COMMIT]` before one Sync;
+  the row limit and row budget are checked by `acl.check_rows` inside the statement.
+- `session_memory`: the same with the in-memory audit sink (1 round trip, no write).
 - `session_shared_state`: `session_durable` plus the call-rate window in `PostgresState` (one more round trip,
   an upsert on the state database; its backend's CPU is counted on this side). Its session runs on a clock of
   one call per virtual second, an agent calling at 60/min, so its window holds 60 call times: the upsert's
