@@ -55,7 +55,7 @@ from agent_acl import (  # noqa: E402
     load_policy,
     migration,
 )
-from agent_acl.audit import audit_table  # noqa: E402
+from agent_acl.audit import AuditRecord, Decision, audit_table  # noqa: E402
 from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSpec, admin_connection  # noqa: E402
 
 POLICY = ROOT / "examples" / "agent-workflow" / "billing_policy.yaml"
@@ -206,7 +206,9 @@ def bench_session(admin: AdminConnection, policy: AclPolicy, names: Names, n: in
     core, core_pid = single_engine(app_url)
     audited, audited_pid = single_engine(app_url)
     raw, raw_pid = single_engine(owner_url)
-    engines += [core, audited, raw]
+    floor, floor_pid = single_engine(app_url)
+    engines += [core, audited, raw, floor]
+    floor_sink = TableAuditSink(floor)
     audit_insert = sa.insert(audit_table())
     compiled = durable.compiled("support", "lookup")
     binds = {"p_name": "customer-1", "acl_tenant": "acme"}
@@ -224,6 +226,10 @@ def bench_session(admin: AdminConnection, policy: AclPolicy, names: Names, n: in
             conn.exec_driver_sql("RESET ROLE")
             conn.execute(audit_insert, {**AUDIT_ROW, "at": datetime.now(UTC), "row_count": count})
 
+    def durable_floor() -> None:
+        row = {**AUDIT_ROW, "at": datetime.now(UTC), "row_count": 1, "decision": Decision.ALLOWED}
+        floor_sink.write(AuditRecord(**row))
+
     def via_core_raw() -> None:
         with raw.connect() as conn, conn.begin():
             conn.execute(compiled.statement, binds).mappings().fetchall()
@@ -235,6 +241,7 @@ def bench_session(admin: AdminConnection, policy: AclPolicy, names: Names, n: in
         Side("session_memory", lambda: memory.run("support", "lookup", params), [memory_pid]),
         Side("session_shared_state", lambda: shared.run("support", "lookup", params), [shared_pid, state_pid]),
         Side("core_raw", via_core_raw, [raw_pid]),
+        Side("durable_floor", durable_floor, [floor_pid]),
     ]
     load_before, load_after = interleave(sides, n)
     for engine in engines:
@@ -385,6 +392,9 @@ Load average (1 min): {s_load0:.2f} before, {s_load1:.2f} after.
   `session_durable`: both wait for the WAL flush of a write transaction at COMMIT, which the read-only sides
   never do.
 - `core_raw`: Core, the same statement as the superuser (no role switch, RLS bypassed).
+- `durable_floor`: the least a durable audit row costs: the same INSERT alone, committed (1 round trip, one
+  WAL flush), with no statement, role or check. `session_durable` minus this is what the agent step adds; the
+  WAL flush is what the read-only `core_as_agent` never pays, and what grows most with other disk traffic.
 
 p50 against Core under the agent role: {ratios}. `session_durable` against `core_as_agent_audited` (both
 commit a durable audit row): **{like_for_like:.2f}x**. The first-call placement check and the closure proof
