@@ -13,12 +13,12 @@ ROLE`` reads, so the durable audit row carries the step's real row count.
 
 Shapes (the guard is always the last output column, :data:`GUARD_LABEL`):
 
-* a select gains ``check_rows(count(*) OVER (), ...)``. The window counts every matching row before the
-  statement's ``LIMIT row_limit + 1``, so a refused select reads all its matching rows (within the role's
-  statement timeout), while an allowed one reads exactly what it returns. The statement's ``ORDER BY`` is kept;
-* an insert, update or delete with ``RETURNING`` runs in a CTE, read back with the same window column;
-* one without ``RETURNING`` returns a constant from its CTE, and one row carries ``check_rows(count(*), ...)``:
-  the number of rows it touched.
+* a statement that returns rows (a select, or a write with ``RETURNING``) runs unchanged in a CTE, read back
+  with ``check_rows(count(*) OVER (), ...)``. The count is of what the statement produced, so a select keeps
+  its ``LIMIT row_limit + 1`` (a refused call reads at most one row more than allowed) and its ``ORDER BY``:
+  a window aggregate over an empty window adds no sort and passes its input through in order;
+* a write without ``RETURNING`` returns a constant from its CTE, and one row carries ``check_rows(count(*),
+  ...)``: the number of rows it touched.
 
 A step with no rows never calls the guard; the session sets ``ROW_COUNT_SETTING`` to ``0`` with the role.
 The wrapper adds no table and no predicate: the compiled statement, which the closure check proved to carry
@@ -56,9 +56,7 @@ def _check_rows(control_schema: str, step: CompiledStep, count: ColumnElement[An
 def guarded(step: CompiledStep, control_schema: str) -> sa.Select[Any]:
     """``step``'s statement with the row guard as its last output column (see the module docstring)."""
     statement = step.statement
-    if isinstance(statement, sa.Select):
-        return statement.add_columns(_check_rows(control_schema, step, sa.func.count().over()))
-    if step.returns_rows:
+    if step.returns_rows or isinstance(statement, sa.Select):
         rows = statement.cte(STEP_CTE)
         return sa.select(*rows.c, _check_rows(control_schema, step, sa.func.count().over()))
     touched = statement.returning(sa.literal_column("1")).cte(STEP_CTE)

@@ -132,6 +132,8 @@ def test_the_audit_row_carries_the_rows_the_step_touched(deployment: Deployment,
     session = durable_session(dep, one_connection, "collector")
     found = session.run("collect_overdue", "find_open", {"min_amount": 0})
     assert found.row_count == len(found.rows) == expected
+    ids = [row["id"] for row in found.rows]
+    assert ids == sorted(ids)  # the select's ORDER BY survives the guard around it
     assert all(
         set(row) == {"id", "customer_id", "amount_cents", "currency", "note", "customers.name", "customers.email"}
         for row in found.rows

@@ -1,8 +1,11 @@
 -- collector:collect_overdue.find_open
-SELECT data.invoices.id AS id, data.invoices.customer_id AS customer_id, data.invoices.amount_cents AS amount_cents, data.invoices.currency AS currency, CAST(NULL AS TEXT) AS note, data.customers.name AS "customers.name", CAST(NULL AS TEXT) AS "customers.email", acl.check_rows(count(*) OVER (), %(param_1)s::BIGINT, %(acl_rows_left)s::BIGINT) AS acl__rows 
+WITH acl__step AS 
+(SELECT data.invoices.id AS id, data.invoices.customer_id AS customer_id, data.invoices.amount_cents AS amount_cents, data.invoices.currency AS currency, CAST(NULL AS TEXT) AS note, data.customers.name AS "customers.name", CAST(NULL AS TEXT) AS "customers.email" 
 FROM data.invoices JOIN data.customers ON data.invoices.tenant_id = data.customers.tenant_id AND data.invoices.customer_id = data.customers.id AND data.customers.tenant_id = %(acl_tenant)s::VARCHAR 
 WHERE data.invoices.tenant_id = %(acl_tenant)s::VARCHAR AND data.invoices.status = %(param_2)s::VARCHAR AND data.invoices.amount_cents >= %(p_min_amount)s::BIGINT ORDER BY data.invoices.id 
- LIMIT %(param_3)s::INTEGER;
+ LIMIT %(param_3)s::INTEGER)
+ SELECT acl__step.id, acl__step.customer_id, acl__step.amount_cents, acl__step.currency, acl__step.note, acl__step."customers.name", acl__step."customers.email", acl.check_rows(count(*) OVER (), %(param_1)s::BIGINT, %(acl_rows_left)s::BIGINT) AS acl__rows 
+FROM acl__step;
 
 -- collector:collect_overdue.flag
 WITH acl__step AS 
@@ -17,10 +20,13 @@ WITH acl__step AS
 FROM acl__step;
 
 -- support_bot:support.lookup
-SELECT data.customers.id AS id, data.customers.name AS name, data.customers.email AS email, acl.check_rows(count(*) OVER (), %(param_1)s::BIGINT, %(acl_rows_left)s::BIGINT) AS acl__rows 
+WITH acl__step AS 
+(SELECT data.customers.id AS id, data.customers.name AS name, data.customers.email AS email 
 FROM data.customers 
 WHERE data.customers.tenant_id = %(acl_tenant)s::VARCHAR AND data.customers.name = %(p_name)s::VARCHAR ORDER BY data.customers.id 
- LIMIT %(param_2)s::INTEGER;
+ LIMIT %(param_2)s::INTEGER)
+ SELECT acl__step.id, acl__step.name, acl__step.email, acl.check_rows(count(*) OVER (), %(param_1)s::BIGINT, %(acl_rows_left)s::BIGINT) AS acl__rows 
+FROM acl__step;
 
 -- support_bot:support.open_invoice
 WITH acl__step AS 
