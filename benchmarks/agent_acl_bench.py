@@ -404,9 +404,9 @@ happen once per session, outside these numbers.
 
 A durable row costs at least a WAL flush: `durable_floor` alone is **{flush / core:.2f}x** `core_as_agent` in
 this run, so that ratio bounds `session_durable`'s from below whatever the session does. On top of the flush
-the session adds {on_top:.3f} ms (the difference of the p50s of `session_durable` and `durable_floor`), against {core:.3f} ms for
-all of `core_as_agent`. The flush time is the disk's: it moves with other disk traffic on the machine, which
-the interleaving spreads over every side but cannot remove.
+the session adds {on_top:.3f} ms (the difference of the p50s of `session_durable` and `durable_floor`),
+against {core:.3f} ms for all of `core_as_agent`. The flush time is the disk's: it moves with other disk
+traffic on the machine, which the interleaving spreads over every side but cannot remove.
 
 ### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
 
