@@ -11,7 +11,9 @@
    and the row guard around it, RESET ROLE, the audit record, COMMIT]``. The row limit and the session's row
    budget are checked by PostgreSQL inside the statement (:mod:`agent_acl.guard`): more rows raise there, so
    the queued ``COMMIT`` only rolls back and the refusal is then audited on its own. The first call of a
-   session adds one round trip for the placement check; a step with ``max_cost`` adds one for its ``EXPLAIN``;
+   session adds one round trip for the placement check (database, role, schema, no elevated role attributes,
+   and the row guard, which a database provisioned before it lacks); a step with ``max_cost`` adds one for
+   its ``EXPLAIN``;
 6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step, and
    the connection goes back to the pool only with the role reset (:func:`agent_acl.driver.pipelined`).
 
@@ -37,6 +39,7 @@ from uuid import UUID
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -74,6 +77,7 @@ from agent_acl.guard import ROWS_LEFT_BIND, guarded
 from agent_acl.naming import (
     ROW_BUDGET_SQLSTATE,
     ROW_COUNT_SETTING,
+    ROW_GUARD_FN,
     ROW_LIMIT_SQLSTATE,
     TENANT_BIND,
     Isolation,
@@ -92,7 +96,8 @@ ROLE_SQL = (
 PLACEMENT_SQL = (
     b"SELECT current_database(), current_user,"
     b" (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s),"
-    b" (SELECT bool_or(rolsuper OR rolbypassrls) FROM pg_catalog.pg_roles WHERE rolname = %s)"
+    b" (SELECT bool_or(rolsuper OR rolbypassrls) FROM pg_catalog.pg_roles WHERE rolname = %s),"
+    b" pg_catalog.to_regprocedure(%s) IS NOT NULL"
 )
 
 
@@ -202,6 +207,7 @@ class AgentSession:
         check_statements((c.subject, c.statement) for c in self._compiled.values())
         self._models = {key: param_model(key[0], compiled.step) for key, compiled in self._compiled.items()}
         control = self._names.control_schema
+        self._guard = sql.Identifier(control, ROW_GUARD_FN).as_string(None) + "(bigint, bigint, bigint)"
         self._driver = {
             key: DriverStatement.compile(guarded(compiled, control), engine.dialect)
             for key, compiled in self._compiled.items()
@@ -364,7 +370,7 @@ class AgentSession:
     def _check_placement(self, row: tuple[Any, ...] | None) -> None:
         if row is None:
             raise PlacementError(self.context.tenant, "the placement check returned nothing")
-        database, user, schemas, elevated = row
+        database, user, schemas, elevated, guard = row
         if database != self._database:
             raise PlacementError(
                 self.context.tenant, f"connected to database '{database}', expected '{self._database}'"
@@ -373,6 +379,10 @@ class AgentSession:
             raise PlacementError(self.context.tenant, f"role '{self.role}' or schema '{self._schema}' is missing")
         if elevated:
             raise PlacementError(self.context.tenant, f"role '{self.role}' is a superuser or bypasses RLS; refusing")
+        if not guard:
+            raise PlacementError(
+                self.context.tenant, f"the row guard {self._guard} is missing: apply the provisioning plan again"
+            )
         self._placement_checked = True
 
     def _execute(self, workflow: str, compiled: CompiledStep, values: dict[str, Any], digest: str) -> StepResult:
@@ -390,7 +400,7 @@ class AgentSession:
                 control.execute(BEGIN)
                 control.execute(ROLE_SQL, self._role_params[key])
                 if not self._placement_checked:
-                    control.execute(PLACEMENT_SQL, (self._schema, self.role))
+                    control.execute(PLACEMENT_SQL, (self._schema, self.role, self._guard))
                     pipeline.sync()
                     self._check_placement(control.fetchone())
                 if step.max_cost is not None:

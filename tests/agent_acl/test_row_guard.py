@@ -20,6 +20,7 @@ from agent_acl import (
     ApprovalAuthority,
     ApprovalRequired,
     BudgetExceeded,
+    PlacementError,
     RowLimitExceeded,
     TableAuditSink,
     TenantContext,
@@ -212,3 +213,21 @@ def test_only_agent_roles_may_run_the_guard(deployment: Deployment) -> None:
     )
     with psycopg.connect(info, autocommit=True) as conn, pytest.raises(errors.InsufficientPrivilege):
         conn.execute("SELECT acl.check_rows(1, 1, 1)")
+
+
+def test_a_database_without_the_guard_is_refused_before_any_step(
+    deployment: Deployment, one_connection: sa.Engine
+) -> None:
+    """A database provisioned before the guard existed: the first call's placement check names what is missing."""
+    dep = deployment
+    rename = "ALTER FUNCTION acl.check_rows(bigint, bigint, bigint) RENAME TO {}"
+    with dep.admin_connect(dep.database(A)) as conn:
+        conn.execute(sql.SQL(rename).format(sql.Identifier("check_rows_away")))
+    try:
+        with pytest.raises(PlacementError, match="row guard"):
+            durable_session(dep, one_connection, "support_bot").run("support", "lookup", {"name": "alice-acme"})
+    finally:
+        with dep.admin_connect(dep.database(A)) as conn:
+            conn.execute("ALTER FUNCTION acl.check_rows_away(bigint, bigint, bigint) RENAME TO check_rows")
+    again = durable_session(dep, one_connection, "support_bot")
+    assert again.run("support", "lookup", {"name": "alice-acme"}).row_count == 1
