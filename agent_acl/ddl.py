@@ -14,11 +14,12 @@ Per isolation model:
   through ``acl.tenant_roles``, a table only the owner writes: ``SET app.tenant_id`` changes nothing.
 
 Every tenant, agent and app role gets ``ALTER ROLE ... SET search_path = pg_catalog, <its own schema>`` (no
-``"$user"``), every generated statement is schema-qualified, and the one function pins its own search path:
+``"$user"``), every generated statement is schema-qualified, and every function pins its own search path:
 nothing depends on what a session's search path happens to be.
 
 In every model the app-side predicate ``tenant = :acl_tenant`` is compiled into each statement as well, and
-each database gets an ``acl.audit_log`` the app role may only INSERT into.
+each database gets an ``acl.audit_log`` the app role may only INSERT into, and ``acl.check_rows()``, the row
+guard agent roles run inside their steps (see :mod:`agent_acl.guard`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from agent_acl.naming import (
     AUDIT_TABLE,
     CURRENT_TENANT_FN,
     MAPPING_POLICY,
+    ROW_BUDGET_SQLSTATE,
+    ROW_COUNT_SETTING,
+    ROW_GUARD_FN,
+    ROW_LIMIT_SQLSTATE,
     TENANT_POLICY,
     TENANT_ROLES_TABLE,
     Isolation,
@@ -118,8 +123,42 @@ def _revoke_schema(schema: str) -> Statements:
     return [sql.SQL("REVOKE ALL ON SCHEMA {s} FROM PUBLIC").format(s=_id(schema))]
 
 
+ROW_GUARD_ARGS = sql.SQL("bigint, bigint, bigint")
+
+
+def create_row_guard(control_schema: str) -> Statements:
+    """``check_rows(n, row_limit, budget)``: raise (``ROW_LIMIT_SQLSTATE``/``ROW_BUDGET_SQLSTATE``) when a step's
+    ``n`` rows exceed its limit or the session's remaining row budget, else leave ``n`` in the transaction-local
+    ``ROW_COUNT_SETTING`` (read by the audit INSERT queued after it) and return it.
+
+    Agents call it from inside their own steps, so a refused step fails on the server before its ``COMMIT``:
+    see :mod:`agent_acl.guard`. Nobody else may execute it (granted per agent role).
+    """
+    function = _id(control_schema, ROW_GUARD_FN)
+    body = sql.SQL(
+        "BEGIN "
+        "IF n > row_limit THEN RAISE EXCEPTION 'more than % rows', row_limit USING ERRCODE = {limit_code}; END IF; "
+        "IF n > budget THEN RAISE EXCEPTION 'over the % rows left', budget USING ERRCODE = {budget_code}; END IF; "
+        "PERFORM set_config({setting}, n::text, true); "
+        "RETURN n; "
+        "END"
+    ).format(
+        limit_code=sql.Literal(ROW_LIMIT_SQLSTATE),
+        budget_code=sql.Literal(ROW_BUDGET_SQLSTATE),
+        setting=sql.Literal(ROW_COUNT_SETTING),
+    )
+    return [
+        sql.SQL(
+            "CREATE FUNCTION {fn}(n bigint, row_limit bigint, budget bigint) RETURNS bigint LANGUAGE plpgsql "
+            "VOLATILE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS {body}"
+        ).format(fn=function, body=sql.Literal(body.as_string(None))),
+        sql.SQL("REVOKE ALL ON FUNCTION {fn}({args}) FROM PUBLIC").format(fn=function, args=ROW_GUARD_ARGS),
+    ]
+
+
 def create_control_schema(names: Names, *, pooled: bool) -> Statements:
-    """``acl``: the audit log (app: INSERT only) and, for pooled, the tenant-role mapping and ``current_tenant()``."""
+    """``acl``: the audit log (app: INSERT only), the row guard and, for pooled, the tenant-role mapping and
+    ``current_tenant()``."""
     ctl = names.control_schema
     audit = _id(ctl, AUDIT_TABLE)
     out: Statements = [
@@ -134,6 +173,7 @@ def create_control_schema(names: Names, *, pooled: bool) -> Statements:
         sql.SQL("REVOKE ALL ON {t} FROM PUBLIC").format(t=audit),
         *grant_usage(ctl, names.app),
         *grant_table(sql.SQL("INSERT"), ctl, AUDIT_TABLE, names.app),
+        *create_row_guard(ctl),
     ]
     if pooled:
         mapping = _id(ctl, TENANT_ROLES_TABLE)
@@ -241,6 +281,15 @@ def _tenant_grants(policy: AclPolicy, names: Names, isolation: Isolation, tenant
                     fn=_id(ctl, CURRENT_TENANT_FN), role=_id(role)
                 )
             )
+    for agent in policy.agents:
+        role = names.agent_role(tenant, agent.name)
+        if not pooled:
+            out += grant_usage(ctl, role)
+        out.append(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {fn}({args}) TO {role}").format(
+                fn=_id(ctl, ROW_GUARD_FN), args=ROW_GUARD_ARGS, role=_id(role)
+            )
+        )
     tenant_role = names.tenant_role(tenant)
     for table in policy.data.tables:
         privileges = DML if table.tenant_scoped or not pooled else sql.SQL("SELECT")

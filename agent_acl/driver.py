@@ -1,7 +1,8 @@
 """The psycopg side of a step: SQL text compiled once, and pipelined transactions on a pooled connection.
 
-A call must cost two round trips: ``[BEGIN, role switch, statement]`` then ``[RESET ROLE, audit INSERT,
-COMMIT]``. That needs psycopg's pipeline mode, where ``execute`` only queues and results arrive at
+A call must cost one round trip: ``[BEGIN, role switch, statement, RESET ROLE, audit INSERT, COMMIT]``
+before one Sync (the row limit is enforced by the statement itself, :mod:`agent_acl.guard`). That needs
+psycopg's pipeline mode, where ``execute`` only queues and results arrive at
 ``Pipeline.sync()``. SQLAlchemy's ``Connection`` reads a cursor's description right after ``execute``, which a
 queued statement does not have yet, so each compiled step is rendered once to the driver's SQL text here and
 its values go through the same bind processors SQLAlchemy would apply. The connection still comes from the

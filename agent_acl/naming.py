@@ -101,6 +101,12 @@ class Names:
 
 TENANT_ROLES_TABLE = "tenant_roles"
 CURRENT_TENANT_FN = "current_tenant"
+ROW_GUARD_FN = "check_rows"
+"""``acl.check_rows(n, row_limit, budget)``: raises when a step's ``n`` rows exceed either, else records ``n``."""
+ROW_COUNT_SETTING = "agent_acl.row_count"
+"""The transaction-local setting where ``check_rows`` leaves the step's row count for its audit row."""
+ROW_LIMIT_SQLSTATE = "AC001"
+ROW_BUDGET_SQLSTATE = "AC002"
 AUDIT_TABLE = "audit_log"
 TENANT_POLICY = "tenant_isolation"
 MAPPING_POLICY = "own_mapping_only"

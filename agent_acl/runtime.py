@@ -6,17 +6,21 @@
 2. enforces the agent's call-rate (in a :class:`~agent_acl.state.SharedState`) and row budgets;
 3. validates the parameters against the step's typed declaration (values are never echoed in errors);
 4. requires a single-use approval token for actions that need one;
-5. in one transaction, pipelined on one pooled connection in two round trips:
-   ``[BEGIN, set_config('role', <agent role>) and statement_timeout, the compiled statement with the tenant
-   bound from the trusted context]``, then the row limit is checked (more rows is a denial and a rollback),
-   then ``[RESET ROLE, the audit record, COMMIT]``. The first call of a session adds one round trip for the
-   placement check; a step with ``max_cost`` adds one for its ``EXPLAIN``;
-6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step.
+5. in one transaction, pipelined on one pooled connection in ONE round trip: ``[BEGIN, set_config('role',
+   <agent role>) and statement_timeout, the compiled statement with the tenant bound from the trusted context
+   and the row guard around it, RESET ROLE, the audit record, COMMIT]``. The row limit and the session's row
+   budget are checked by PostgreSQL inside the statement (:mod:`agent_acl.guard`): more rows raise there, so
+   the queued ``COMMIT`` only rolls back and the refusal is then audited on its own. The first call of a
+   session adds one round trip for the placement check (database, role, schema, no elevated role attributes,
+   and the row guard, which a database provisioned before it lacks); a step with ``max_cost`` adds one for
+   its ``EXPLAIN``;
+6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step, and
+   the connection goes back to the pool only with the role reset (:func:`agent_acl.driver.pipelined`).
 
-The role-switch parameters, the driver SQL of every step and the audit INSERT are built when the session
-(or the sink) is, so a call only binds values. Every compiled statement of the agent passes the
-tenant-closure check when the session is built, so a session that exists can only emit statements proven to
-carry the tenant predicate.
+The role-switch parameters, the guarded driver SQL of every step and the audit INSERT are built when the
+session (or the sink) is, so a call only binds values; psycopg prepares them server-side after a few calls.
+Every compiled statement of the agent passes the tenant-closure check when the session is built, so a session
+that exists can only emit statements proven to carry the tenant predicate.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NoReturn
@@ -35,7 +39,7 @@ from uuid import UUID
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.rows import dict_row
+from psycopg import sql
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -69,17 +73,31 @@ from agent_acl.errors import (
     StepTimeout,
     UnknownActionError,
 )
-from agent_acl.naming import TENANT_BIND, Isolation, Names, TenantId
+from agent_acl.guard import ROWS_LEFT_BIND, guarded
+from agent_acl.naming import (
+    ROW_BUDGET_SQLSTATE,
+    ROW_COUNT_SETTING,
+    ROW_GUARD_FN,
+    ROW_LIMIT_SQLSTATE,
+    TENANT_BIND,
+    Isolation,
+    Names,
+    TenantId,
+)
 from agent_acl.policy import AclPolicy, Agent, Param, Step
 from agent_acl.schema import ColumnType
 from agent_acl.state import MemoryState, SharedState
 
 RATE_WINDOW_S = 60.0
-ROLE_SQL = b"SELECT set_config('role', %s, true), set_config('statement_timeout', %s, true)"
+ROLE_SQL = (
+    b"SELECT set_config('role', %s, true), set_config('statement_timeout', %s, true),"
+    b" set_config('" + ROW_COUNT_SETTING.encode() + b"', '0', true)"
+)
 PLACEMENT_SQL = (
     b"SELECT current_database(), current_user,"
     b" (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s),"
-    b" (SELECT bool_or(rolsuper OR rolbypassrls) FROM pg_catalog.pg_roles WHERE rolname = %s)"
+    b" (SELECT bool_or(rolsuper OR rolbypassrls) FROM pg_catalog.pg_roles WHERE rolname = %s),"
+    b" pg_catalog.to_regprocedure(%s) IS NOT NULL"
 )
 
 
@@ -188,8 +206,11 @@ class AgentSession:
         self._compiled: dict[tuple[str, str], CompiledStep] = compile_agent(policy, self.agent, self._schema)
         check_statements((c.subject, c.statement) for c in self._compiled.values())
         self._models = {key: param_model(key[0], compiled.step) for key, compiled in self._compiled.items()}
+        control = self._names.control_schema
+        self._guard = sql.Identifier(control, ROW_GUARD_FN).as_string(None) + "(bigint, bigint, bigint)"
         self._driver = {
-            key: DriverStatement.compile(compiled.statement, engine.dialect) for key, compiled in self._compiled.items()
+            key: DriverStatement.compile(guarded(compiled, control), engine.dialect)
+            for key, compiled in self._compiled.items()
         }
         self._role_params = {
             key: (self.role, f"{self._timeout_ms(compiled.step)}ms") for key, compiled in self._compiled.items()
@@ -349,7 +370,7 @@ class AgentSession:
     def _check_placement(self, row: tuple[Any, ...] | None) -> None:
         if row is None:
             raise PlacementError(self.context.tenant, "the placement check returned nothing")
-        database, user, schemas, elevated = row
+        database, user, schemas, elevated, guard = row
         if database != self._database:
             raise PlacementError(
                 self.context.tenant, f"connected to database '{database}', expected '{self._database}'"
@@ -358,6 +379,10 @@ class AgentSession:
             raise PlacementError(self.context.tenant, f"role '{self.role}' or schema '{self._schema}' is missing")
         if elevated:
             raise PlacementError(self.context.tenant, f"role '{self.role}' is a superuser or bypasses RLS; refusing")
+        if not guard:
+            raise PlacementError(
+                self.context.tenant, f"the row guard {self._guard} is missing: apply the provisioning plan again"
+            )
         self._placement_checked = True
 
     def _execute(self, workflow: str, compiled: CompiledStep, values: dict[str, Any], digest: str) -> StepResult:
@@ -366,51 +391,40 @@ class AgentSession:
         driver = self._driver[key]
         binds = {f"p_{k}": v for k, v in values.items()}
         binds[TENANT_BIND] = self.context.tenant
+        binds[ROWS_LEFT_BIND] = self.agent.budgets.rows_per_session - self._rows_used
         params = driver.params(binds)
-        agent, tenant = self.agent.name, self.context.tenant
+        record = self._record(workflow, compiled, digest, 0, Decision.ALLOWED, "ok")
         try:
             with pipelined(self._engine) as (conn, pipeline):
                 control = conn.cursor()
                 control.execute(BEGIN)
                 control.execute(ROLE_SQL, self._role_params[key])
                 if not self._placement_checked:
-                    control.execute(PLACEMENT_SQL, (self._schema, self.role))
+                    control.execute(PLACEMENT_SQL, (self._schema, self.role, self._guard))
                     pipeline.sync()
                     self._check_placement(control.fetchone())
                 if step.max_cost is not None:
                     control.execute(b"EXPLAIN (FORMAT JSON) " + driver.sql, params)
                     pipeline.sync()
                     self._check_cost(control.fetchone(), workflow, compiled)
-                cursor = conn.cursor(row_factory=dict_row)
+                cursor = conn.cursor()
                 cursor.execute(driver.sql, params)
-                pipeline.sync()  # round trip 1: [BEGIN, role, statement]
-                rows: tuple[dict[str, Any], ...] = ()
-                if compiled.returns_rows:
-                    rows = tuple(cursor.fetchmany(step.row_limit + 1))
-                    count = len(rows)
-                else:
-                    count = max(cursor.rowcount, 0)
-                if count > step.row_limit:
-                    raise RowLimitExceeded(
-                        agent, tenant, workflow, step.name, "row_limit", f"more than {step.row_limit} rows; rolled back"
-                    )
-                if self._rows_used + count > self.agent.budgets.rows_per_session:
-                    raise BudgetExceeded(
-                        agent,
-                        tenant,
-                        workflow,
-                        step.name,
-                        "row_budget",
-                        f"would exceed {self.agent.budgets.rows_per_session} rows per session",
-                    )
                 control.execute(RESET_ROLE)
-                self._audit.write(self._record(workflow, compiled, digest, count, Decision.ALLOWED, "ok"), conn)
-                control.execute(COMMIT)  # round trip 2 is the Sync of the pipeline's exit
+                self._audit.queue(record, conn)
+                control.execute(COMMIT)  # the one round trip is the Sync of the pipeline's exit
         except AccessDenied as err:
             self._deny(err, compiled.sql_hash, digest)
         except psycopg.Error as err:
             self._deny(self._map_db_error(err, workflow, step), compiled.sql_hash, digest)
+        fetched = cursor.fetchall()
+        if compiled.returns_rows:
+            columns = [column.name for column in cursor.description or ()][:-1]
+            rows = tuple(dict(zip(columns, row, strict=False)) for row in fetched)
+            count = len(rows)
+        else:
+            rows, count = (), int(fetched[0][-1])
         self._rows_used += count
+        self._audit.committed(replace(record, row_count=count))
         return StepResult(workflow, step.name, rows, count, compiled.masked, compiled.sql_hash)
 
     def _check_cost(self, row: tuple[Any, ...] | None, workflow: str, compiled: CompiledStep) -> None:
@@ -429,6 +443,19 @@ class AgentSession:
     def _map_db_error(self, err: psycopg.Error, workflow: str, step: Step) -> AccessDenied:
         sqlstate = err.sqlstate or ""
         agent, tenant = self.agent.name, self.context.tenant
+        if sqlstate == ROW_LIMIT_SQLSTATE:
+            return RowLimitExceeded(
+                agent, tenant, workflow, step.name, "row_limit", f"more than {step.row_limit} rows; rolled back"
+            )
+        if sqlstate == ROW_BUDGET_SQLSTATE:
+            return BudgetExceeded(
+                agent,
+                tenant,
+                workflow,
+                step.name,
+                "row_budget",
+                f"would exceed {self.agent.budgets.rows_per_session} rows per session; rolled back",
+            )
         if sqlstate == "57014":
             return StepTimeout(
                 agent,
@@ -483,5 +510,5 @@ class AgentSession:
             decision=decision,
             reason=error.reason,
         )
-        self._audit.write(record, None)
+        self._audit.write(record)
         raise error

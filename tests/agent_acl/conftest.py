@@ -204,7 +204,8 @@ def actual_privileges(conn: psycopg.Connection, role: str) -> set[tuple[str | No
 def expected_privileges(
     policy: AclPolicy, isolation: Isolation, tenant: str, agent: str
 ) -> set[tuple[str | None, str | None, str | None, str]]:
-    """What the declaration says the agent's role holds: the matrix, plus connect/usage (and the mapping, pooled)."""
+    """What the declaration says the agent's role holds: the matrix, plus connect/usage, the row guard (and the
+    mapping, pooled)."""
     from agent_acl import Privilege, explain_access
 
     names = Names(policy.name)
@@ -212,13 +213,14 @@ def expected_privileges(
     out: set[tuple[str | None, str | None, str | None, str]] = {
         (schema, None, None, "SCHEMA USAGE"),
         (names.database(isolation, tenant), None, None, "DATABASE CONNECT"),
+        ("acl", None, None, "SCHEMA USAGE"),
+        ("acl", "check_rows", None, "FUNCTION EXECUTE"),
     }
     for entry in explain_access(policy, agent).entries:
         column = None if entry.privilege is Privilege.DELETE else entry.column
         out.add((schema, entry.table, column, entry.privilege.value))
     if isolation is Isolation.POOLED:
         out |= {
-            ("acl", None, None, "SCHEMA USAGE"),
             ("acl", "tenant_roles", None, "SELECT"),
             ("acl", "current_tenant", None, "FUNCTION EXECUTE"),
         }

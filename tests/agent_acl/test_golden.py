@@ -13,6 +13,7 @@ from sqlalchemy.schema import CreateTable
 
 from agent_acl import AclPolicy, Isolation, build_metadata, compile_agent, explain_access, migration, render, teardown
 from agent_acl.compiler import DIALECT
+from agent_acl.guard import guarded
 from tests.agent_acl.conftest import GOLDEN, TENANTS
 
 UPDATE = os.environ.get("UPDATE_GOLDEN", "") == "1"
@@ -48,6 +49,16 @@ def test_compiled_steps_golden(policy: AclPolicy) -> None:
             out.append(f"-- {compiled.subject} masked={list(compiled.masked)} sha256={compiled.sql_hash}\n")
             out.append(compiled.sql_text.strip() + ";\n\n")
     compare("steps.sql", "".join(out))
+
+
+def test_guarded_steps_golden(policy: AclPolicy) -> None:
+    """What AgentSession sends: each compiled step inside its row guard (run on PostgreSQL by the runtime tests)."""
+    out = []
+    for agent in policy.agents:
+        for compiled in compile_agent(policy, agent, "data").values():
+            text = str(guarded(compiled, "acl").compile(dialect=DIALECT)).strip()
+            out.append(f"-- {compiled.subject}\n{text};\n\n")
+    compare("guarded.sql", "".join(out))
 
 
 def test_derivations_are_deterministic(policy: AclPolicy) -> None:

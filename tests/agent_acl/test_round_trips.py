@@ -1,4 +1,4 @@
-"""AgentSession costs two round trips per call, with a durable audit row: counted on the wire.
+"""AgentSession costs one round trip per call, with a durable audit row: counted on the wire.
 
 libpq's protocol trace records every frontend (F) and backend (B) message of the session's pooled connection.
 A round trip is a run of frontend messages answered by backend ones, so the count is what the client really
@@ -28,6 +28,7 @@ MESSAGE = re.compile(r"^([FB])\t\d+\t(\w+)")
 PARSED = re.compile(r'^F\t\d+\tParse\t "[^"]*" "([^"]*)')
 ROLE = "SELECT set_config('role',"
 AUDITED = ["RESET ROLE", "INSERT INTO", "COMMIT"]
+STEP_CTE = "WITH acl__step"  # every step runs inside its row guard
 
 
 def round_trips(trace: str) -> list[list[str]]:
@@ -82,7 +83,7 @@ def fresh_engine(deployment: Deployment) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def test_a_call_is_two_round_trips_with_a_durable_audit_row(
+def test_a_call_is_one_round_trip_with_a_durable_audit_row(
     deployment: Deployment, fresh_engine: sa.Engine, tmp_path: Path
 ) -> None:
     dep = deployment
@@ -98,11 +99,10 @@ def test_a_call_is_two_round_trips_with_a_durable_audit_row(
         session.run("support", "lookup", {"name": "alice-acme"})
         customer = session.run("support", "lookup", {"name": "bob-acme"}).rows[0]["id"]
         opened = session.run("support", "open_invoice", {"customer_id": customer, "amount_cents": 31})
-    lookup = f"SELECT {dep.schema(A)}.customers.id"
     first, *lookups, insert = checkouts
-    assert first == [["BEGIN", ROLE, "SELECT current_database(),"], [lookup], AUDITED]
-    assert lookups == [[["BEGIN", ROLE, lookup], AUDITED]] * 2
-    assert insert == [["BEGIN", ROLE, "INSERT INTO"], AUDITED]
+    assert first == [["BEGIN", ROLE, "SELECT current_database(),"], [STEP_CTE, *AUDITED]]
+    assert lookups == [[["BEGIN", ROLE, STEP_CTE, *AUDITED]]] * 2
+    assert insert == [["BEGIN", ROLE, STEP_CTE, *AUDITED]]
     with dep.admin_connect(dep.database(A)) as conn:
         rows = conn.execute(
             "SELECT step, decision, row_count FROM acl.audit_log WHERE agent = 'support_bot' ORDER BY at DESC LIMIT 2"
@@ -113,7 +113,7 @@ def test_a_call_is_two_round_trips_with_a_durable_audit_row(
 
 
 def test_memory_audit_costs_no_statement(deployment: Deployment, fresh_engine: sa.Engine, tmp_path: Path) -> None:
-    """With the in-memory audit the second trip is only [RESET ROLE, COMMIT]."""
+    """With the in-memory audit the one trip ends [RESET ROLE, COMMIT]."""
     dep = deployment
     audit = MemoryAuditSink()
     session = AgentSession(
@@ -122,5 +122,5 @@ def test_memory_audit_costs_no_statement(deployment: Deployment, fresh_engine: s
     session.run("support", "lookup", {"name": "alice-acme"})
     with traced(fresh_engine, tmp_path / "trace") as checkouts:
         session.run("support", "lookup", {"name": "alice-acme"})
-    assert checkouts == [[["BEGIN", ROLE, f"SELECT {dep.schema(A)}.customers.id"], ["RESET ROLE", "COMMIT"]]]
+    assert checkouts == [[["BEGIN", ROLE, STEP_CTE, "RESET ROLE", "COMMIT"]]]
     assert [r.decision.value for r in audit.records] == ["allowed", "allowed"]

@@ -27,6 +27,8 @@ CREATE TABLE "acl"."audit_log" (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), a
 REVOKE ALL ON "acl"."audit_log" FROM PUBLIC;
 GRANT USAGE ON SCHEMA "acl" TO "billing__app";
 GRANT INSERT ON "acl"."audit_log" TO "billing__app";
+CREATE FUNCTION "acl"."check_rows"(n bigint, row_limit bigint, budget bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS 'BEGIN IF n > row_limit THEN RAISE EXCEPTION ''more than % rows'', row_limit USING ERRCODE = ''AC001''; END IF; IF n > budget THEN RAISE EXCEPTION ''over the % rows left'', budget USING ERRCODE = ''AC002''; END IF; PERFORM set_config(''agent_acl.row_count'', n::text, true); RETURN n; END';
+REVOKE ALL ON FUNCTION "acl"."check_rows"(bigint, bigint, bigint) FROM PUBLIC;
 COMMIT;
 
 -- roles of acme
@@ -89,6 +91,10 @@ GRANT CONNECT ON DATABASE "billing" TO "billing__a__acme__collector";
 GRANT USAGE ON SCHEMA "t__acme" TO "billing__a__acme__collector";
 GRANT CONNECT ON DATABASE "billing" TO "billing__a__acme__support_bot";
 GRANT USAGE ON SCHEMA "t__acme" TO "billing__a__acme__support_bot";
+GRANT USAGE ON SCHEMA "acl" TO "billing__a__acme__collector";
+GRANT EXECUTE ON FUNCTION "acl"."check_rows"(bigint, bigint, bigint) TO "billing__a__acme__collector";
+GRANT USAGE ON SCHEMA "acl" TO "billing__a__acme__support_bot";
+GRANT EXECUTE ON FUNCTION "acl"."check_rows"(bigint, bigint, bigint) TO "billing__a__acme__support_bot";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__acme"."currencies" TO "billing__t__acme";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__acme"."customers" TO "billing__t__acme";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__acme"."invoices" TO "billing__t__acme";
@@ -161,6 +167,10 @@ GRANT CONNECT ON DATABASE "billing" TO "billing__a__globex__collector";
 GRANT USAGE ON SCHEMA "t__globex" TO "billing__a__globex__collector";
 GRANT CONNECT ON DATABASE "billing" TO "billing__a__globex__support_bot";
 GRANT USAGE ON SCHEMA "t__globex" TO "billing__a__globex__support_bot";
+GRANT USAGE ON SCHEMA "acl" TO "billing__a__globex__collector";
+GRANT EXECUTE ON FUNCTION "acl"."check_rows"(bigint, bigint, bigint) TO "billing__a__globex__collector";
+GRANT USAGE ON SCHEMA "acl" TO "billing__a__globex__support_bot";
+GRANT EXECUTE ON FUNCTION "acl"."check_rows"(bigint, bigint, bigint) TO "billing__a__globex__support_bot";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__globex"."currencies" TO "billing__t__globex";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__globex"."customers" TO "billing__t__globex";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "t__globex"."invoices" TO "billing__t__globex";
