@@ -81,7 +81,11 @@ class Operations:
                 return None
             first = session.scalars(
                 select(OperationRow)
-                .where(OperationRow.tenant == req.slug, OperationRow.kind == K.ONBOARD)
+                .where(
+                    OperationRow.tenant == req.slug,
+                    OperationRow.kind == K.ONBOARD,
+                    OperationRow.status != OperationStatus.QUEUED,
+                )
                 .order_by(OperationRow.created_at.desc())
             ).first()
             if first is None:

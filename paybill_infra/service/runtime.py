@@ -3,8 +3,9 @@
 The API builds no :class:`~paybill_infra.controlplane.ControlPlane` to serve tenants: it reads the registry through a
 :class:`~paybill_infra.controlplane.reader.RegistryReader` (no Pulumi CLI, no Alembic, no heartbeat),
 applies subscription transitions through the registry's billing store, and turns every tenant operation
-into a ``svc_operations`` row and a job for the workers. It does not migrate either: it refuses to start
-on a database ``python -m paybill_infra.service migrate`` has not brought to the newest schema.
+into a ``queued`` row of the control plane's journal and a job for the workers. It does not migrate
+either: it refuses to start on a database ``python -m paybill_infra.service migrate`` has not brought
+to the newest schema.
 
 The one exception is planning a rollout (``POST /rollouts``): assigning the fleet's units to waves lists
 them through the control plane, so the first such request builds one (:attr:`ApiRuntime.planner`).
@@ -81,7 +82,7 @@ class ApiRuntime:
         request: Mapping[str, object],
         idempotency_key: str | None,
     ) -> OperationView:
-        """Record the operation, then defer its job (see :mod:`paybill_infra.service.queue`)."""
+        """Journal the operation as ``queued``, then defer its job (see :mod:`paybill_infra.service.queue`)."""
         operation, created = await asyncio.to_thread(
             self.store.create, kind, tenant, principal_actor, dict(request), idempotency_key
         )

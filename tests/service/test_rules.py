@@ -204,7 +204,7 @@ def test_each_rule_refuses_alike_through_python_cli_and_http(ruled: tuple[Servic
     ], answer.text
 
     assert [o.id for o in plane.operations()] == journal_before
-    assert svc.query("SELECT count(*) FROM svc_operations") == [(0,)]
+    assert svc.query("SELECT count(*) FROM operations WHERE status = 'queued'") == [(0,)]
 
 
 def test_a_request_the_rules_allow_is_queued(ruled: tuple[Service, ControlPlane]) -> None:
@@ -214,4 +214,4 @@ def test_a_request_the_rules_allow_is_queued(ruled: tuple[Service, ControlPlane]
         answer = http.post("/tenants/r-active/suspend")
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "queued"
-    svc.query("DELETE FROM svc_operations")
+    svc.query("DELETE FROM operations WHERE status = 'queued'")
