@@ -99,33 +99,35 @@ class OperationRunner:
                 raise OperationFailedError(operation_id, kind.value, slug, str(err)) from err
             rt.events.milestone(ProgressPhase.FINISHED, kind.value, operation_id=operation_id, tenant=slug, stack=None)
             audited = {k: summary[k] for k in AUDITED_SUMMARY if k in summary}
-            with rt.registry.transaction() as session:
-                result = rt.journal.close(session, operation_id, OperationStatus.SUCCEEDED, **summary)
-                rt.registry.audit(
-                    session,
-                    actor=actor,
-                    action=f"{kind.value}.succeeded",
-                    tenant=slug,
-                    operation_id=operation_id,
-                    detail=audited,
-                )
-            return result
+            return self.record(operation_id, f"{kind.value}.succeeded", slug, actor, audited, **summary)
 
     def close(
         self, operation_id: str, kind: OperationKind, slug: str, actor: str, status: OperationStatus, error: str
     ) -> None:
+        self.rt.events.milestone(ProgressPhase.FAILED, error[:200], operation_id=operation_id, tenant=slug, stack=None)
+        detail = {"error": error[:500]}
+        self.record(operation_id, f"{kind.value}.{status.value}", slug, actor, detail, status=status, error=error)
+
+    def record(
+        self,
+        operation_id: str,
+        action: str,
+        slug: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        status: OperationStatus = OperationStatus.SUCCEEDED,
+        error: str | None = None,
+        **summary: Any,
+    ) -> OperationResult:
+        """The terminal status and its audit record, in one transaction."""
         rt = self.rt
-        rt.events.milestone(ProgressPhase.FAILED, error[:200], operation_id=operation_id, tenant=slug, stack=None)
         with rt.registry.transaction() as session:
-            rt.journal.close(session, operation_id, status, error=error)
+            result = rt.journal.close(session, operation_id, status, error=error, **summary)
             rt.registry.audit(
-                session,
-                actor=actor,
-                action=f"{kind.value}.{status.value}",
-                tenant=slug,
-                operation_id=operation_id,
-                detail={"error": error[:500]},
+                session, actor=actor, action=action, tenant=slug, operation_id=operation_id, detail=detail
             )
+        return result
 
     def refuse(self, err: PaybillError, actor: str, slug: str, action: str) -> NoReturn:
         self.audit(actor, f"{action}.rejected", slug, None, {"error": type(err).__name__, "reason": str(err)[:500]})
