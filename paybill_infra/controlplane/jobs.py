@@ -234,9 +234,10 @@ class Journal:
                 started_at=now,
                 updated_at=now,
             )
+            .returning(OperationRow.id)
             .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount:
+        ).first()
+        if claimed is not None:
             return
         session.add(
             OperationRow(

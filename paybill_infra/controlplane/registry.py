@@ -204,7 +204,9 @@ class OperationRow(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[OperationKind] = mapped_column(enum_column(OperationKind))
-    tenant: Mapped[str | None] = mapped_column(String(40), index=True)
+    tenant: Mapped[str] = mapped_column(String(40), nullable=True, index=True)
+    """Empty (``NULL``) only on the backend's fleet-wide drift check, a row the control plane never claims,
+    finishes or recovers: its own code reads the tenant of rows it owns, so it is typed as always there."""
     actor: Mapped[str] = mapped_column(String(200))
     status: Mapped[OperationStatus] = mapped_column(enum_column(OperationStatus), index=True)
     phase: Mapped[str] = mapped_column(String(32), default="queued")
