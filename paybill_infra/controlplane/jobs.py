@@ -1,9 +1,12 @@
 """Durable operations: the journal, idempotency keys, cross-process locks, leases and stack batching.
 
 - **Journal.** An operation row is written before any stack is touched and finished after; it records
-  kind, tenant, actor, status, phase, timings, an engine summary and the error.
-- **Idempotency.** A key maps to one operation forever: the same key with the same request returns that
-  operation's result (waiting while it runs); with a different request it is refused.
+  kind, tenant, actor, status, phase, timings, an engine summary and the error. A caller that queued the
+  operation first (the product backend) has a ``queued`` row already: starting *claims* that row (same id,
+  ``queued`` -> ``running``) instead of writing a second one.
+- **Idempotency.** A key (within its scope, see :class:`OperationRow`) maps to one operation forever: the
+  same key with the same request returns that operation's result (waiting while it runs); with a
+  different request it is refused.
 - **Locks** (``tenant:<slug>``, ``stack:<name>``) are rows in the registry, so they hold across processes
   and hosts. A holder proves it is alive by a heartbeat; a lock whose owner process is gone (same host) or
   whose heartbeat is older than the lease TTL is stale and may be taken over. One tenant therefore never
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,8 +158,11 @@ class Journal:
         self.ttl = ttl
 
     def by_key(self, key: str) -> OperationRow | None:
+        """The operation of a control-plane caller's ``key`` (the product backend's keys have scopes of their own)."""
         with self.registry.transaction() as session:
-            return session.scalars(select(OperationRow).where(OperationRow.idempotency_key == key)).one_or_none()
+            return session.scalars(
+                select(OperationRow).where(OperationRow.idempotency_scope == "", OperationRow.idempotency_key == key)
+            ).one_or_none()
 
     def get(self, operation_id: str) -> OperationRow | None:
         with self.registry.transaction() as session:
@@ -169,20 +175,23 @@ class Journal:
         with self.registry.transaction() as session:
             rows = session.execute(
                 select(OperationRow.tenant, OperationRow.id).where(
-                    OperationRow.status == OperationStatus.RUNNING, OperationRow.tenant.in_(tenants)
+                    OperationRow.status == OperationStatus.RUNNING,
+                    OperationRow.owner.is_not(None),
+                    OperationRow.tenant.in_(tenants),
                 )
             )
-            return {tenant: operation for tenant, operation in rows}
+            return {tenant: operation for tenant, operation in rows if tenant is not None}
 
     def dedupe(
         self, digest: str, timeout_s: float, *, key: str | None = None, operation_id: str | None = None
     ) -> OperationResult | None:
         """The result of the operation that already owns ``key``, or that already has the caller's
-        ``operation_id`` (a rerun of a request the caller named), waiting for it; ``None`` if there is none."""
+        ``operation_id`` (a rerun of a request the caller named), waiting for it; ``None`` if there is none,
+        or if it is only ``queued`` (the caller is about to claim it)."""
         row = self.by_key(key) if key is not None else None
         if row is None and operation_id is not None:
             row = self.get(operation_id)
-        if row is None:
+        if row is None or row.status is OperationStatus.QUEUED:
             return None
         if row.request_hash != digest:
             raise IdempotencyConflictError(key or row.id, row.id)
@@ -199,8 +208,37 @@ class Journal:
         key: str | None,
     ) -> None:
         """Record a running operation in the caller's transaction, the one that also records the intent
-        it acts on: a crash can never leave intent without its journal entry, or the reverse."""
+        it acts on: a crash can never leave intent without its journal entry, or the reverse.
+
+        A ``queued`` row of the same id, kind and tenant is claimed (one more journal row would be a second
+        record of one request). Otherwise a row is inserted; if another caller claimed or wrote that id
+        first, the insert fails with :class:`~sqlalchemy.exc.IntegrityError` when the transaction commits,
+        and the caller replays that operation instead."""
         now = utcnow()
+        digest = request_hash(kind, tenant, request)
+        claimed = session.execute(
+            update(OperationRow)
+            .where(
+                OperationRow.id == operation_id,
+                OperationRow.status == OperationStatus.QUEUED,
+                OperationRow.kind == kind,
+                OperationRow.tenant == tenant,
+            )
+            .values(
+                status=OperationStatus.RUNNING,
+                phase="started",
+                request_hash=digest,
+                attempts=case((OperationRow.attempts < 1, 1), else_=OperationRow.attempts),
+                owner=self.owner,
+                heartbeat_at=now,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(OperationRow.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if claimed is not None:
+            return
         session.add(
             OperationRow(
                 id=operation_id,
@@ -210,12 +248,13 @@ class Journal:
                 status=OperationStatus.RUNNING,
                 phase="started",
                 idempotency_key=key,
-                request_hash=request_hash(kind, tenant, request),
+                request_hash=digest,
                 request=request,
                 attempts=1,
                 owner=self.owner,
                 heartbeat_at=now,
                 created_at=now,
+                updated_at=now,
                 started_at=now,
                 summary={},
             )
@@ -232,15 +271,21 @@ class Journal:
         self, operation_id: str, status: OperationStatus, *, error: str | None = None, **summary: Any
     ) -> OperationResult:
         with self.registry.transaction() as session:
-            row = session.get(OperationRow, operation_id)
-            if row is None:
-                raise ControlPlaneError(f"operation {operation_id} is not journaled")
-            row.status = status
-            row.finished_at = utcnow()
-            row.error = error
-            row.phase = "done" if status is OperationStatus.SUCCEEDED else row.phase
-            row.summary = {**(row.summary or {}), **summary}
-            return result_of(row)
+            return self.close(session, operation_id, status, error=error, **summary)
+
+    def close(
+        self, session: Session, operation_id: str, status: OperationStatus, *, error: str | None = None, **summary: Any
+    ) -> OperationResult:
+        """Record the terminal ``status`` in the caller's transaction (the one that also audits it)."""
+        row = session.get(OperationRow, operation_id)
+        if row is None:
+            raise ControlPlaneError(f"operation {operation_id} is not journaled")
+        row.status = status
+        row.finished_at = utcnow()
+        row.error = error
+        row.phase = "done" if status is OperationStatus.SUCCEEDED else row.phase
+        row.summary = {**(row.summary or {}), **summary}
+        return result_of(row)
 
     def wait(self, operation_id: str, timeout_s: float, *, deduplicated: bool = False) -> OperationResult:
         # A poll for a condition with a deadline, as in Locks.acquire (no failure to retry).
@@ -252,11 +297,12 @@ class Journal:
             if OperationStatus(row.status) in TERMINAL_STATUSES:
                 return result_of(row, deduplicated=deduplicated)
             if time.monotonic() - started >= timeout_s:
-                raise LockTimeoutError(f"operation:{operation_id}", row.owner, time.monotonic() - started)
+                raise LockTimeoutError(f"operation:{operation_id}", row.owner or "", time.monotonic() - started)
             time.sleep(POLL_S * 2)
 
     def stale(self) -> list[OperationRow]:
-        """Running operations whose owner is gone (a crash, ``kill -9``, a lost host)."""
+        """Running operations whose owner is gone (a crash, ``kill -9``, a lost host). A running row with no
+        owner is the product backend's drift check, which its worker reruns itself."""
         now = utcnow()
         with self.registry.transaction() as session:
             rows = session.scalars(
@@ -264,7 +310,11 @@ class Journal:
                 .where(OperationRow.status == OperationStatus.RUNNING.value)
                 .order_by(OperationRow.created_at)
             ).all()
-        return [r for r in rows if r.owner != self.owner and owner_gone(r.owner, now - r.heartbeat_at, self.ttl)]
+        return [
+            r
+            for r in rows
+            if r.owner is not None and r.owner != self.owner and owner_gone(r.owner, now - r.heartbeat_at, self.ttl)
+        ]
 
     def adopt(self, operation_id: str) -> OperationRow:
         """Take a stale operation over for recovery (one more attempt, owned by this instance)."""

@@ -128,13 +128,13 @@ class UsageReport(BaseModel):
 class OperationResult(BaseModel):
     """The journal entry of one operation. ``deduplicated`` is true when an identical earlier request (same
     idempotency key, or the same onboarding) answered instead of a new run. Built from a journal row by
-    ``model_validate(row)`` (``from_attributes``)."""
+    ``model_validate(row)`` (``from_attributes``). ``tenant`` is ``None`` only for a fleet-wide drift check."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
 
     id: str
     kind: OperationKind
-    tenant: str
+    tenant: str | None
     actor: str
     status: OperationStatus
     phase: str

@@ -3,11 +3,14 @@
 1. An idempotency key, or an operation id the caller chose and already used, replays the first result of
    the same request (a different request under the same key or id is an
    :class:`~paybill_infra.errors.IdempotencyConflictError`). A caller that names its operations (the product
-   backend's queue) gets its id on the journal row and on every event: one id from request to engine.
+   backend's queue) gets its id on the journal row and on every event: one id from request to engine. When
+   that caller queued the operation first, its ``queued`` row is the journal entry: step 4 claims it.
 2. The tenant's lock is taken (one operation per tenant, across processes).
 3. ``check`` runs the rules in the registry transaction; a refusal is audited and raised, nothing recorded.
 4. ``prepare`` writes the registry's new intent and the operation is journaled, in the same transaction.
-5. ``body`` converges the stacks; its result finishes the journal entry, or its error marks it failed.
+5. ``body`` converges the stacks; its result finishes the journal entry, or its error marks it failed. The
+   last milestone is sent *before* the terminal status is written, together with its audit record: whoever
+   sees the status has every event and the audit record already (an SSE stream ends on the status).
 """
 
 from __future__ import annotations
@@ -94,18 +97,37 @@ class OperationRunner:
             except PaybillError as err:
                 self.close(operation_id, kind, slug, actor, OperationStatus.FAILED, str(err))
                 raise OperationFailedError(operation_id, kind.value, slug, str(err)) from err
-            result = rt.journal.finish(operation_id, OperationStatus.SUCCEEDED, **summary)
-            audited = {k: summary[k] for k in AUDITED_SUMMARY if k in summary}
-            self.audit(actor, f"{kind.value}.succeeded", slug, operation_id, audited)
             rt.events.milestone(ProgressPhase.FINISHED, kind.value, operation_id=operation_id, tenant=slug, stack=None)
-            return result
+            audited = {k: summary[k] for k in AUDITED_SUMMARY if k in summary}
+            return self.record(operation_id, f"{kind.value}.succeeded", slug, actor, audited, **summary)
 
     def close(
         self, operation_id: str, kind: OperationKind, slug: str, actor: str, status: OperationStatus, error: str
     ) -> None:
-        self.rt.journal.finish(operation_id, status, error=error)
-        self.audit(actor, f"{kind.value}.{status.value}", slug, operation_id, {"error": error[:500]})
         self.rt.events.milestone(ProgressPhase.FAILED, error[:200], operation_id=operation_id, tenant=slug, stack=None)
+        detail = {"error": error[:500]}
+        self.record(operation_id, f"{kind.value}.{status.value}", slug, actor, detail, status=status, error=error)
+
+    def record(
+        self,
+        operation_id: str,
+        action: str,
+        slug: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        status: OperationStatus = OperationStatus.SUCCEEDED,
+        error: str | None = None,
+        **summary: Any,
+    ) -> OperationResult:
+        """The terminal status and its audit record, in one transaction."""
+        rt = self.rt
+        with rt.registry.transaction() as session:
+            result = rt.journal.close(session, operation_id, status, error=error, **summary)
+            rt.registry.audit(
+                session, actor=actor, action=action, tenant=slug, operation_id=operation_id, detail=detail
+            )
+        return result
 
     def refuse(self, err: PaybillError, actor: str, slug: str, action: str) -> NoReturn:
         self.audit(actor, f"{action}.rejected", slug, None, {"error": type(err).__name__, "reason": str(err)[:500]})

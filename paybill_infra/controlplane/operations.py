@@ -81,7 +81,11 @@ class Operations:
                 return None
             first = session.scalars(
                 select(OperationRow)
-                .where(OperationRow.tenant == req.slug, OperationRow.kind == K.ONBOARD)
+                .where(
+                    OperationRow.tenant == req.slug,
+                    OperationRow.kind == K.ONBOARD,
+                    OperationRow.status != OperationStatus.QUEUED,
+                )
                 .order_by(OperationRow.created_at.desc())
             ).first()
             if first is None:
@@ -172,7 +176,7 @@ class Operations:
         operation_id: str | None = None,
     ) -> OperationResult:
         """Move the tenant, on its plan, to another region or cloud: a migration like a topology change."""
-        where = region or self.rt.target(cloud).default_region
+        _, where = rules.move_destination(cloud, region, self.rt.target(cloud).default_region)
 
         def check(session: Session) -> OperationResult | None:
             row = self.rt.tenant(session, slug)

@@ -4,7 +4,8 @@ The registry is the source of truth for *intent*: which tenants exist, on which 
 pool, suspended or not. Stacks are derived from it (the inline programs read a snapshot of it), so a crash
 never loses intent and recovery can always converge the stacks back to it.
 
-Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the journal), ``locks``
+Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the one journal, also of
+the product backend's queued requests), ``locks``
 (cross-process tenant and stack locks), ``schema_versions`` (the recorded versions of the tenant data
 schema; each tenant and pool carries the version its tables are at), ``audit_log`` (append-only: the
 ORM refuses updates and deletes, and the migration adds database triggers that do the same for anyone with
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Engine,
@@ -190,23 +192,36 @@ class StackRow(Base):
 
 
 class OperationRow(Base):
-    """The journal: one row per operation, written before any stack is touched and finished after."""
+    """The journal: one row per operation, written before any stack is touched and finished after.
+
+    A request the product backend accepted is a row from the moment it answers 202: ``queued``, with no
+    ``owner`` or ``request_hash`` yet, until the control plane claims it (same id, ``queued`` -> ``running``).
+    An idempotency key is unique within its ``idempotency_scope``: the backend's requesting principal, or
+    ``''`` for the control plane's own callers. ``worker`` and ``job_id`` are the backend's (the worker
+    that ran the latest attempt, the queue's job); ``tenant`` is empty only for a fleet-wide drift check."""
 
     __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("idempotency_scope", "idempotency_key", name="operations_idempotency"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[OperationKind] = mapped_column(enum_column(OperationKind))
-    tenant: Mapped[str] = mapped_column(String(40), index=True)
-    actor: Mapped[str] = mapped_column(String(128))
+    tenant: Mapped[str] = mapped_column(String(40), nullable=True, index=True)
+    """Empty (``NULL``) only on the backend's fleet-wide drift check, a row the control plane never claims,
+    finishes or recovers: its own code reads the tenant of rows it owns, so it is typed as always there."""
+    actor: Mapped[str] = mapped_column(String(200))
     status: Mapped[OperationStatus] = mapped_column(enum_column(OperationStatus), index=True)
     phase: Mapped[str] = mapped_column(String(32), default="queued")
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
+    idempotency_scope: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    owner: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

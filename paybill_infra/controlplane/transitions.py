@@ -143,6 +143,13 @@ def check_move(slug: str, state: TenantState | None, here: tuple[Cloud, str], th
         raise InvalidInputError("move", [FieldProblem("region", f"tenant is already in {where}")])
 
 
+def move_destination(cloud: Cloud, region: str | None, default_region: str) -> tuple[Cloud, str]:
+    """Where a move goes: the region asked for, else the target cloud's default region (``default_region``,
+    from :func:`paybill_infra.targets.base.default_region`), never the tenant's current region, which
+    belongs to the cloud it leaves."""
+    return cloud, region or default_region
+
+
 def check_toggle(
     slug: str, kind: OperationKind, state: TenantState | None, subscription: SubscriptionStatus | None
 ) -> None:

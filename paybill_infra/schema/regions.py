@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from paybill_infra.errors import FieldProblem, InvalidInputError, UnknownRegionError
 from paybill_infra.schema.enums import Cloud
@@ -132,6 +133,20 @@ REGIONS: dict[Cloud, frozenset[str]] = {
         }
     ),
 }
+
+
+BUILTIN_REGIONS: MappingProxyType[Cloud, str] = MappingProxyType(
+    {
+        Cloud.LOCAL: "local",
+        Cloud.AWS: "eu-west-1",
+        Cloud.AZURE: "westeurope",
+        Cloud.GCP: "europe-west1",
+        Cloud.OCI: "eu-frankfurt-1",
+        Cloud.IBM: "eu-de",
+    }
+)
+"""Where each cloud's target puts tenants when its settings name no region (data, so a process that builds
+no target, the product backend's API, knows it too)."""
 
 
 def known_regions(cloud: Cloud, environ: Mapping[str, str] | None = None) -> frozenset[str]:

@@ -12,12 +12,14 @@ The path of one onboarding, from ``POST /tenants`` to the engine, under one oper
 
 1. :func:`paybill_infra.service.routes.onboard`: authorization, then the control plane's own rules
    (:func:`paybill_infra.controlplane.transitions.check_onboard`) on what the read-only registry reader says;
-2. :meth:`paybill_infra.service.runtime.ApiRuntime.submit`: the ``queued`` operation row, then its job
-   (:func:`paybill_infra.service.queue.enqueue`); the API answers 202 with the operation's id;
-3. :meth:`paybill_infra.service.worker.Worker.run_operation`: a worker marks it running;
+2. :meth:`paybill_infra.service.runtime.ApiRuntime.submit`: the operation's one record, a ``queued`` row of
+   the control plane's journal (``operations``), then its job (:func:`paybill_infra.service.queue.enqueue`);
+   the API answers 202 with the row's id;
+3. :meth:`paybill_infra.service.worker.Worker.run_operation`: a worker takes the job and records itself on
+   the row;
 4. :meth:`paybill_infra.service.worker.Worker.dispatch`: ``ControlPlane.onboard(..., operation_id=<the id>)``;
 5. :meth:`paybill_infra.controlplane.operation_runner.OperationRunner.operate`: the tenant lock, the same rules
-   again in the registry transaction, and the journal entry under the same id;
+   again in the registry transaction, and the claim of that same row (``queued`` -> ``running``);
 6. :meth:`paybill_infra.controlplane.reconcile.Reconciler.sync`: the stack's (possibly batched) run;
 7. :meth:`paybill_infra.controlplane.stacks.StackManager.run`: the engine; its events carry the id and reach
    ``svc_events`` through :meth:`paybill_infra.service.store.Store.record_event`, then every SSE stream.

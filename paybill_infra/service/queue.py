@@ -7,8 +7,8 @@ job's ``lock`` runs one tenant's jobs in order, one at a time, across every work
 
 What "no operation lost" rests on:
 
-- the API writes ``svc_operations`` before deferring; a row left ``queued`` without a job (the API died
-  in between) is deferred again by :func:`sweep`;
+- the API journals the operation (``queued``) before deferring; a row left ``queued`` without a job (the
+  API died in between) is deferred again by :func:`sweep`;
 - a job whose worker died stays ``doing``; once the worker's heartbeat is older than
   ``stalled_after_s``, :func:`sweep` puts it back to ``todo`` and another worker runs it again;
 - running it again is safe: the handler runs the control plane under the operation's own id, so the

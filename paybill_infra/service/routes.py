@@ -35,6 +35,7 @@ from paybill_infra.errors import (
     UnknownTenantError,
     WebhookSignatureError,
 )
+from paybill_infra.schema.enums import Cloud
 from paybill_infra.schema.identifiers import SLUG_MAX, SLUG_MIN, SLUG_PATTERN
 from paybill_infra.schema.plan import Plan
 from paybill_infra.service.auth import check_tenant, require, require_platform
@@ -212,15 +213,16 @@ async def move(
     """Data residency: the tenant, on its plan, is migrated to another region or cloud (platform admin only);
     the data is moved and verified, or the move rolls back."""
     require_platform(caller, "move tenants")
-    await asyncio.to_thread(_check_move, rt, slug, body)
-    request = {"cloud": body.cloud.value, "region": body.region}
+    cloud, region = await asyncio.to_thread(_check_move, rt, slug, body)
+    request = {"cloud": cloud.value, "region": region}
     return _accepted(response, await rt.submit(OperationKind.MOVE, slug, caller.actor, request, key))
 
 
-def _check_move(rt: ApiRuntime, slug: str, body: Move) -> None:
+def _check_move(rt: ApiRuntime, slug: str, body: Move) -> tuple[Cloud, str]:
     tenant = rt.reader.show(slug)
-    there = (body.cloud, body.region or tenant.region)
+    there = rules.move_destination(body.cloud, body.region, rt.default_region(body.cloud))
     rules.check_move(slug, rt.settled_state(slug), (tenant.cloud, tenant.region), there)
+    return there
 
 
 @router.post(

@@ -3,8 +3,9 @@
 The API builds no :class:`~paybill_infra.controlplane.ControlPlane` to serve tenants: it reads the registry through a
 :class:`~paybill_infra.controlplane.reader.RegistryReader` (no Pulumi CLI, no Alembic, no heartbeat),
 applies subscription transitions through the registry's billing store, and turns every tenant operation
-into a ``svc_operations`` row and a job for the workers. It does not migrate either: it refuses to start
-on a database ``python -m paybill_infra.service migrate`` has not brought to the newest schema.
+into a ``queued`` row of the control plane's journal and a job for the workers. It does not migrate
+either: it refuses to start on a database ``python -m paybill_infra.service migrate`` has not brought
+to the newest schema.
 
 The one exception is planning a rollout (``POST /rollouts``): assigning the fleet's units to waves lists
 them through the control plane, so the first such request builds one (:attr:`ApiRuntime.planner`).
@@ -24,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from paybill_infra.controlplane import InDatabaseBilling, OperationKind, TenantState, WebhookVerifier
 from paybill_infra.controlplane.reader import RegistryReader
 from paybill_infra.errors import ControlPlaneError
+from paybill_infra.schema.enums import Cloud
 from paybill_infra.service.auth import Authenticator
 from paybill_infra.service.errors import ServiceError, unauthenticated
 from paybill_infra.service.events import Wakeups
@@ -33,6 +35,7 @@ from paybill_infra.service.schema import ready
 from paybill_infra.service.sessions import COOKIE, CSRF_HEADER, Sessions
 from paybill_infra.service.settings import ServiceSettings
 from paybill_infra.service.store import Store
+from paybill_infra.targets.base import TargetSettings, default_region
 
 if TYPE_CHECKING:
     from paybill_infra.controlplane import ControlPlane
@@ -51,7 +54,9 @@ class ApiRuntime:
                     "the database is not at the newest schema: run `python -m paybill_infra.service migrate`"
                 )
         self.queue: procrastinate.App = make_app(settings)
-        self.reader = RegistryReader(settings.control_plane())
+        plane_settings = settings.control_plane()
+        self.reader = RegistryReader(plane_settings)
+        self.targets = plane_settings.targets
         self.billing = InDatabaseBilling(self.reader.registry)
         self.auth = Authenticator(
             self.store, settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -81,7 +86,7 @@ class ApiRuntime:
         request: Mapping[str, object],
         idempotency_key: str | None,
     ) -> OperationView:
-        """Record the operation, then defer its job (see :mod:`paybill_infra.service.queue`)."""
+        """Journal the operation as ``queued``, then defer its job (see :mod:`paybill_infra.service.queue`)."""
         operation, created = await asyncio.to_thread(
             self.store.create, kind, tenant, principal_actor, dict(request), idempotency_key
         )
@@ -90,6 +95,11 @@ class ApiRuntime:
         elif operation.kind is not kind or operation.tenant != tenant:
             raise ServiceError(409, "Conflict", "the idempotency key belongs to another request", "Idempotency-Key")
         return operation
+
+    def default_region(self, cloud: Cloud) -> str:
+        """The region a move to ``cloud`` goes to when the request names none: what the workers' control
+        plane would pick, from the same target settings."""
+        return default_region(cloud, self.targets.get(cloud, TargetSettings()))
 
     def settled_state(self, slug: str) -> TenantState | None:
         """The tenant's state if no operation of it is queued or running (then the state is authoritative

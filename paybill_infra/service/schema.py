@@ -11,7 +11,7 @@ from sqlalchemy import Connection, inspect, text
 
 SCHEMA_LOCK = 0x70617962696C6C  # advisory lock id serialising schema set-up across processes
 VERSION_TABLE = "svc_alembic_version"
-HEAD = "0002"
+HEAD = "0003"
 QUEUE_TABLE = "procrastinate_jobs"
 
 

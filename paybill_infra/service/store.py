@@ -1,14 +1,19 @@
 """The service's own tables, beside the control plane's registry in the same PostgreSQL database (created
-and changed by Alembic migrations: :mod:`paybill_infra.service.migrations`).
+and changed by Alembic migrations: :mod:`paybill_infra.service.migrations`), and its access to the one
+operation journal.
 
-- ``svc_operations``: every accepted request, from the moment the API answers 202 (``queued``) to its
-  terminal status. It is written *before* the job is deferred, so a request the API accepted is never lost:
-  a sweep re-defers any ``queued`` row without a job (an API that died between the two writes).
+- ``operations`` (the control plane's journal, :class:`~paybill_infra.controlplane.registry.OperationRow`):
+  every accepted request is a row of it from the moment the API answers 202 (``queued``) to its terminal
+  status, under the id the API returned. It is written *before* the job is deferred, so a request the API
+  accepted is never lost: a sweep re-defers any ``queued`` row without a job (an API that died between
+  the two writes). A worker's control plane claims that row when it runs the operation.
 - ``svc_events``: progress events written by workers, read by the API's SSE stream (how events cross
   processes and machines); every write, and every terminal status, also sends ``NOTIFY`` on
   :data:`EVENTS_CHANNEL` with the operation id.
 - ``svc_webhook_events``: billing event ids already applied (replays are rejected).
 - ``svc_api_keys``: API keys, stored as SHA-256 digests only.
+
+Only PostgreSQL: the journal is the registry's, whose SQLite flavour the service does not use.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,10 +31,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Identity,
-    Integer,
     String,
-    Text,
-    UniqueConstraint,
     create_engine,
     func,
     select,
@@ -39,46 +41,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from paybill_infra.controlplane.models import TERMINAL_STATUSES, OperationKind, OperationStatus, ProgressEvent
+from paybill_infra.controlplane.registry import OperationRow, utcnow
 from paybill_infra.service.models import ApiKeyView, OperationView, Role, Scope
 
 EVENT_PAGE = 500
 EVENTS_CHANNEL = "paybill_service_events"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+SUMMARY_KEYS = ("stack", "changes", "migration", "from", "to", "rows", "retention", "export", "teardown", "recovered")
+"""What of a control-plane summary the API shows: counts, stacks and paths, never outputs."""
 
 
 class Base(DeclarativeBase):
     pass
 
 
-class OperationRow(Base):
-    __tablename__ = "svc_operations"
-    __table_args__ = (UniqueConstraint("actor", "idempotency_key", name="svc_operations_idempotency"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    tenant: Mapped[str | None] = mapped_column(String(64), index=True)
-    actor: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(32), index=True)
-    phase: Mapped[str] = mapped_column(String(64), default="queued")
-    request: Mapped[dict[str, Any]] = mapped_column(JSON)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    job_id: Mapped[int | None] = mapped_column(BigInteger)
-    worker: Mapped[str | None] = mapped_column(String(200))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class EventRow(Base):
     __tablename__ = "svc_events"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    operation_id: Mapped[str] = mapped_column(ForeignKey("svc_operations.id", ondelete="CASCADE"), index=True)
+    operation_id: Mapped[str] = mapped_column(ForeignKey(OperationRow.id, ondelete="CASCADE"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -103,12 +83,17 @@ class ApiKeyRow(Base):
 
 
 def view(row: OperationRow, *, deduplicated: bool = False) -> OperationView:
+    """The API's view of a journal row: a drift check's summary is its report; any other operation's
+    summary is cut to :data:`SUMMARY_KEYS`."""
     found = OperationView.model_validate(row)
-    return found.model_copy(update={"deduplicated": True}) if deduplicated else found
+    summary = row.summary or {}
+    if row.kind is not OperationKind.DRIFT:
+        summary = {k: summary[k] for k in SUMMARY_KEYS if k in summary}
+    return found.model_copy(update={"summary": summary, "deduplicated": deduplicated})
 
 
 class Store:
-    """Typed access to the service tables (SQLAlchemy 2, one short transaction per call)."""
+    """Typed access to the service tables and the journal (SQLAlchemy 2, one short transaction per call)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -134,22 +119,24 @@ class Store:
     def create(
         self, kind: OperationKind, tenant: str | None, actor: str, request: dict[str, Any], idempotency_key: str | None
     ) -> tuple[OperationView, bool]:
-        """Record an accepted request as ``queued``; with an idempotency key already used by ``actor``,
-        return the first operation instead (``created`` is then ``False``)."""
+        """Journal an accepted request as ``queued``; with an idempotency key already used by ``actor`` (the
+        key's scope), return the first operation instead (``created`` is then ``False``)."""
         now = utcnow()
         row = OperationRow(
             id=str(uuid.uuid4()),
-            kind=kind.value,
+            kind=kind,
             tenant=tenant,
             actor=actor,
-            status=OperationStatus.QUEUED.value,
+            status=OperationStatus.QUEUED,
             phase="queued",
-            request=request,
+            idempotency_scope=actor,
             idempotency_key=idempotency_key,
+            request=request,
             attempts=0,
-            summary={},
+            heartbeat_at=now,
             created_at=now,
             updated_at=now,
+            summary={},
         )
         try:
             with self.session() as session:
@@ -160,7 +147,7 @@ class Store:
             with self.session() as session:
                 first = session.scalars(
                     select(OperationRow).where(
-                        OperationRow.actor == actor, OperationRow.idempotency_key == idempotency_key
+                        OperationRow.idempotency_scope == actor, OperationRow.idempotency_key == idempotency_key
                     )
                 ).one()
                 return view(first, deduplicated=True), False
@@ -184,7 +171,7 @@ class Store:
             if tenant is not None:
                 query = query.where(OperationRow.tenant == tenant)
             if kind is not None:
-                query = query.where(OperationRow.kind == kind.value)
+                query = query.where(OperationRow.kind == kind)
             return [view(r) for r in session.scalars(query)]
 
     def pending(self, tenant: str) -> bool:
@@ -194,7 +181,7 @@ class Store:
                 select(OperationRow.id)
                 .where(
                     OperationRow.tenant == tenant,
-                    OperationRow.status.in_((OperationStatus.QUEUED.value, OperationStatus.RUNNING.value)),
+                    OperationRow.status.in_((OperationStatus.QUEUED, OperationStatus.RUNNING)),
                 )
                 .limit(1)
             ).first()
@@ -203,7 +190,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         with self.session() as session:
             rows = session.execute(select(OperationRow.status, func.count()).group_by(OperationRow.status))
-            return {str(status): int(n) for status, n in rows}
+            return {OperationStatus(status).value: int(n) for status, n in rows}
 
     def set_job(self, operation_id: str, job_id: int) -> None:
         with self.session() as session:
@@ -212,14 +199,17 @@ class Store:
                 row.job_id = job_id
 
     def start(self, operation_id: str, worker: str) -> OperationView | None:
-        """Mark the operation running on ``worker`` (one more attempt); ``None`` if it is already terminal."""
+        """Record that ``worker`` runs the operation (one more attempt); ``None`` if it is already terminal.
+
+        The status is the control plane's to change: it claims the ``queued`` row when it runs the
+        operation. A drift check, which the control plane does not journal, is marked running here."""
         with self.session() as session:
             row = session.get(OperationRow, operation_id, with_for_update=True)
-            if row is None or OperationStatus(row.status) in TERMINAL_STATUSES:
+            if row is None or row.status in TERMINAL_STATUSES:
                 return None
-            row.status, row.phase, row.attempts = OperationStatus.RUNNING.value, "running", row.attempts + 1
-            row.worker = worker
-            row.updated_at = utcnow()
+            row.worker, row.attempts = worker, row.attempts + 1
+            if row.kind is OperationKind.DRIFT:
+                row.status, row.phase, row.started_at = OperationStatus.RUNNING, "running", utcnow()
             return view(row)
 
     def finish(
@@ -231,15 +221,16 @@ class Store:
         summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> OperationView:
-        """Record the terminal status, once: a second finish (a retried job) keeps the first outcome."""
+        """Record the terminal status, once: a status already terminal (the control plane's, or a retried
+        job's first outcome) is kept. Either way the operation's streams are woken to read it."""
         with self.session() as session:
             row = session.get(OperationRow, operation_id, with_for_update=True)
             if row is None:
                 raise LookupError(operation_id)
-            if OperationStatus(row.status) not in TERMINAL_STATUSES:
-                row.status, row.phase, row.error = status.value, phase, error
-                row.summary, row.updated_at = summary or {}, utcnow()
-                session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
+            if row.status not in TERMINAL_STATUSES:
+                row.status, row.phase, row.error = status, phase, error
+                row.summary, row.finished_at = summary or {}, utcnow()
+            session.execute(select(func.pg_notify(EVENTS_CHANNEL, operation_id)))
             return view(row)
 
     def orphans(self, older_than: timedelta) -> list[OperationView]:
@@ -247,7 +238,7 @@ class Store:
         with self.session() as session:
             rows = session.scalars(
                 select(OperationRow).where(
-                    OperationRow.status == OperationStatus.QUEUED.value,
+                    OperationRow.status == OperationStatus.QUEUED,
                     OperationRow.job_id.is_(None),
                     OperationRow.created_at < utcnow() - older_than,
                 )

@@ -43,12 +43,6 @@ from paybill_infra.service.store import Store
 log = logging.getLogger("paybill.worker")
 MAX_ATTEMPTS = 5
 RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=2)
-SUMMARY_KEYS = ("stack", "changes", "migration", "from", "to", "rows", "retention", "export", "teardown", "recovered")
-
-
-def public_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """What of a control-plane summary the API shows: counts, stacks and paths, never outputs."""
-    return {k: summary[k] for k in SUMMARY_KEYS if k in summary}
 
 
 class Worker:
@@ -116,17 +110,20 @@ class Worker:
             return finish(operation.id, status, phase=err.phase, error=str(err))
         except PaybillError as err:
             return finish(operation.id, OperationStatus.FAILED, phase="refused", error=str(err))
+        # The control plane finished this very row; only a replay of an earlier operation (an onboarding
+        # that already happened) left it queued, and it then ends as that operation did.
         return finish(
             operation.id,
             result.status,
             phase=result.phase,
-            summary={**public_summary(result.summary), "deduplicated": result.deduplicated},
+            summary=result.summary,
             error=result.error if result.status is not OperationStatus.SUCCEEDED else None,
         )
 
     def dispatch(self, operation: OperationView, request: dict[str, Any]) -> OperationResult:
-        """Run ``operation`` on the control plane under its own id: the journal row, the events and the audit
-        records carry it, and a rerun (a retried job) replays the first run's result."""
+        """Run ``operation`` on the control plane under its own id: the control plane claims its ``queued``
+        journal row, the events and the audit records carry the id, and a rerun (a retried job) replays the
+        first run's result."""
         plane, slug, kind = self.plane, operation.tenant or "", operation.kind
         named: dict[str, Any] = {"actor": operation.actor, "operation_id": operation.id}
         if kind is OperationKind.ONBOARD:

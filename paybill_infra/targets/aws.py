@@ -8,6 +8,5 @@ from paybill_infra.targets.cloud import CloudTarget
 
 class AwsTarget(CloudTarget):
     cloud = Cloud.AWS
-    default_region_name = "eu-west-1"
     region_argument = "region"
     required_platform_settings = ()

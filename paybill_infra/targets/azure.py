@@ -8,6 +8,5 @@ from paybill_infra.targets.cloud import CloudTarget
 
 class AzureTarget(CloudTarget):
     cloud = Cloud.AZURE
-    default_region_name = "westeurope"
     region_argument = "location"
     required_platform_settings = ("subscription_id", "entra_tenant_id")

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from paybill_infra.errors import TargetError
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.identifiers import Region
+from paybill_infra.schema.regions import BUILTIN_REGIONS
 from paybill_infra.topology.model import Topology
 from paybill_infra.topology.resolve import CloudDefaults
 
@@ -101,6 +102,13 @@ class Member:
         return self.topology.tenant
 
 
+def default_region(cloud: Cloud, settings: TargetSettings) -> str:
+    """Where the target of ``cloud`` puts a tenant whose request names no region: the region its settings
+    name, else the cloud's built-in one. A function of the settings alone, so the API process, which builds
+    no target, answers as the control plane does."""
+    return settings.region or BUILTIN_REGIONS[cloud]
+
+
 class Target(ABC):
     """One target: its defaults and naming, and the infrastructure programs of its stacks."""
 
@@ -111,12 +119,7 @@ class Target(ABC):
 
     @property
     def default_region(self) -> str:
-        return self.settings.region or self.builtin_region
-
-    @property
-    @abstractmethod
-    def builtin_region(self) -> str:
-        """The region used when the settings name none."""
+        return default_region(self.cloud, self.settings)
 
     @abstractmethod
     def known_regions(self) -> frozenset[str]:

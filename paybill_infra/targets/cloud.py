@@ -34,15 +34,10 @@ class CloudTarget(Target):
 
     region_argument: ClassVar[str] = "region"
     required_platform_settings: ClassVar[tuple[str, ...]] = ()
-    default_region_name: ClassVar[str]
 
     def __init__(self, settings: TargetSettings) -> None:
         super().__init__(settings)
         self.components: CloudComponents = components_for(self.cloud)
-
-    @property
-    def builtin_region(self) -> str:
-        return self.default_region_name
 
     def known_regions(self) -> frozenset[str]:
         return known_regions(self.cloud)

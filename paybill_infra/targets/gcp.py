@@ -8,6 +8,5 @@ from paybill_infra.targets.cloud import CloudTarget
 
 class GcpTarget(CloudTarget):
     cloud = Cloud.GCP
-    default_region_name = "europe-west1"
     region_argument = "region"
     required_platform_settings = ("project",)

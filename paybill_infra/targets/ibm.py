@@ -8,6 +8,5 @@ from paybill_infra.targets.cloud import CloudTarget
 
 class IbmTarget(CloudTarget):
     cloud = Cloud.IBM
-    default_region_name = "eu-de"
     region_argument = "region"
     required_platform_settings = ()

@@ -19,10 +19,6 @@ LOCAL_REGION = "local"
 class LocalTarget(Target):
     cloud = Cloud.LOCAL
 
-    @property
-    def builtin_region(self) -> str:
-        return LOCAL_REGION
-
     def known_regions(self) -> frozenset[str]:
         return frozenset({LOCAL_REGION})
 

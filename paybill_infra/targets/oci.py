@@ -8,6 +8,5 @@ from paybill_infra.targets.cloud import CloudTarget
 
 class OciTarget(CloudTarget):
     cloud = Cloud.OCI
-    default_region_name = "eu-frankfurt-1"
     region_argument = "region"
     required_platform_settings = ("tenancy_ocid", "parent_compartment_id")

@@ -163,9 +163,9 @@ class Service:
     def logs_tail(self) -> str:
         return "\n".join(f"--- {n}\n{self.log(n)[-2000:]}" for n in ("api", *self.workers))
 
-    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    def query(self, statement: str | psycopg.sql.Composable, *params: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
-            cur = conn.execute(sql, params or None)
+            cur = conn.execute(statement, params or None)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
 

@@ -172,6 +172,6 @@ def test_keys_are_stored_hashed_and_secrets_stay_out_of_logs_and_audit(
     logs = service.logs_tail() + "".join(service.log(n) for n in ("api", *service.workers))
     with ControlPlane(service.settings.control_plane(), recover=False) as plane:
         audit = json.dumps([entry.model_dump(mode="json") for entry in plane.audit_log()])
-    operations = json.dumps(service.query("SELECT request, summary, error FROM svc_operations"), default=str)
+    operations = json.dumps(service.query("SELECT request, summary, error FROM operations"), default=str)
     for value in secrets:
         assert value not in logs and value not in audit and value not in operations

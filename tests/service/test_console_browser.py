@@ -51,7 +51,8 @@ def test_console_in_a_browser(browser: Browser, lone_service: Service, tmp_path:
         other = http.post("/tenants", json={"slug": "otherco", "display_name": "Other", "plan": "starter"}).json()
     page = _sign_in(browser, lone_service, lone_service.platform_key)
     expect(page.locator("#who")).to_have_text("platform_admin:root")
-    expect(page.locator("#tenants tr[data-slug='otherco']")).to_have_count(1)
+    # the tenant is registered when the (possibly still starting) worker's control plane claims the operation
+    expect(page.locator("#tenants tr[data-slug='otherco']")).to_have_count(1, timeout=SLOW_MS)
     expect(page.locator("#rollouts thead th").nth(3)).to_have_text("status")  # the rollout panel
 
     with lone_service.platform() as http:

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from psycopg import sql
 
 from paybill_infra.controlplane import OperationKind, OperationStatus, ProgressEvent, ProgressPhase
 from paybill_infra.service.events import Wakeups
@@ -135,9 +136,23 @@ def test_event_writes_wake_listening_streams(service: Service) -> None:
     service.store.finish(operation.id, OperationStatus.FAILED, phase="test", error="not a real drift check")
 
 
+def rows_keyed_by(service: Service, value: str) -> dict[str, int]:
+    """For every table of the database with a text ``id`` column, how many of its rows have ``value`` as id."""
+    tables = service.query(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND column_name = 'id' AND data_type IN ('character varying', 'text', 'uuid') ORDER BY table_name"
+    )
+    counts = {
+        name: service.query(sql.SQL("SELECT count(*) FROM {} WHERE id::text = %s").format(sql.Identifier(name)), value)
+        for (name,) in tables
+    }
+    return {name: found[0][0] for name, found in counts.items() if found[0][0]}
+
+
 def test_one_onboarding_is_one_operation_under_one_id(service: Service) -> None:
-    """The id the API returns is the only operation id anywhere: one service row, the control plane's journal
-    entry under the same id (not a second one), every SSE event, and the audit records."""
+    """The id the API returns is the only operation id anywhere: exactly one row in the whole database is that
+    operation (the journal's, which the API wrote as ``queued`` and the worker's control plane claimed), and
+    every SSE event and audit record carries its id."""
     with service.platform() as http:
         created = http.post("/tenants", json={"slug": "oneid", "display_name": "One Id", "plan": "starter"})
         assert created.status_code == 202, created.text
@@ -147,7 +162,9 @@ def test_one_onboarding_is_one_operation_under_one_id(service: Service) -> None:
     events = [data for kind, data in frames if kind == "progress"]
     assert events and {e["operation_id"] for e in events} == {operation_id}
 
-    assert service.query("SELECT id FROM svc_operations WHERE tenant = 'oneid'") == [(operation_id,)]
-    assert service.query("SELECT id FROM operations WHERE tenant = 'oneid'") == [(operation_id,)]
+    assert rows_keyed_by(service, operation_id) == {"operations": 1}
+    assert service.query("SELECT id, status, worker IS NOT NULL FROM operations WHERE tenant = 'oneid'") == [
+        (operation_id, "succeeded", True)
+    ]
     audited = service.query("SELECT DISTINCT operation_id FROM audit_log WHERE tenant = 'oneid'")
     assert audited == [(operation_id,)]

@@ -38,7 +38,10 @@ SEEDED: dict[str, tuple[str, Isolation, TenantState, SubscriptionStatus, int]] =
     "r-pastdue": ("starter", Isolation.POOLED, S.ACTIVE, B.PAST_DUE, 0),
     "r-busy": ("team", Isolation.POOLED, S.ACTIVE, B.ACTIVE, 12),
     "r-migrating": ("starter", Isolation.POOLED, S.MIGRATING, B.ACTIVE, 0),
+    "r-elsewhere": ("starter", Isolation.POOLED, S.ACTIVE, B.ACTIVE, 0),
 }
+REGIONS = {"r-elsewhere": "local-b"}
+"""Seeded tenants not in the local target's default region (``local``)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,13 @@ CASES = (
         "InvalidInputError",
     ),
     Case(
+        "a move without a region goes to the target's default region (here, where the tenant is)",
+        lambda p: p.move("r-active", cloud="local"),
+        ("move", "r-active", "--cloud", "local"),
+        ("POST", "/tenants/r-active/move", {"cloud": "local"}),
+        "InvalidInputError",
+    ),
+    Case(
         "offboarding waits for a running migration",
         lambda p: p.offboard("r-migrating"),
         ("offboard", "r-migrating", "--yes"),
@@ -157,7 +167,7 @@ def ruled(service_factory: Callable[[str], Service], engine_available: None) -> 
                     plan=plan,
                     isolation=isolation,
                     cloud=Cloud.LOCAL,
-                    region="local",
+                    region=REGIONS.get(slug, "local"),
                     state=state,
                     suspended=state is S.SUSPENDED,
                     seats_used=seats,
@@ -204,7 +214,7 @@ def test_each_rule_refuses_alike_through_python_cli_and_http(ruled: tuple[Servic
     ], answer.text
 
     assert [o.id for o in plane.operations()] == journal_before
-    assert svc.query("SELECT count(*) FROM svc_operations") == [(0,)]
+    assert svc.query("SELECT count(*) FROM operations WHERE status = 'queued'") == [(0,)]
 
 
 def test_a_request_the_rules_allow_is_queued(ruled: tuple[Service, ControlPlane]) -> None:
@@ -214,4 +224,18 @@ def test_a_request_the_rules_allow_is_queued(ruled: tuple[Service, ControlPlane]
         answer = http.post("/tenants/r-active/suspend")
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "queued"
-    svc.query("DELETE FROM svc_operations")
+    svc.query("DELETE FROM operations WHERE status = 'queued'")
+
+
+def test_a_move_without_a_region_goes_where_the_control_plane_would_send_it(
+    ruled: tuple[Service, ControlPlane],
+) -> None:
+    """One rule for the destination of a move that names no region: the target's default region, over HTTP
+    as in the control plane (not the tenant's current region, which would refuse this move as a no-op)."""
+    svc, plane = ruled
+    with svc.platform() as http:
+        answer = http.post("/tenants/r-elsewhere/move", json={"cloud": "local"})
+    assert answer.status_code == 202, answer.text
+    queued = svc.query("SELECT request FROM operations WHERE id = %s", answer.json()["id"])
+    assert queued == [({"cloud": "local", "region": plane.runtime.target(Cloud.LOCAL).default_region},)]
+    svc.query("DELETE FROM operations WHERE status = 'queued'")

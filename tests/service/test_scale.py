@@ -65,7 +65,7 @@ def test_50_concurrent_onboardings_nothing_lost_nothing_duplicated(service: Serv
     assert all(p["members"] <= p["capacity"] for p in pools), pools
     assert len(pools) == -(-members // pools[0]["capacity"]), f"concurrent placements opened extra pools: {pools}"
     rows = service.query(
-        "SELECT tenant, count(*) FROM svc_operations WHERE kind = 'onboard' AND tenant LIKE 'fleet-%%' GROUP BY tenant"
+        "SELECT tenant, count(*) FROM operations WHERE kind = 'onboard' AND tenant LIKE 'fleet-%%' GROUP BY tenant"
     )
     assert dict(rows) == dict.fromkeys(slugs, 1)
     with ControlPlane(service.settings.control_plane(), recover=False) as plane:
@@ -75,7 +75,7 @@ def test_50_concurrent_onboardings_nothing_lost_nothing_duplicated(service: Serv
     attributed = service.query(
         "SELECT o.tenant, count(*) FILTER (WHERE e.payload->>'tenant' = o.tenant),"
         " count(*) FILTER (WHERE e.payload->>'tenant' <> o.tenant)"
-        " FROM svc_operations o JOIN svc_events e ON e.operation_id = o.id"
+        " FROM operations o JOIN svc_events e ON e.operation_id = o.id"
         " WHERE o.id = ANY(%s) AND e.payload->>'phase' = 'resource' GROUP BY o.tenant",
         ids[:N],
     )
@@ -102,7 +102,7 @@ def test_worker_killed_mid_operation_ends_in_exactly_one_terminal_state(service:
             operation_id,
         )
         if resources[0][0] > 0:
-            victim = service.query("SELECT split_part(worker, '@', 1) FROM svc_operations WHERE id = %s", operation_id)
+            victim = service.query("SELECT split_part(worker, '@', 1) FROM operations WHERE id = %s", operation_id)
         time.sleep(0.05)
     assert victim, f"the operation never reached the engine\n{service.logs_tail()}"
     name = victim[0][0]
@@ -110,7 +110,7 @@ def test_worker_killed_mid_operation_ends_in_exactly_one_terminal_state(service:
     os.kill(process.pid, signal.SIGKILL)  # the worker only: its engine child is left to die on its own
     process.wait(timeout=30)
     assert survivors(process.pid, within=15) == []  # its own session: the CLI and the provider host are gone
-    assert service.query("SELECT status FROM svc_operations WHERE id = %s", operation_id) == [("running",)]
+    assert service.query("SELECT status FROM operations WHERE id = %s", operation_id) == [("running",)]
 
     service.start_worker(name)  # the restarted worker (and the surviving one) pick the operation up
     done = service.wait(operation_id, timeout=240)
@@ -123,7 +123,7 @@ def test_worker_killed_mid_operation_ends_in_exactly_one_terminal_state(service:
         assert journal[0].id == done["id"] == operation_id
         assert plane.show("wayne").state.value == "active"
     jobs = service.query(
-        "SELECT j.status FROM procrastinate_jobs j JOIN svc_operations o ON o.job_id = j.id WHERE o.id = %s",
+        "SELECT j.status FROM procrastinate_jobs j JOIN operations o ON o.job_id = j.id WHERE o.id = %s",
         operation_id,
     )
     assert jobs == [("succeeded",)]
@@ -142,7 +142,7 @@ def test_api_restart_and_an_operation_orphaned_before_its_job_are_not_lost(servi
         None,
     )
     assert created
-    service.query("UPDATE svc_operations SET created_at = now() - interval '5 minutes' WHERE id = %s", orphan.id)
+    service.query("UPDATE operations SET created_at = now() - interval '5 minutes' WHERE id = %s", orphan.id)
     service.start_api()
     done = service.wait(orphan.id, timeout=120)
     assert done["status"] == "succeeded", done

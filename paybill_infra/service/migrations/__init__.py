@@ -43,6 +43,6 @@ def head() -> str | None:
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` (idempotent), adopting tables made before migrations."""
     cfg = config(connection)
-    if current(connection) is None and inspect(connection).has_table("svc_operations"):
+    if current(connection) is None and inspect(connection).has_table("svc_api_keys"):
         command.stamp(cfg, BASELINE)
     command.upgrade(cfg, revision)
