@@ -238,17 +238,20 @@ def write_report(rows: list[tuple[int, int, dict[str, Side]]], command: str) -> 
     lines = [
         SECTION,
         "",
-        f"Command: `{command}` (2 shared cores; embedded PostgreSQL 18; file backend; Pulumi v3.274.1).",
+        f"Command: `python benchmarks/fleet_onboarding.py --n <N...>`; the latest run: `{command}` (2 shared cores;",
+        "embedded PostgreSQL 18; file backend; Pulumi v3.274.1).",
         "Tenant mix: 60% starter (pooled), 30% growth (bridge), 10% enterprise (silo). Timing starts after the",
         "shared platform stack is up on each side. CPU is this process's and its children's (the engines and",
         "their plugins and dynamic providers; not PostgreSQL). Engine runs are `pulumi up` processes; CLI",
         "processes are every `pulumi` process of the side, counted by a wrapper binary. Python processes run",
         "as this machine's environment has them (`PYTHONDONTWRITEBYTECODE=1`: every provider process compiles",
-        f"its imports), the same on every side. Load average (1 min) at the end: {os.getloadavg()[0]:.2f}.",
+        "its imports), the same on every side. A run of some N keeps the rows of the others from earlier runs.",
         "",
         "| N | side | wall s | CPU s | engine runs | CLI processes | control plane speed-up (wall) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    ran = {n for n, _, _ in rows}
+    lines += [row for row in earlier_rows(path) if int(row.split("|")[1]) not in ran]
     for n, workers, sides in rows:
         cp = sides["control plane"].wall_s
         for name, side in sides.items():
@@ -257,7 +260,17 @@ def write_report(rows: list[tuple[int, int, dict[str, Side]]], command: str) -> 
             lines.append(
                 f"| {n} | {label} | {side.wall_s:.1f} | {side.cpu_s:.1f} | {side.engine_runs} | {side.processes} | {ratio} |"
             )
-    write_section(path, *MARKERS, "\n".join(lines))
+    lines.sort(key=lambda line: int(line.split("|")[1]) if line.startswith("| ") and line[2].isdigit() else -1)
+    load = f"Load average (1 min) at the end of the N={', '.join(map(str, sorted(ran)))} run: {os.getloadavg()[0]:.2f}."
+    write_section(path, *MARKERS, "\n".join([*lines, "", load]))
+
+
+def earlier_rows(path: Path) -> list[str]:
+    """The table rows of an earlier run for other N (a run of one N keeps the rest of the table)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    begin, end = text.find(MARKERS[0]), text.find(MARKERS[1])
+    section = text[begin:end] if 0 <= begin < end else ""
+    return [line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
 
 
 SIDES: dict[str, Callable[[int, int, Counted], Side]] = {
