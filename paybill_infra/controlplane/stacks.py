@@ -341,9 +341,19 @@ class StackManager:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.5)
+        # A cancel that fails is tried once more, unless the lock went meanwhile (its files are all it removes).
+        retry = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(2),
+            wait=tenacity.wait_fixed(1.0),
+            retry=tenacity.retry_if_exception_type(auto.CommandError),
+            reraise=True,
+        )
         with self._guard:
             try:
-                self.select(stack, _no_program).cancel()
+                for attempt in retry:
+                    with attempt:
+                        if self.lock_holders(stack):
+                            self.select(stack, _no_program).cancel()
             except auto.CommandError as err:
                 raise map_engine_error(err, stack=stack, operation="cancel") from None
         return True

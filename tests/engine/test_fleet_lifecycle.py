@@ -130,9 +130,7 @@ def test_refresh_sees_drift_made_by_hand_and_up_repairs_it(project: Project) -> 
     assert refresh.changes.get("update", 0) >= 4, refresh.changes
     assert project.fleet.preview().changes.get("update", 0) >= 4
     project.fleet.up()
-    assert project.query("SELECT rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = 'r_acme'") == [
-        (False, 100)
-    ]
+    assert project.query("SELECT rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = 'r_acme'") == [(False, 100)]
     assert shared(project, "SELECT count(*) FROM pg_policies WHERE schemaname = 'pooled'") == [(2,)]
     assert shared(project, "SELECT to_regclass('s_globex.invoices') IS NOT NULL") == [(True,)]
     assert shared(project, "SELECT has_table_privilege('r_initech', 'pooled.customers', 'DELETE')") == [(True,)]
