@@ -77,7 +77,7 @@ def main() -> None:
             program = plane.reconciler.program(spec, None)
             stacks = plane.stacks
             env = stacks._env  # the manager's own engine environment
-            pulumi = str(stacks.settings.pulumi_bin / "pulumi")
+            pulumi = str(stacks.settings.bin_dir() / "pulumi")
             work = stacks.work_dir(stack)
 
             def lean() -> object:

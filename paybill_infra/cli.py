@@ -165,7 +165,7 @@ def local_env(root: RootOpt = Path(".")) -> None:
     ):
         lines.append(f"export {key}={shlex.quote(env[key])}")
     lines.append(
-        f'export PATH={shlex.quote(str(settings.pulumi_bin))}:{shlex.quote(str(Path(sys.executable).parent))}:"$PATH"'
+        f'export PATH={shlex.quote(str(settings.bin_dir()))}:{shlex.quote(str(Path(sys.executable).parent))}:"$PATH"'
     )
     lines.append(f'export PULUMI_CONFIG_PASSPHRASE="${{PULUMI_CONFIG_PASSPHRASE:-{DEV_PASSPHRASE}}}"')
     sys.stdout.write("\n".join(lines) + "\n")

@@ -102,7 +102,9 @@ class ControlPlane:
     """The tenant control plane (see the module docstring for the contract).
 
     ``infra`` runs the cloud targets' infrastructure stacks: the real engine by default; a
-    :class:`~paybill_infra.targets.MockInfraRunner` for tests and offline reviews.
+    :class:`~paybill_infra.targets.MockInfraRunner` for tests and offline reviews. ``locate_engine=False``
+    defers looking for the Pulumi CLI to the first engine run, for a process that only plans and reads (the
+    product backend's API); by default a missing CLI fails here.
     """
 
     def __init__(
@@ -114,9 +116,10 @@ class ControlPlane:
         data_mover: DataMover | None = None,
         infra: InfraRunner | None = None,
         recover: bool = True,
+        locate_engine: bool = True,
     ) -> None:
         self.settings = settings
-        self.runtime = build_runtime(settings, infra=infra, data_mover=data_mover)
+        self.runtime = build_runtime(settings, infra=infra, data_mover=data_mover, locate_engine=locate_engine)
         self.registry, self.catalog, self.stacks = self.runtime.registry, self.runtime.catalog, self.runtime.stacks
         self.journal, self.events = self.runtime.journal, self.runtime.events
         if on_event is not None:

@@ -75,11 +75,16 @@ class Runtime:
 
 
 def build_runtime(
-    settings: ControlPlaneSettings, *, infra: InfraRunner | None = None, data_mover: DataMover | None = None
+    settings: ControlPlaneSettings,
+    *,
+    infra: InfraRunner | None = None,
+    data_mover: DataMover | None = None,
+    locate_engine: bool = True,
 ) -> Runtime:
     """The services of one control plane: every configured target validated (a missing SDK or a bad setting
     fails here, before any engine run), the registry migrated and checked for names of an older scheme, the
-    engine's stack manager, and this process's identity for locks and the journal."""
+    engine's stack manager (its Pulumi CLI found now, or with ``locate_engine=False`` when a run first needs
+    it), and this process's identity for locks and the journal."""
     root = settings.root.resolve()
     targets = {cloud: target_for(cloud, target) for cloud, target in settings.targets.items()}
     engine = make_engine(settings.database_url or default_url(root))
@@ -88,12 +93,13 @@ def build_runtime(
     ensure_current_names(registry)
     owner, ttl = new_owner(), timedelta(seconds=settings.lease_ttl_s)
     stacks = StackManager(
-        EngineSettings.for_project(root, backend_url=settings.backend_url),
+        EngineSettings.for_project(root, backend_url=settings.backend_url, locate=locate_engine),
         state_dir=root / ".paybill",
         project=settings.project,
         secrets=settings.secrets,
         retry=RetryPolicy(attempts=settings.retry_attempts),
         parallel=settings.engine_parallel,
+        history=settings.state_history,
     )
     return Runtime(
         settings=settings,

@@ -37,7 +37,8 @@ class ControlPlaneSettings(BaseModel):
     the tables every tenant gets, on every topology and target. ``acl_policy`` names an agent ACL policy
     whose agents' grants a schema migration regenerates with the DDL. ``backup_retention`` is how long the
     exports taken before destructive schema steps (under ``<export_dir>/schema``) are kept: a rollout or
-    migration deletes older ones when it starts.
+    migration deletes older ones when it starts. ``state_history`` is how many updates a file backend keeps
+    per stack in its history (each holds a copy of the stack's checkpoint).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,6 +64,7 @@ class ControlPlaneSettings(BaseModel):
     data_schema: Path | None = None
     acl_policy: Path | None = None
     backup_retention: Annotated[timedelta, Field(ge=timedelta(0))] = timedelta(days=30)
+    state_history: Annotated[int, Field(ge=1, le=10_000)] = 20
 
     @model_validator(mode="after")
     def _default_cloud_configured(self) -> ControlPlaneSettings:

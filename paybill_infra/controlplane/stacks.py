@@ -61,6 +61,9 @@ from paybill_infra.topology.naming import pool_owner as pool_owner
 from paybill_infra.topology.naming import tenant_role as tenant_role
 
 DEFAULT_PROJECT = "paybill-tenants"
+DEFAULT_HISTORY = 20
+"""Updates a file backend keeps per stack in its history (see :meth:`StackManager.prune_history`)."""
+_HISTORY_FILE = re.compile(r"^(?P<update>.+-(?P<at>\d+))\.(?:history|checkpoint)\.json")
 PLATFORM_STACK = "platform"
 SECRETS_SCHEMES = ("passphrase", "awskms://", "azurekeyvault://", "gcpkms://", "hashivault://")
 TRANSIENT = re.compile(
@@ -113,21 +116,27 @@ class StackManager:
         secrets: SecretsConfig | None = None,
         retry: RetryPolicy | None = None,
         parallel: int = 8,
+        history: int = DEFAULT_HISTORY,
     ) -> None:
         self.settings = settings
+        self.history = history
         self.project = project
         self.secrets = secrets or SecretsConfig()
         self.retry = retry or RetryPolicy()
         self.parallel = parallel
         self.work_root = state_dir / "work"
-        self._env = lifeline.marked(settings.env())
         self._guard = threading.Lock()
+
+    @cached_property
+    def _env(self) -> dict[str, str]:
+        """The engine runs' environment, built on first use (it names the CLI's directory)."""
+        return lifeline.marked(self.settings.env())
 
     @cached_property
     def command(self) -> auto.PulumiCommand:
         """The one CLI every stack runs, created (``pulumi version``) on first use: a control plane opened
         only to read the registry never starts it."""
-        return auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent))
+        return auto.PulumiCommand(root=str(self.settings.bin_dir().parent))
 
     def work_dir(self, stack: str) -> Path:
         path = self.work_root / stack
@@ -193,7 +202,28 @@ class StackManager:
         )
         outcome = retrying(self._run_once, stack, operation, program, on_event, reveal, target)
         outcome.attempts = retrying.statistics["attempt_number"]
+        if operation in ("up", "refresh"):
+            self.prune_history(stack)
         return outcome
+
+    def prune_history(self, stack: str) -> int:
+        """Keep only the newest :attr:`history` updates of ``stack`` in a file backend's history; returns how
+        many were removed. That backend copies the whole checkpoint into the history on every update and
+        never removes one, so without this a pool's history would grow by the whole pool's state with every
+        tenant operation. Other backends keep their own history: nothing to do."""
+        if not self.settings.backend_url.startswith("file://"):
+            return 0
+        folder = self._backend_dir() / ".pulumi" / "history" / self.project / stack
+        files: dict[tuple[int, str], list[Path]] = {}
+        for path in folder.glob("*") if folder.is_dir() else ():
+            match = _HISTORY_FILE.match(path.name)
+            if match is not None:
+                files.setdefault((int(match["at"]), match["update"]), []).append(path)
+        stale = sorted(files)[: max(len(files) - self.history, 0)]
+        for update in stale:
+            for path in files[update]:
+                path.unlink(missing_ok=True)
+        return len(stale)
 
     def _run_once(
         self,

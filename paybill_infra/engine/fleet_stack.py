@@ -69,7 +69,7 @@ class FleetStack:
                     program=lambda: fleet_program(root),
                     opts=auto.LocalWorkspaceOptions(
                         work_dir=str(root),
-                        pulumi_command=auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent)),
+                        pulumi_command=auto.PulumiCommand(root=str(self.settings.bin_dir().parent)),
                         env_vars=lifeline.marked(self.settings.env()),
                     ),
                 )
@@ -81,7 +81,7 @@ class FleetStack:
         """Whether the stack exists in the state backend (nothing is created or selected)."""
         workspace = auto.LocalWorkspace(
             work_dir=str(self.settings.root),
-            pulumi_command=auto.PulumiCommand(root=str(self.settings.pulumi_bin.parent)),
+            pulumi_command=auto.PulumiCommand(root=str(self.settings.bin_dir().parent)),
             env_vars=lifeline.marked(self.settings.env()),
         )
         try:

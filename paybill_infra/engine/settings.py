@@ -26,7 +26,8 @@ class EngineSettings:
 
     root: Path
     backend_url: str
-    pulumi_bin: Path
+    pulumi_bin: Path | None
+    """The directory of the ``pulumi`` CLI, or ``None``: looked up when a run first needs it (:meth:`bin_dir`)."""
 
     @classmethod
     def for_project(
@@ -35,11 +36,19 @@ class EngineSettings:
         *,
         backend_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        locate: bool = True,
     ) -> EngineSettings:
+        """The settings of the project at ``root``. ``locate`` finds the CLI now, so a missing one fails before
+        anything else; without it a process that only plans and reads never needs the CLI on its host."""
         env = os.environ if environ is None else environ
         root = root.resolve()
         url = backend_url or env.get("PULUMI_BACKEND_URL") or (root / ".paybill" / "state").as_uri()
-        return cls(root=root, backend_url=url, pulumi_bin=pulumi_bin_dir())
+        return cls(root=root, backend_url=url, pulumi_bin=pulumi_bin_dir() if locate else None)
+
+    def bin_dir(self) -> Path:
+        """The directory of the ``pulumi`` CLI (an :class:`~paybill_infra.errors.EngineNotFoundError` when
+        there is none)."""
+        return self.pulumi_bin if self.pulumi_bin is not None else pulumi_bin_dir()
 
     def env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """Variables for the CLI and its plugins (the dynamic-provider host runs this interpreter)."""
@@ -49,8 +58,12 @@ class EngineSettings:
             "PULUMI_HOME": base.get("PULUMI_HOME") or str(self.root / ".paybill" / "pulumi-home"),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # A file backend's update history already holds a copy of every checkpoint; its "backups" folder
+            # would hold a second one, never removed.
+            "PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS": base.get("PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS")
+            or "true",
             "PULUMI_PYTHON_CMD": sys.executable,
-            "PATH": os.pathsep.join([str(self.pulumi_bin), str(Path(sys.executable).parent), base.get("PATH", "")]),
+            "PATH": os.pathsep.join([str(self.bin_dir()), str(Path(sys.executable).parent), base.get("PATH", "")]),
         }
         if not base.get("PULUMI_CONFIG_PASSPHRASE") and not base.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
             _log.warning(

@@ -67,10 +67,11 @@ class ApiRuntime:
 
     @cached_property
     def planner(self) -> ControlPlane:
-        """The control plane that plans rollouts (built on first use; it recovers nothing, runs nothing)."""
+        """The control plane that plans rollouts (built on first use; it recovers nothing, runs nothing, and
+        never looks for the Pulumi CLI: planning needs none)."""
         from paybill_infra.controlplane import ControlPlane
 
-        return ControlPlane(self.settings.control_plane(), recover=False)
+        return ControlPlane(self.settings.control_plane(), recover=False, locate_engine=False)
 
     def close(self) -> None:
         if "planner" in self.__dict__:

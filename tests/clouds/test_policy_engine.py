@@ -33,7 +33,7 @@ def _preview(tmp_path: Path, program: Callable[[], None]) -> auto.PreviewResult:
         opts=auto.LocalWorkspaceOptions(
             work_dir=str(tmp_path),
             env_vars=env,
-            pulumi_command=auto.PulumiCommand(root=str(settings.pulumi_bin.parent)),
+            pulumi_command=auto.PulumiCommand(root=str(settings.bin_dir().parent)),
         ),
     )
     return stack.preview(policy_packs=[str(ROOT / "policy")])

@@ -8,6 +8,7 @@ Every extra CLI process costs a start-up and a passphrase key derivation, so the
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
@@ -144,3 +145,20 @@ def test_onboarding_k_pooled_tenants_into_one_pool_runs_one_up(
     database = views[0].database or ""
     mapped = {row[0] for row in env.query("SELECT tenant_id FROM paybill.tenant_roles", dbname=database)}
     assert mapped == set(slugs)
+
+
+def test_a_file_backend_keeps_only_the_newest_updates_of_a_stack(engine_available: None, tmp_path: Path) -> None:
+    """The file backend copies the whole checkpoint into its history on every update (and, unless told not
+    to, into a backups folder too) and never removes one: a pool's disk use would grow by its whole state
+    with every tenant operation. The manager keeps the newest ``history`` updates and no backups."""
+    root = tmp_path / "project"
+    settings = EngineSettings.for_project(root, backend_url=(root / "state").as_uri())
+    stacks = StackManager(settings, state_dir=root / ".paybill", history=2)
+    for _ in range(4):
+        stacks.run("t-h", "up", _program)
+    folder = root / "state" / ".pulumi" / "history" / stacks.project / "t-h"
+    kept = sorted(p.name.split(".")[0] for p in folder.glob("*.history.json"))
+    assert len(kept) == 2 and len(list(folder.glob("*.checkpoint.json"))) == 2
+    assert all(json.loads((folder / f"{u}.history.json").read_text())["kind"] == "update" for u in kept)
+    assert not list((root / "state" / ".pulumi").glob("backups/**/*.json"))
+    assert stacks.prune_history("t-h") == 0  # already within the limit

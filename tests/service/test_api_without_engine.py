@@ -1,5 +1,6 @@
 """The API process needs no engine: with no ``pulumi`` binary to be found (none on ``PATH``, an empty
-project cache, no ``PAYBILL_PULUMI_BIN``) it serves reads from the registry and queues writes."""
+project cache, no ``PAYBILL_PULUMI_BIN``) it serves reads from the registry and queues writes, rollouts
+included (their waves are planned in the API process, which never looks for the CLI)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def test_reads_and_queued_writes_without_pulumi(service_factory: Callable[[str],
         assert http.get("/ops/summary").status_code == 200
         suspend = http.post("/tenants/steady/suspend")
         onboard = http.post("/tenants", json={"slug": "fresh", "display_name": "Fresh", "plan": "starter"})
+        rollout = http.post("/rollouts", json={"kind": "infra", "waves": "100%"})  # planned in this process
     assert (suspend.status_code, suspend.json()["status"]) == (202, "queued"), suspend.text
     assert (onboard.status_code, onboard.json()["status"]) == (202, "queued"), onboard.text
+    assert (rollout.status_code, rollout.json()["status"]) == (202, "queued"), rollout.text
     assert "pulumi" not in svc.log("api").lower()
