@@ -8,19 +8,17 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func, select
-
 from paybill_infra.controlplane.billing import BillingAdapter, BillingEvent, InDatabaseBilling, WebhookVerifier
 from paybill_infra.controlplane.models import (
+    UNSUCCESSFUL_STATUSES,
     OperationKind,
     OperationResult,
-    OperationStatus,
     RetentionPolicy,
     SubscriptionView,
 )
 from paybill_infra.controlplane.operations import Operations
 from paybill_infra.controlplane.reads import Reads
-from paybill_infra.controlplane.registry import OperationRow, utcnow
+from paybill_infra.controlplane.registry import utcnow
 from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.controlplane.transitions import ALLOWED, billing_operation
 from paybill_infra.errors import BillingEnforcementError, ControlPlaneError, PaybillError, UnknownTenantError
@@ -28,7 +26,6 @@ from paybill_infra.schema.enums import SubscriptionStatus
 
 ACTOR = "billing"
 K = OperationKind
-UNSUCCESSFUL = (OperationStatus.FAILED, OperationStatus.ROLLED_BACK)
 
 
 class BillingFlow:
@@ -104,7 +101,7 @@ class BillingFlow:
 
     def _again(self, slug: str, kind: OperationKind) -> OperationResult:
         """Billing's ``kind`` of ``slug`` once more, under a key naming how many of its attempts failed."""
-        failed = self._failed_attempts(slug, kind)
+        failed = self.rt.journal.unsuccessful(slug, kind, ACTOR)
         key = f"billing-retry:{kind.value}:{slug}:{failed}"
         return self.operations.toggle(kind, slug, ACTOR, f"billing {kind.value}, attempt {failed + 1}", key)
 
@@ -115,32 +112,12 @@ class BillingFlow:
         key = f"billing-retention:{slug}:{int(canceled.timestamp())}"
         return self.operations.offboard(slug, RetentionPolicy.EXPORT, ACTOR, key)
 
-    def _failed_attempts(self, slug: str, kind: OperationKind) -> int:
-        with self.rt.registry.transaction() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(OperationRow)
-                    .where(
-                        OperationRow.tenant == slug,
-                        OperationRow.kind == kind,
-                        OperationRow.actor == ACTOR,
-                        OperationRow.status.in_(UNSUCCESSFUL),
-                    )
-                )
-                or 0
-            )
-
     def _owes_resume(self, slug: str) -> bool:
         """Whether the last suspend or resume of ``slug`` was billing's resume, and it did not succeed."""
-        with self.rt.registry.transaction() as session:
-            last = session.scalars(
-                select(OperationRow)
-                .where(OperationRow.tenant == slug, OperationRow.kind.in_((K.SUSPEND, K.RESUME)))
-                .order_by(OperationRow.created_at.desc())
-                .limit(1)
-            ).first()
-            return last is not None and last.kind is K.RESUME and last.actor == ACTOR and last.status in UNSUCCESSFUL
+        last = self.rt.journal.latest(slug, (K.SUSPEND, K.RESUME))
+        return (
+            last is not None and last.kind is K.RESUME and last.actor == ACTOR and last.status in UNSUCCESSFUL_STATUSES
+        )
 
     def _subscription(self, slug: str) -> SubscriptionView:
         view = self.store.subscription(slug)
@@ -165,7 +142,7 @@ class _Run:
         except PaybillError as err:
             self.failures[slug] = str(err)[:500]
             return
-        if result is not None and result.status in UNSUCCESSFUL:  # a racing run's failed attempt, replayed
+        if result is not None and result.status in UNSUCCESSFUL_STATUSES:  # a racing run's failed attempt, replayed
             self.failures[slug] = result.error or f"operation {result.id} {result.status.value}"
         elif result is not None:
             self.results.append(result)

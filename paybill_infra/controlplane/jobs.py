@@ -33,12 +33,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paybill_infra.controlplane.models import (
     TERMINAL_STATUSES,
+    UNSUCCESSFUL_STATUSES,
     OperationKind,
     OperationResult,
     OperationStatus,
@@ -167,6 +168,32 @@ class Journal:
     def get(self, operation_id: str) -> OperationRow | None:
         with self.registry.transaction() as session:
             return session.get(OperationRow, operation_id)
+
+    def unsuccessful(self, tenant: str, kind: OperationKind, actor: str) -> int:
+        """How many of ``actor``'s ``kind`` operations on ``tenant`` failed or were rolled back."""
+        with self.registry.transaction() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(OperationRow)
+                .where(
+                    OperationRow.tenant == tenant,
+                    OperationRow.kind == kind,
+                    OperationRow.actor == actor,
+                    OperationRow.status.in_(UNSUCCESSFUL_STATUSES),
+                )
+            )
+            return int(count or 0)
+
+    def latest(self, tenant: str, kinds: tuple[OperationKind, ...]) -> OperationResult | None:
+        """The newest operation of one of ``kinds`` on ``tenant``, whatever its status."""
+        with self.registry.transaction() as session:
+            row = session.scalars(
+                select(OperationRow)
+                .where(OperationRow.tenant == tenant, OperationRow.kind.in_(kinds))
+                .order_by(OperationRow.created_at.desc())
+                .limit(1)
+            ).first()
+            return result_of(row) if row is not None else None
 
     def running_for(self, tenants: tuple[str, ...]) -> dict[str, str]:
         """The running operation of each of ``tenants`` that has one (the tenant lock allows at most one)."""

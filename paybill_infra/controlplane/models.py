@@ -64,6 +64,7 @@ class OperationStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.ROLLED_BACK})
+UNSUCCESSFUL_STATUSES = frozenset({OperationStatus.FAILED, OperationStatus.ROLLED_BACK})
 
 
 class StackKind(StrEnum):
