@@ -71,7 +71,8 @@ class StackKind(StrEnum):
     PLATFORM = "platform"
     """The shared database of bridge tenants."""
     POOL = "pool"
-    """A database shared by up to ``Plan.pool_capacity`` pooled tenants of one plan."""
+    """A stack of a pool (a database shared by up to ``Plan.pool_capacity`` pooled tenants of one plan): the
+    pool's own stack, which holds the database, or one of its shards."""
     TENANT = "tenant"
     """A silo or bridge tenant's own stack."""
 

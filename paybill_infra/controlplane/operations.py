@@ -105,7 +105,7 @@ class Operations:
             row.role = tenant_role(req.slug, row.generation)
             row.target_plan = row.target_isolation = row.target_stack = row.target_role = None
             row.target_pool_id, row.target_cloud, row.target_region = None, None, None
-            row.stack, row.pool_id = place(session, req.slug, plan, target, region)
+            row.stack, row.pool_id = place(session, req.slug, plan, target, region, rt.settings.pool_shard_size)
             pool = session.get(PoolRow, row.pool_id) if row.pool_id is not None else None
             row.schema_version = pool.schema_version if pool is not None else newest_version(session)
             sub = session.get(SubscriptionRow, req.slug)
@@ -198,7 +198,9 @@ class Operations:
         row.target_plan, row.target_isolation = plan.name, plan.isolation
         row.target_cloud, row.target_region = cloud, region
         row.target_role = tenant_role(row.slug, row.generation + 1)
-        row.target_stack, row.target_pool_id = place(session, row.slug, plan, self.rt.target(cloud), region)
+        row.target_stack, row.target_pool_id = place(
+            session, row.slug, plan, self.rt.target(cloud), region, self.rt.settings.pool_shard_size
+        )
         sub = session.get(SubscriptionRow, row.slug)
         if sub is not None:
             sub.plan = plan.name

@@ -1,9 +1,12 @@
 """Where a tenant lives: stack names per target and region, and bin-packing pooled tenants into pools.
 
 Pools are keyed by (plan, cloud, region): a pooled tenant joins the first pool of its plan *in its target
-and region* with room (lowest ordinal), and a full set of pools opens the next one. Names are pure
-functions of that key, so the same registry always maps to the same stacks on every machine, and the
-local target keeps the names it had before fleets spanned several targets.
+and region* with room (lowest ordinal), and a full set of pools opens the next one. Within its pool it
+takes a seat in the pool's first stack with room: the pool's own stack (which also holds the pool's
+database) and then its shards, each holding at most ``shard_size`` members, so a tenant's engine runs never
+handle more members than that, whatever the pool's capacity. Names are pure functions of the key and the
+ordinals, so the same registry always maps to the same stacks on every machine, and the local target keeps
+the names it had before fleets spanned several targets.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, TenantRow
+from paybill_infra.controlplane.registry import PoolRow, PoolShardRow, SchemaVersionRow, TenantRow
 from paybill_infra.schema.enums import Cloud, Isolation
 from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Target
@@ -36,6 +39,11 @@ def pool_stack(target: Target, region: str, plan: str, ordinal: int) -> str:
     return stack_name(target, region, "pool", plan, f"{ordinal:03d}")
 
 
+def shard_stack(pool_stack: str, ordinal: int) -> str:
+    """The ``ordinal``-th shard of the pool whose first stack is ``pool_stack`` (ordinal 1 and up)."""
+    return make_name(_STACK_RULE, pool_stack, f"s{ordinal:02d}")
+
+
 def tenant_stack(target: Target, region: str, slug: str, isolation: Isolation) -> str:
     """One stack per silo/bridge tenant, target, region and isolation: a migration's source and target
     never share one."""
@@ -47,10 +55,13 @@ def infra_stack(stack: str) -> str:
     return make_name(_STACK_RULE, stack, INFRA_SUFFIX)
 
 
-def place(session: Session, slug: str, plan: Plan, target: Target, region: str) -> tuple[str, int | None]:
+def place(
+    session: Session, slug: str, plan: Plan, target: Target, region: str, shard_size: int
+) -> tuple[str, int | None]:
     """The stack (and pool) for ``slug`` on ``plan`` in ``target``/``region``. Runs in the registry
-    transaction, so two concurrent placements cannot overfill a pool or open two (SQLite serialises writers;
-    on PostgreSQL placements of one pool key take turns on an advisory lock of the registry database)."""
+    transaction, so two concurrent placements cannot overfill a pool or a shard, or open two (SQLite
+    serialises writers; on PostgreSQL placements of one pool key take turns on an advisory lock of the
+    registry database)."""
     if plan.isolation is not Isolation.POOLED:
         return tenant_stack(target, region, slug, plan.isolation), None
     if session.get_bind().dialect.name == "postgresql":
@@ -73,7 +84,49 @@ def place(session: Session, slug: str, plan: Plan, target: Target, region: str) 
         )
         session.add(pool)
         session.flush()
-    return pool.stack, pool.id
+    stack, shard = seat(session, pool, shard_size)
+    if shard is not None:
+        session.add(PoolShardRow(pool_id=pool.id, ordinal=shard, stack=stack))
+        session.flush()
+    return stack, pool.id
+
+
+def seat(session: Session, pool: PoolRow, shard_size: int) -> tuple[str, int | None]:
+    """The stack of ``pool`` a new member joins: its first stack with fewer than ``shard_size`` members (the
+    pool's own, then its shards by ordinal), with the ordinal of a shard to open when every one is full
+    (``None``: the stack exists)."""
+    counts = dict(
+        session.execute(
+            select(TenantRow.stack, func.count())
+            .where(TenantRow.pool_id == pool.id, TenantRow.stack.is_not(None))
+            .group_by(TenantRow.stack)
+        ).all()
+    )
+    for stack, n in session.execute(
+        select(TenantRow.target_stack, func.count())
+        .where(TenantRow.target_pool_id == pool.id, TenantRow.target_stack.is_not(None))
+        .group_by(TenantRow.target_stack)
+    ).all():
+        counts[stack] = counts.get(stack, 0) + n
+    shards = session.execute(
+        select(PoolShardRow.ordinal, PoolShardRow.stack)
+        .where(PoolShardRow.pool_id == pool.id)
+        .order_by(PoolShardRow.ordinal)
+    ).all()
+    for stack in (pool.stack, *(s for _, s in shards)):
+        if counts.get(stack, 0) < shard_size:
+            return stack, None
+    ordinal = next(n for n in range(1, len(shards) + 2) if n not in {o for o, _ in shards})
+    return shard_stack(pool.stack, ordinal), ordinal
+
+
+def pool_of(session: Session, stack: str) -> PoolRow | None:
+    """The pool ``stack`` is a stack of (its own stack or one of its shards), if any."""
+    pool = session.scalars(select(PoolRow).where(PoolRow.stack == stack)).one_or_none()
+    if pool is not None:
+        return pool
+    shard = session.scalars(select(PoolShardRow).where(PoolShardRow.stack == stack)).one_or_none()
+    return session.get(PoolRow, shard.pool_id) if shard is not None else None
 
 
 def newest_version(session: Session) -> int:
@@ -81,14 +134,17 @@ def newest_version(session: Session) -> int:
     return session.scalar(select(func.max(SchemaVersionRow.number))) or 1
 
 
-def peek_place(session: Session, slug: str, plan: Plan, target: Target, region: str) -> str:
-    """Where :func:`place` would put ``slug``, without recording anything (for previews)."""
+def peek_place(
+    session: Session, slug: str, plan: Plan, target: Target, region: str, shard_size: int
+) -> tuple[str, PoolRow | None]:
+    """Where :func:`place` would put ``slug`` (and in which existing pool, if any), without recording
+    anything (for previews)."""
     if plan.isolation is not Isolation.POOLED:
-        return tenant_stack(target, region, slug, plan.isolation)
+        return tenant_stack(target, region, slug, plan.isolation), None
     pool = free_pool(session, plan, target.cloud, region, lock=False)
     if pool is not None:
-        return pool.stack
-    return pool_stack(target, region, plan.name, next_ordinal(session, plan.name, target.cloud, region))
+        return seat(session, pool, shard_size)[0], pool
+    return pool_stack(target, region, plan.name, next_ordinal(session, plan.name, target.cloud, region)), None
 
 
 def next_ordinal(session: Session, plan: str, cloud: Cloud, region: str) -> int:

@@ -5,7 +5,9 @@ frozen spec *before* the engine runs, so a run is a pure function of its spec an
 writes cannot change a program half-way.
 
 - platform stack: the shared database of bridge tenants (``LocalPlatform`` on ``paybill_bridge``);
-- pool stack: one ``LocalPlatform`` on the pool's own database, plus a ``LocalTenant`` per member;
+- pool stack: one ``LocalPlatform`` on the pool's own database, plus a ``LocalTenant`` per member of its
+  first share;
+- pool shard: a ``LocalTenant`` per member of the shard over a :class:`PlatformRef` to the pool's database;
 - tenant stack: one silo or bridge ``LocalTenant`` over a :class:`PlatformRef` to the platform stack.
 
 Every program exports one stack output, ``platform`` (database, host, port). What a tenant's stack holds for
@@ -125,6 +127,19 @@ class PoolProgram:
 
 
 @dataclass(frozen=True)
+class ShardProgram:
+    """A pool shard's program: its members over the pool's database, which the pool's first stack holds."""
+
+    server: ServerConfig
+    pool: Endpoint
+    members: tuple[MemberSpec, ...]
+    data_model: DataModel | None = None
+
+    def __call__(self) -> None:
+        _tenants(_reference(self.server, self.pool), self.members, self.data_model)
+
+
+@dataclass(frozen=True)
 class TenantProgram:
     """A silo or bridge tenant over the platform stack's shared database, or, with ``own_platform`` (a bridge
     tenant on a server of its own), over a shared database this stack creates on that server."""
@@ -149,16 +164,22 @@ class TenantProgram:
                     data_model=self.data_model,
                 ),
             )
+            pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
         else:
-            ref = PlatformRef(
-                embedded_dir=server.embedded_dir,
-                url=server.url_input(),
-                database=platform.database,
-                host=platform.host,
-                port=platform.port,
-            )
-        pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+            ref = _reference(server, platform)
         _tenants(ref, (self.member,), self.data_model)
+
+
+def _reference(server: ServerConfig, platform: Endpoint) -> PlatformRef:
+    """A database another stack holds, and the ``platform`` output saying which one it is."""
+    pulumi.export("platform", {"database": platform.database, "host": platform.host, "port": platform.port})
+    return PlatformRef(
+        embedded_dir=server.embedded_dir,
+        url=server.url_input(),
+        database=platform.database,
+        host=platform.host,
+        port=platform.port,
+    )
 
 
 def _tenants(

@@ -14,32 +14,43 @@ Every logical stack is converged in two steps:
 An emptied stack is destroyed in the reverse order. The local target has no infrastructure step: its
 server is the embedded one.
 
-**Per-tenant work in a pool is scoped to the tenant** (issue 13, item 3). A run of a provisioned pool stack
-on behalf of tenant operations alone (onboarding, suspension, a plan change, offboarding, and their
-recovery) registers the pool's platform and those tenants only, and targets their ``paybill:local:Tenant``
-components (``up --target ... --target-dependents``, see
-:meth:`~paybill_infra.controlplane.stacks.StackManager.tenant_target`): the engine creates, updates or
-deletes exactly their resources and keeps every other member as the checkpoint holds it. A tenant's drift
-check refreshes its own resources only. A pool's first run, and any run with a converge or a rollout in its
-batch (``fleet up``, ``converge``), is a full run that applies every member. The database layer's
-per-tenant data lives in each tenant's component outputs (not in stack-wide maps the engine would replace
-on every run), so a scoped run loses nothing of the other members. On a cloud, the pool's infrastructure
-twin still runs in full (its program serves every member).
+**Per-tenant work in a pool is bounded by the shard size, not the pool's size** (issue 13, item 3). Two
+rules make it so:
 
-Why this shape and not a database-layer stack per tenant beside a pool stack holding only the pool's
-database (``benchmarks/pool_size.py``; BENCHMARKS.md, "Per-tenant work against pool size"):
+- *A pool is sharded.* Its own stack holds the pool's database and its first ``pool_shard_size`` members
+  (32 by default); every further member sits in a shard, a stack of up to that many members over the same
+  database (:class:`~paybill_infra.controlplane.programs.ShardProgram`, placed by
+  :func:`~paybill_infra.controlplane.placement.seat`). The pool's stack is provisioned before its first
+  shard and kept while any shard is recorded; a shard emptied of members is destroyed, and the pool with it
+  once it has neither members nor shards (:meth:`Reconciler.sync`). A pool of 200 is seven stacks, none of
+  them holding more than 32 members, so the checkpoint the engine loads and writes on every run and the
+  untouched resources it walks stay those of 32 members at most, and so does each stack's state.
+- *A run is scoped to its tenants.* A run of a provisioned pool stack or shard on behalf of tenant
+  operations alone (onboarding, suspension, a plan change, offboarding, and their recovery) registers the
+  stack's database (or its reference) and those tenants only, and targets their ``paybill:local:Tenant``
+  components (``up --target ... --target-dependents``, see
+  :meth:`~paybill_infra.controlplane.stacks.StackManager.tenant_target`): the engine creates, updates or
+  deletes exactly their resources and keeps every other member as the checkpoint holds it. A tenant's drift
+  check refreshes its own resources only. A stack's first run, and any run with a converge or a rollout in
+  its batch (``fleet up``, ``converge``), is a full run that applies every member of the stack. The
+  database layer's per-tenant data lives in each tenant's component outputs (not in stack-wide maps the
+  engine would replace on every run), so a scoped run loses nothing of the other members. On a cloud, each
+  stack's infrastructure twin serves that stack's members only.
 
-- Scoping removed what grew with the pool on the program's side (registering, diffing and checking every
-  member): onboarding one tenant into a pool of 200 went from 10.0 to 4.0 CPU seconds, and from 2.2x to
-  1.7x a small pool's wall time (1.6x its CPU). What still grows is the engine's own handling of the
-  checkpoint (loading and writing about 15 kB per member, and a ``same`` step with its events per
-  untargeted resource): 0.4 s of the 4.0 s is this process, the rest the engine and its plugins.
-- A stack per tenant would cost what a stack of its own costs now (as a small pool, in the benchmark), so
-  it would meet the per-tenant target, but it gives up what pools are for on the engine's side: a batch of
-  k pooled tenants (``onboard_many``, concurrent callers) would be k engine runs instead of one per pool,
-  against fleet onboarding's target; every pooled tenant would become a unit of schema and infrastructure
-  rollouts and, on a cloud, need an infrastructure twin; and the pool stacks that hold members today would
-  have to be split by moving state between stacks, with no destroy allowed. Scoped runs need none of this.
+Why this shape, measured in ``benchmarks/pool_size.py`` (BENCHMARKS.md, "Per-tenant work against pool size"),
+and not the two alternatives issue 13 names:
+
+- Scoped runs of one stack per pool, alone, left what the engine does per run growing with the pool: loading
+  and writing the whole checkpoint (about 15 kB per member) and a ``same`` step per untouched resource. A
+  tenant's onboarding into a pool of 200 cost 1.6x the CPU of one into a pool of 2.
+- A database-layer stack per tenant beside a pool stack holding only the database would be flat too, but it
+  gives up what pools are for on the engine's side: a batch of k pooled tenants (``onboard_many``,
+  concurrent callers) would be k engine runs instead of one per stack touched, against fleet onboarding's
+  target; and every pooled tenant would become a unit of infrastructure rollouts with, on a cloud, an
+  infrastructure twin of its own. Shards keep one run per 32 members of a batch, and a pool no larger than
+  the shard size (the shipped plans' capacity is 50) is one or two stacks, as before.
+- Existing pools need no state moved between stacks: their members stay in the pool's own stack, and only
+  new members beyond its share go to shards.
 """
 
 from __future__ import annotations
@@ -56,16 +67,24 @@ from sqlalchemy.orm import Session
 from paybill_infra.controlplane.jobs import Batcher, Gate
 from paybill_infra.controlplane.migration import Placement
 from paybill_infra.controlplane.models import StackChange, StackKind
-from paybill_infra.controlplane.placement import infra_stack, platform_stack
+from paybill_infra.controlplane.placement import infra_stack, platform_stack, pool_of
 from paybill_infra.controlplane.programs import (
     Endpoint,
     MemberSpec,
     PlatformProgram,
     PoolProgram,
     ServerConfig,
+    ShardProgram,
     TenantProgram,
 )
-from paybill_infra.controlplane.registry import PoolRow, SchemaVersionRow, StackRow, TenantRow, utcnow
+from paybill_infra.controlplane.registry import (
+    PoolRow,
+    PoolShardRow,
+    SchemaVersionRow,
+    StackRow,
+    TenantRow,
+    utcnow,
+)
 from paybill_infra.controlplane.runtime import Runtime
 from paybill_infra.datamodel import versions
 from paybill_infra.datamodel.source import DataModel
@@ -90,7 +109,7 @@ def _no_program() -> None:
 
 @dataclass(frozen=True)
 class StackSpec:
-    """What one stack should hold now. ``members`` empty (and not a platform): destroy it."""
+    """What one stack should hold now. ``members`` empty (and not a platform, nor ``retained``): destroy it."""
 
     name: str
     kind: StackKind
@@ -101,6 +120,10 @@ class StackSpec:
     owner: str = ""
     schema_version: int | None = None
     """The data schema version the stack's tables are at (``None``: the newest recorded)."""
+    shard_of: str = ""
+    """A pool shard's pool stack (which holds the pool's database); empty for every other stack."""
+    retained: bool = False
+    """A pool stack left without members of its own while its shards hold the pool's: it keeps the database."""
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -178,12 +201,22 @@ class Reconciler:
 
     def spec(self, session: Session, stack: str) -> StackSpec:
         """What ``stack`` should hold now, read from the registry in the caller's transaction."""
-        pool = session.scalars(select(PoolRow).where(PoolRow.stack == stack)).one_or_none()
+        pool = pool_of(session, stack)
         if pool is not None:
+            shard = pool.stack != stack
             members = tuple(self.members(session, stack))
-            target = self.rt.target(pool.cloud)
+            retained = not shard and not members and _has_shards(session, pool.id)
             return StackSpec(
-                stack, StackKind.POOL, target, pool.region, members, pool.database, pool.owner, pool.schema_version
+                stack,
+                StackKind.POOL,
+                self.rt.target(pool.cloud),
+                pool.region,
+                members,
+                pool.database,
+                pool.owner,
+                pool.schema_version,
+                shard_of=pool.stack if shard else "",
+                retained=retained,
             )
         place = self.platform_place(session, stack)
         if place is not None:
@@ -219,7 +252,38 @@ class Reconciler:
     # --- convergence -----------------------------------------------------------------------------------------
 
     def sync(self, stack: str, operation_id: str) -> StackChange:
-        """Converge ``stack`` to the registry (batched with concurrent requests for the same stack)."""
+        """Converge ``stack`` to the registry (batched with concurrent requests for the same stack).
+
+        A pool shard needs its pool's database: the pool's stack is converged first when it has not been
+        provisioned yet, and destroyed after the shard when the pool is left with no member and no shard."""
+        pool_stack = self._pool_of_shard(stack)
+        if pool_stack is not None and not self._provisioned(pool_stack):
+            self._sync(pool_stack, operation_id)
+        change = self._sync(stack, operation_id)
+        if pool_stack is not None and self._deserted(pool_stack):
+            self._sync(pool_stack, operation_id)
+        return change
+
+    def _pool_of_shard(self, stack: str) -> str | None:
+        with self.rt.registry.transaction() as session:
+            pool = pool_of(session, stack)
+            return pool.stack if pool is not None and pool.stack != stack else None
+
+    def _provisioned(self, stack: str) -> bool:
+        with self.rt.registry.transaction() as session:
+            row = session.get(StackRow, stack)
+            return row is not None and "platform" in (row.outputs or {})
+
+    def _deserted(self, pool_stack: str) -> bool:
+        """Whether the pool whose stack is ``pool_stack`` has neither members nor shards left."""
+        with self.rt.registry.transaction() as session:
+            pool = session.scalars(select(PoolRow).where(PoolRow.stack == pool_stack)).one_or_none()
+            if pool is None or _has_shards(session, pool.id):
+                return False
+            placed = or_(TenantRow.pool_id == pool.id, TenantRow.target_pool_id == pool.id)
+            return session.scalars(select(TenantRow.slug).where(placed).limit(1)).first() is None
+
+    def _sync(self, stack: str, operation_id: str) -> StackChange:
         row = self.rt.journal.get(operation_id)
         with self._guard:
             batcher = self._batchers.setdefault(stack, Batcher())
@@ -248,9 +312,7 @@ class Reconciler:
         run, and any batch with a converge or rollout in it run in full."""
         if spec.kind is not StackKind.POOL:
             return None
-        with self.rt.registry.transaction() as session:
-            row = session.get(StackRow, spec.name)
-            provisioned = row is not None and "platform" in (row.outputs or {})
+        provisioned = self._provisioned(spec.name)
         with self._guard:
             tenants = set(self._waiting.get(spec.name, {}).values())
         if not provisioned or not tenants or None in tenants:
@@ -268,10 +330,7 @@ class Reconciler:
         """Provision the platform of ``target``/``region`` once (the shared database of bridge tenants and,
         on a cloud, the shared server pools and bridge tenants live on)."""
         stack = platform_stack(target, region)
-        with self.rt.registry.transaction() as session:
-            row = session.get(StackRow, stack)
-            ready = row is not None and "platform" in (row.outputs or {})
-        if not ready:
+        if not self._provisioned(stack):
             self.sync(stack, operation_id)
 
     def apply(self, stack: str, operation_id: str) -> StackChange:
@@ -281,7 +340,7 @@ class Reconciler:
                 spec = self.spec(session, stack)
             owners = {**rt.journal.running_for(spec.slugs), **self.waiting(stack)}
             sink = rt.events.engine_sink(operation_id=operation_id, stack=stack, members=spec.slugs, waiting=owners)
-            if not spec.members and spec.kind is not StackKind.PLATFORM:
+            if not spec.members and spec.kind is not StackKind.PLATFORM and not spec.retained:
                 return self._destroy(spec, sink)
             scope = self.scope(spec)
             twin_existed = rt.infra.exists(infra_stack(stack))
@@ -322,7 +381,9 @@ class Reconciler:
             )
         with rt.registry.transaction() as session:
             session.execute(delete(StackRow).where(StackRow.name == spec.name))
-            if spec.kind is StackKind.POOL:
+            if spec.shard_of:
+                session.execute(delete(PoolShardRow).where(PoolShardRow.stack == spec.name))
+            elif spec.kind is StackKind.POOL:
                 session.execute(
                     delete(PoolRow).where(
                         PoolRow.stack == spec.name,
@@ -397,7 +458,8 @@ class Reconciler:
             if not review:
                 _probe(spec.target, admin)
             server = ServerConfig(embedded_dir="", url=admin.url("postgres"))
-            endpoint = Endpoint(database=BRIDGE_DATABASE, host=admin.host, port=admin.port)
+            database = spec.database if spec.kind is StackKind.POOL else BRIDGE_DATABASE
+            endpoint = Endpoint(database=database, host=admin.host, port=admin.port)
             own_platform = (
                 "server" in infra
                 and spec.kind is StackKind.TENANT
@@ -410,6 +472,8 @@ class Reconciler:
         model = self.data_model(spec.schema_version)
         if spec.kind is StackKind.PLATFORM:
             return PlatformProgram(server, model)
+        if spec.shard_of:
+            return ShardProgram(server, endpoint, members, model)
         if spec.kind is StackKind.POOL:
             return PoolProgram(server, spec.database, spec.owner, members, model)
         return TenantProgram(server, endpoint, members[0], own_platform=own_platform, data_model=model)
@@ -424,15 +488,17 @@ class Reconciler:
             return DataModel(number, versions.load(session, number).document())
 
     def _local_endpoint(self, spec: StackSpec, review: bool) -> Endpoint:
-        if spec.kind is not StackKind.TENANT:
+        """The database a tenant stack or a pool shard builds on: the one its platform or pool stack holds."""
+        if spec.kind is not StackKind.TENANT and not spec.shard_of:
             return Endpoint(database=spec.database, host="", port=0)
+        holder = spec.shard_of or platform_stack(spec.target, spec.region)
         with self.rt.registry.transaction() as session:
-            row = session.get(StackRow, platform_stack(spec.target, spec.region))
+            row = session.get(StackRow, holder)
             platform = (row.outputs or {}).get("platform") if row is not None else None
         if not platform:
             if review:
-                return Endpoint(database=BRIDGE_DATABASE, host="(not provisioned)", port=0)
-            raise ControlPlaneError("the platform stack has not been provisioned")
+                return Endpoint(database=spec.database, host="(not provisioned)", port=0)
+            raise ControlPlaneError(f"stack '{holder}' has not been provisioned")
         return Endpoint(database=platform["database"], host=platform["host"], port=int(platform["port"]))
 
     # --- placements for the data mover -------------------------------------------------------------------------
@@ -458,6 +524,10 @@ class Reconciler:
         if isolation is Isolation.BRIDGE:
             return Placement(isolation, BRIDGE_DATABASE, topology.name(NameKind.SCHEMA), admin)
         return Placement(isolation, topology.name(NameKind.DATABASE), q.SILO_SCHEMA, admin)
+
+
+def _has_shards(session: Session, pool_id: int) -> bool:
+    return session.scalars(select(PoolShardRow.id).where(PoolShardRow.pool_id == pool_id).limit(1)).first() is not None
 
 
 def _probe(target: Target, admin: AdminConnection) -> None:

@@ -4,7 +4,7 @@ The registry is the source of truth for *intent*: which tenants exist, on which 
 pool, suspended or not. Stacks are derived from it (the inline programs read a snapshot of it), so a crash
 never loses intent and recovery can always converge the stacks back to it.
 
-Tables: ``tenants``, ``subscriptions``, ``pools``, ``stacks``, ``operations`` (the one journal, also of
+Tables: ``tenants``, ``subscriptions``, ``pools``, ``pool_shards``, ``stacks``, ``operations`` (the one journal, also of
 the product backend's queued requests), ``locks``
 (cross-process tenant and stack locks), ``schema_versions`` (the recorded versions of the tenant data
 schema; each tenant and pool carries the version its tables are at), ``audit_log`` (append-only: the
@@ -141,7 +141,8 @@ class SubscriptionRow(Base):
 
 
 class PoolRow(Base):
-    """A pool stack: up to ``capacity`` pooled tenants of ``plan`` in one database."""
+    """A pool: up to ``capacity`` pooled tenants of ``plan`` in one database, which its first ``stack`` holds
+    (with its first members; further members live in its shards, :class:`PoolShardRow`)."""
 
     __tablename__ = "pools"
     __table_args__ = (
@@ -160,6 +161,25 @@ class PoolRow(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     schema_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """The data schema version of the pool's shared tables."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PoolShardRow(Base):
+    """A further stack of a pool, beside the pool's first stack (``PoolRow.stack``).
+
+    The first stack holds the pool's database and its first ``pool_shard_size`` members; each shard holds up to
+    that many more members over the same database, so no engine run of one tenant handles more than a shard's
+    worth of members, however large the pool (:mod:`paybill_infra.controlplane.reconcile`). A shard is recorded
+    when a placement opens it and removed when its stack is destroyed."""
+
+    __tablename__ = "pool_shards"
+    __table_args__ = (UniqueConstraint("pool_id", "ordinal", name="pool_shards_pool_ordinal_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    """1 for the first shard (the pool's first stack is shard 0)."""
+    stack: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

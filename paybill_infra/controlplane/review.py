@@ -31,7 +31,7 @@ from paybill_infra.controlplane.models import (
     StackChange,
     StackKind,
 )
-from paybill_infra.controlplane.placement import infra_stack, next_ordinal, peek_place, platform_stack
+from paybill_infra.controlplane.placement import infra_stack, next_ordinal, peek_place, platform_stack, pool_of
 from paybill_infra.controlplane.programs import MemberSpec
 from paybill_infra.controlplane.reconcile import Reconciler, StackSpec
 from paybill_infra.controlplane.registry import PoolRow, StackRow, TenantRow
@@ -66,12 +66,15 @@ class Review:
             target = rt.target(row.cloud)
             in_place = stays_in_place(row.plan, row.isolation, target_plan)
             stack = row.stack or ""
+            reviews: list[tuple[str, list[MemberSpec], list[MemberSpec], Plan, int | None]]
             if in_place:
                 before = self.rec.members(session, stack)
                 after = self.rec.members(session, stack, override={slug: (target_plan.name, row.suspended)})
-                reviews = [(stack, before, after, target_plan)]
+                reviews = [(stack, before, after, target_plan, None)]
             else:
-                target_stack = peek_place(session, slug, target_plan, target, row.region)
+                target_stack, target_pool = peek_place(
+                    session, slug, target_plan, target, row.region, rt.settings.pool_shard_size
+                )
                 existing = self.rec.members(session, target_stack)
                 role = tenant_role(slug, row.generation + 1)
                 topology = self.rec.resolve(
@@ -79,13 +82,14 @@ class Review:
                 )
                 source_before = self.rec.members(session, stack)
                 source_after = self.rec.members(session, stack, exclude=slug)
+                joined = [*existing, MemberSpec(topology, role, False)]
                 reviews = [
-                    (target_stack, existing, [*existing, MemberSpec(topology, role, False)], target_plan),
-                    (stack, source_before, source_after, current),
+                    (target_stack, existing, joined, target_plan, _id(target_pool)),
+                    (stack, source_before, source_after, current, None),
                 ]
         changes = tuple(
-            self._review(name, target, row.region, before, after, plan, offline)
-            for name, before, after, plan in reviews
+            self._review(name, target, row.region, before, after, plan, offline, pool_id=pool_id)
+            for name, before, after, plan, pool_id in reviews
             if name
         )
         return PreviewResult(
@@ -111,7 +115,8 @@ class Review:
             req.slug, req.display_name, plan.name, dict(req.tags), cloud, region, tenant_role(req.slug, 0)
         )
         with rt.registry.transaction() as session:
-            stack = peek_place(session, req.slug, plan, target, region)
+            stack, pool = peek_place(session, req.slug, plan, target, region, rt.settings.pool_shard_size)
+            pool_id = _id(pool)
             members = self.rec.members(session, stack, exclude=req.slug)
             platform = platform_stack(target, region)
             platform_missing = session.get(StackRow, platform) is None
@@ -119,7 +124,7 @@ class Review:
         if platform_missing and self.rec.needs_platform(target, region, plan.isolation):
             stacks.append(self._review(platform, target, region, None, [], plan, offline, kind=StackKind.PLATFORM))
         after = [*members, MemberSpec(topology, tenant_role(req.slug, 0), False)]
-        stacks.append(self._review(stack, target, region, members, after, plan, offline))
+        stacks.append(self._review(stack, target, region, members, after, plan, offline, pool_id=pool_id))
         return PreviewResult(
             tenant=req.slug,
             from_plan=None,
@@ -142,10 +147,13 @@ class Review:
         offline: bool,
         *,
         kind: StackKind | None = None,
+        pool_id: int | None = None,
     ) -> StackChange:
-        """The review of ``stack`` going from ``before`` (``None``: it does not exist) to ``after``."""
+        """The review of ``stack`` going from ``before`` (``None``: it does not exist) to ``after``;
+        ``pool_id`` names the pool of a shard a placement would open."""
         with self.rt.registry.transaction() as session:
-            pool = session.scalars(select(PoolRow).where(PoolRow.stack == stack)).one_or_none()
+            pool = pool_of(session, stack) or (session.get(PoolRow, pool_id) if pool_id is not None else None)
+            shard_of = pool.stack if pool is not None and pool.stack != stack else ""
             if kind is None:
                 pooled = pool is not None or (after or before or [])[0].topology.isolation is Isolation.POOLED
                 kind = StackKind.POOL if pooled else StackKind.TENANT
@@ -154,7 +162,9 @@ class Review:
             )
 
         def spec(members: list[MemberSpec]) -> StackSpec:
-            return StackSpec(stack, kind, target, region, tuple(members), database or "paybill_bridge", owner)
+            return StackSpec(
+                stack, kind, target, region, tuple(members), database or "paybill_bridge", owner, shard_of=shard_of
+            )
 
         if target.platform_program(region) is None:
             return self._engine_preview(spec(after), bool(after) or kind is StackKind.PLATFORM)
@@ -329,3 +339,7 @@ def _diff(before: set[tuple[str, str]], after: set[tuple[str, str]]) -> list[Sta
         *(StackResource(op="create", type=t, name=n) for t, n in sorted(after - before)),
         *(StackResource(op="delete", type=t, name=n) for t, n in sorted(before - after)),
     ]
+
+
+def _id(pool: PoolRow | None) -> int | None:
+    return pool.id if pool is not None else None

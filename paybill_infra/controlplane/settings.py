@@ -38,7 +38,9 @@ class ControlPlaneSettings(BaseModel):
     whose agents' grants a schema migration regenerates with the DDL. ``backup_retention`` is how long the
     exports taken before destructive schema steps (under ``<export_dir>/schema``) are kept: a rollout or
     migration deletes older ones when it starts. ``state_history`` is how many updates a file backend keeps
-    per stack in its history (each holds a copy of the stack's checkpoint).
+    per stack in its history (each holds a copy of the stack's checkpoint). ``pool_shard_size`` is how many
+    members one stack of a pool holds (a pool larger than that spreads over shards): what a tenant's engine
+    run in a pool costs grows with it, not with the pool (see :mod:`paybill_infra.controlplane.reconcile`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,6 +67,7 @@ class ControlPlaneSettings(BaseModel):
     acl_policy: Path | None = None
     backup_retention: Annotated[timedelta, Field(ge=timedelta(0))] = timedelta(days=30)
     state_history: Annotated[int, Field(ge=1, le=10_000)] = 20
+    pool_shard_size: Annotated[int, Field(ge=1, le=1_000)] = 32
 
     @model_validator(mode="after")
     def _default_cloud_configured(self) -> ControlPlaneSettings:

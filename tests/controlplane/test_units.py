@@ -72,7 +72,7 @@ def test_migrations_match_the_models_and_audit_is_append_only(tmp_path: Path) ->
     engine = make_engine(f"sqlite:///{tmp_path / 'control.db'}")
     migrations.upgrade(engine)
     migrations.upgrade(engine)  # idempotent
-    assert migrations.current(engine) == "0005"
+    assert migrations.current(engine) == "0006"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
     registry = Registry(engine)

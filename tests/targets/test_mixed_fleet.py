@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from paybill_infra.controlplane import ControlPlane, OperationStatus
+from paybill_infra.controlplane.placement import infra_stack, shard_stack
 from paybill_infra.errors import PaybillError
 from paybill_infra.schema.enums import Cloud
 from tests.targets.conftest import Fleet
@@ -66,3 +67,35 @@ def test_pools_per_cloud_and_region_and_a_move_between_regions(fleet: Fleet, pla
     assert plane.show("eu1").region == "eu-central-1"
     for slug in ("eu1", "eu2", "fra", "gee", "loc"):
         plane.offboard(slug)
+
+
+def test_a_cloud_pool_spreads_over_shards_each_with_its_own_infrastructure(fleet: Fleet) -> None:
+    """With one member per stack, a second pooled tenant goes to a shard: its cloud resources live in the
+    shard's infrastructure twin, its data in the pool's one database on the region's server; the pool's stack
+    outlives its own member while the shard holds one, and the last member out takes everything down."""
+    fleet.stand_ins.admin(Cloud.AWS, "eu-west-1", "platform")
+    settings = fleet.settings.model_copy(update={"pool_shard_size": 1})
+    with ControlPlane(settings, infra=fleet.infra) as plane:
+        requests = [{"slug": s, "display_name": s, "plan": "team", "cloud": "aws"} for s in ("sh1", "sh2")]
+        outcomes = plane.onboard_many(requests)
+        assert all(not isinstance(o, PaybillError) and o.status is OperationStatus.SUCCEEDED for o in outcomes)
+        pool = "aws-eu-west-1-pool-team-001"
+        stacks = {slug: plane.show(slug).stack or "" for slug in ("sh1", "sh2")}
+        assert sorted(stacks.values()) == [pool, shard_stack(pool, 1)]
+        for slug, stack in stacks.items():
+            twin = " ".join(name for _, name in fleet.infra.resources(infra_stack(stack)))
+            assert slug in twin and all(o not in twin for o in stacks if o != slug), (stack, twin)
+        assert len({plane.show(slug).database for slug in stacks}) == 1
+        for slug in stacks:
+            seed(plane, slug)
+            assert {row[0] for row in own_rows(plane, slug)} == {"ann", "bob"}
+        resident = next(slug for slug, stack in stacks.items() if stack == pool)
+        sharded = next(slug for slug, stack in stacks.items() if stack != pool)
+        plane.offboard(resident)
+        assert plane.stacks.exists(pool) and fleet.infra.exists(infra_stack(pool))
+        with login(plane, sharded) as conn:
+            assert conn.execute("SELECT count(*) FROM pooled.customers").fetchone() == (2,)
+        plane.offboard(sharded)
+        for stack in stacks.values():
+            assert not plane.stacks.exists(stack) and not fleet.infra.exists(infra_stack(stack))
+        assert [p for p in plane.status().pools if p.plan == "team"] == []
