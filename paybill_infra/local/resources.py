@@ -14,8 +14,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from paybill_infra.datamodel.source import DataModel
+from paybill_infra.datamodel.source import DataModel, parse_schema_file
 from paybill_infra.local.agent_access import AclSharedProvider, AclTenantProvider
+from paybill_infra.local.app_schema import APP_SCHEMA, tables_in
 from paybill_infra.local.provider import (
     BridgeSchemaProvider,
     LoginRoleProvider,
@@ -147,8 +148,16 @@ class PooledMembership(Resource, module="postgres", name="PooledMembership"):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {"server": server, "database": database, "role": role, "tenant": tenant, **_OUTPUTS}
-        props |= data_model.inputs() if data_model is not None else {}
+        props |= _membership_inputs(data_model)
         super().__init__(PooledMembershipProvider(), resource_name, props, opts)
+
+
+def _membership_inputs(data_model: DataModel | None) -> dict[str, Any]:
+    """What a membership needs of the schema version: the pooled tables' names (parents first) and the tenant
+    column. Not the whole document: every member of a pool would carry it twice in the pool's state, growing
+    each member with the schema's size."""
+    data = APP_SCHEMA if data_model is None else parse_schema_file(data_model.document, "the data model").data
+    return {"tables": [table.name for table in tables_in(None, data)], "tenant_column": data.tenant_column}
 
 
 class AclShared(Resource, module="agentacl", name="SharedDeployment"):

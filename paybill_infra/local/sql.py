@@ -218,8 +218,12 @@ def enable_pooled_rls(tables: Sequence[Table] = TABLES, *, tenant_column: str = 
     return out
 
 
+TABLE_NAMES: Final = tuple(table.name for table in TABLES)
+"""The shipped schema's tables, parents first: what a pooled tenant is granted (and whose rows it leaves)."""
+
+
 def bind_pooled_tenant(
-    role: str, tenant: str, tables: Sequence[Table] = TABLES, *, database: str = SHARED_DATABASE
+    role: str, tenant: str, tables: Sequence[str] = TABLE_NAMES, *, database: str = SHARED_DATABASE
 ) -> Statements:
     """Map ``role`` to ``tenant`` and grant it DML on the pooled tables (rows filtered by the policy)."""
     out: Statements = [
@@ -236,19 +240,18 @@ def bind_pooled_tenant(
         ),
     ]
     for table in tables:
-        out.append(
-            sql.SQL("GRANT {dml} ON {t} TO {role}").format(dml=DML, t=_id(POOLED_SCHEMA, table.name), role=_id(role))
-        )
+        out.append(sql.SQL("GRANT {dml} ON {t} TO {role}").format(dml=DML, t=_id(POOLED_SCHEMA, table), role=_id(role)))
     return out
 
 
 def unbind_pooled_tenant(
-    role: str, tenant: str, tables: Sequence[Table] = TABLES, tenant_column: str = TENANT_COLUMN
+    role: str, tenant: str, tables: Sequence[str] = TABLE_NAMES, tenant_column: str = TENANT_COLUMN
 ) -> Statements:
-    """Delete the tenant's pooled rows (children first), its mapping, and every grant to its role."""
+    """Delete the tenant's pooled rows (children first, ``tables`` being parents first), its mapping, and
+    every grant to its role."""
     out: Statements = [
         sql.SQL("DELETE FROM {t} WHERE {col} = {tenant}").format(
-            t=_id(POOLED_SCHEMA, table.name), col=_id(tenant_column), tenant=sql.Literal(tenant)
+            t=_id(POOLED_SCHEMA, table), col=_id(tenant_column), tenant=sql.Literal(tenant)
         )
         for table in reversed(tables)
     ]

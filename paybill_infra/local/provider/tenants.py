@@ -153,9 +153,7 @@ class PooledMembershipProvider(PostgresProvider):
 
     def _create(self, admin: AdminConnection, props: Props) -> Props:
         with provisioning_lock(admin), connect(admin, props["database"]) as conn:
-            run(
-                conn, q.bind_pooled_tenant(props["role"], props["tenant"], tables_of(props), database=props["database"])
-            )
+            run(conn, q.bind_pooled_tenant(props["role"], props["tenant"], _tables(props), database=props["database"]))
         return {}
 
     def _inspect(self, admin: AdminConnection, props: Props) -> list[str] | None:
@@ -169,14 +167,14 @@ class PooledMembershipProvider(PostgresProvider):
             if mapped is None:
                 return None
             drift = [] if mapped[0] == props["tenant"] else ["mapping"]
-            for table in tables_of(props):
+            for table in _tables(props):
                 for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
                     row = conn.execute(
                         "SELECT has_table_privilege(%s, %s, %s)",
-                        (props["role"], f"{q.POOLED_SCHEMA}.{table.name}", privilege),
+                        (props["role"], f"{q.POOLED_SCHEMA}.{table}", privilege),
                     ).fetchone()
                     if row is None or not row[0]:
-                        drift.append(f"grant:{table.name}:{privilege.lower()}")
+                        drift.append(f"grant:{table}:{privilege.lower()}")
             return drift
 
     def _converge(self, admin: AdminConnection, olds: Props, news: Props) -> Props:
@@ -187,12 +185,24 @@ class PooledMembershipProvider(PostgresProvider):
                 ),
                 (news["role"],),
             )
-            run(conn, q.bind_pooled_tenant(news["role"], news["tenant"], tables_of(news), database=news["database"]))
+            run(conn, q.bind_pooled_tenant(news["role"], news["tenant"], _tables(news), database=news["database"]))
         return {}
 
     def _delete(self, admin: AdminConnection, props: Props) -> None:
         with provisioning_lock(admin), connect(admin, props["database"]) as conn:
             run(
                 conn,
-                q.unbind_pooled_tenant(props["role"], props["tenant"], tables_of(props), data_of(props).tenant_column),
+                q.unbind_pooled_tenant(props["role"], props["tenant"], _tables(props), _tenant_column(props)),
             )
+
+
+def _tables(props: Props) -> tuple[str, ...]:
+    """A membership's pooled tables, parents first: its ``tables`` input, or, in state written before
+    memberships carried only the names, the tables of its ``data_schema`` input."""
+    names = props.get("tables")
+    return tuple(names) if names else tuple(table.name for table in tables_of(props))
+
+
+def _tenant_column(props: Props) -> str:
+    column = props.get("tenant_column")
+    return str(column) if column else data_of(props).tenant_column
