@@ -311,10 +311,17 @@ def registry_status(root: Path, as_json: bool) -> None:
         emit(status)
         return
     out.print(f"tenants: {status.tenants}")
-    rows = table("pool", "plan", "cloud", "region", "database", "members", "capacity")
+    rows = table("pool", "plan", "cloud", "region", "database", "members", "capacity", "shards")
     for pool in status.pools:
         rows.add_row(
-            pool.stack, pool.plan, pool.cloud.value, pool.region, pool.database, str(pool.members), str(pool.capacity)
+            pool.stack,
+            pool.plan,
+            pool.cloud.value,
+            pool.region,
+            pool.database,
+            str(pool.members),
+            str(pool.capacity),
+            str(len(pool.shards)),
         )
     out.print(rows)
     out.print(f"stacks: {', '.join(status.stacks) or '-'}; running operations: {len(status.running)}")

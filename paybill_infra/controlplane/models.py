@@ -296,6 +296,8 @@ class PoolView(BaseModel):
     database: str
     capacity: int
     members: int
+    shards: tuple[str, ...] = ()
+    """The pool's further stacks beside ``stack`` (each holds up to ``pool_shard_size`` members)."""
 
 
 class FleetStatus(BaseModel):

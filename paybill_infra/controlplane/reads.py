@@ -37,6 +37,7 @@ from paybill_infra.controlplane.registry import (
     AuditRow,
     OperationRow,
     PoolRow,
+    PoolShardRow,
     Registry,
     StackRow,
     SubscriptionRow,
@@ -308,6 +309,11 @@ class Reads:
             select(TenantRow.pool_id, func.count()).where(TenantRow.pool_id.is_not(None)).group_by(TenantRow.pool_id)
         )
         members: dict[int, int] = {int(pool): int(n) for pool, n in counted if pool is not None}
+        shards: dict[int, list[str]] = {}
+        for pool_id, stack in session.execute(
+            select(PoolShardRow.pool_id, PoolShardRow.stack).order_by(PoolShardRow.pool_id, PoolShardRow.ordinal)
+        ):
+            shards.setdefault(pool_id, []).append(stack)
         return tuple(
             PoolView(
                 stack=p.stack,
@@ -317,6 +323,7 @@ class Reads:
                 database=p.database,
                 capacity=p.capacity,
                 members=members.get(p.id, 0),
+                shards=tuple(shards.get(p.id, ())),
             )
             for p in session.scalars(
                 select(PoolRow).order_by(PoolRow.cloud, PoolRow.region, PoolRow.plan, PoolRow.ordinal)

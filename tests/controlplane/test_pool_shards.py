@@ -56,6 +56,8 @@ def test_members_beyond_the_shard_size_live_in_shards_over_the_pools_database(
     sharded: ControlPlane, held: dict[str, list[str]]
 ) -> None:
     assert [len(members) for members in held.values()] == [2, 2, 1], held
+    (listed,) = sharded.status().pools
+    assert (listed.members, listed.shards) == (5, tuple(list(held)[1:]))
     for stack, members in held.items():
         assert sorted(components(sharded, stack)) == members
     databases = {sharded.credentials(slug).database for slug in MEMBERS}
