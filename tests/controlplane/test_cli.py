@@ -25,6 +25,9 @@ def test_cli_lifecycle_and_exit_codes(env: Env) -> None:
     assert shown["tenant"]["state"] == "active" and shown["operations"][0]["kind"] == "onboard"
     status = json.loads(paybill(env, "fleet", "status", "--json").stdout)
     assert status["tenants"] == {"active": 1}
+    assert [(p["stack"], p["members"], p["shards"]) for p in status["pools"]] == [("pool-starter-001", 1, [])]
+    listed = paybill(env, "fleet", "status").stdout
+    assert "shards" in listed and "pool-starter-001" in listed, listed
     assert paybill(env, "fleet", "drift", "--control-plane").returncode == 0
     preview = json.loads(
         paybill(env, "tenants", "change-plan", "hooli", "--plan", "growth", "--preview", "--json").stdout
