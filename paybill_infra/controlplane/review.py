@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,9 @@ from paybill_infra.schema.plan import Plan
 from paybill_infra.targets.base import Member, Program, StackResource, Target
 from paybill_infra.targets.isolated import run_isolated
 from paybill_infra.topology.naming import pool_database, pool_owner, tenant_role
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 
 def _no_program() -> None:
@@ -263,15 +266,18 @@ class Review:
         for stack in stacks:
             holder = f"drift-{uuid.uuid4().hex[:8]}"
             with rt.locks.hold(f"stack:{stack}", holder, rt.settings.lock_timeout_s), rt.slots:
-                before = {r["urn"]: r for r in rt.stacks.resources(stack, _no_program)}
+                before = _by_urn(rt.stacks.resources(stack, _no_program))
                 if slug is not None:
                     component = rt.stacks.tenant_urn(stack, slug)
                     before = {u: r for u, r in before.items() if component in (u, r.get("parent"))}
                     if not before:
                         continue
                 target = tuple(before) if slug is not None else ()
-                outcome = rt.stacks.run(stack, "refresh", _no_program, target=target)
-                after = {r["urn"]: r for r in rt.stacks.resources(stack, _no_program)}
+                refreshed = _Refreshed()
+                outcome = rt.stacks.run(stack, "refresh", _no_program, target=target, on_event=refreshed)
+                after = refreshed.after(before)
+                if after is None:
+                    after = _by_urn(rt.stacks.resources(stack, _no_program))
             changes.append(outcome.change)
             for urn, resource in before.items():
                 if urn not in after and resource.get("custom"):
@@ -339,6 +345,39 @@ def _diff(before: set[tuple[str, str]], after: set[tuple[str, str]]) -> list[Sta
         *(StackResource(op="create", type=t, name=n) for t, n in sorted(after - before)),
         *(StackResource(op="delete", type=t, name=n) for t, n in sorted(before - after)),
     ]
+
+
+_PROVIDERS = "pulumi:providers:"
+
+
+class _Refreshed:
+    """What a refresh left of each resource, from its events: the refreshed state, or nothing for a resource
+    gone from the server (the engine drops it). Reading it there spares a second export of the checkpoint,
+    whose size grows with the stack."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.seen: set[str] = set()
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        done = event.res_outputs_event
+        if done is None:
+            return
+        self.seen.add(done.metadata.urn)
+        if done.metadata.new is not None:
+            self.states[done.metadata.urn] = {"outputs": done.metadata.new.outputs or {}}
+
+    def after(self, before: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+        """The resources of ``before`` after the refresh (one it did not report is as it was), or ``None``
+        when a resource the provider refreshes went unreported (then the checkpoint is read instead)."""
+        refreshable = {u for u, r in before.items() if r.get("custom") and not r["type"].startswith(_PROVIDERS)}
+        if not refreshable <= self.seen:
+            return None
+        return {**{u: r for u, r in before.items() if u not in self.seen}, **self.states}
+
+
+def _by_urn(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["urn"]: r for r in resources}
 
 
 def _id(pool: PoolRow | None) -> int | None:

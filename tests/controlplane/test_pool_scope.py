@@ -5,6 +5,9 @@ outputs, credentials). A full ``converge`` still applies the whole pool. Real en
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import psycopg
 import pytest
 
@@ -99,6 +102,30 @@ def test_drift_of_one_member_refreshes_and_reports_only_its_resources(env: Env, 
     assert [d.urn.rsplit("::", 1)[-1] for d in plane.drift("p-cyd").drifted] == ["p-cyd-role"]
     plane.converge()
     assert plane.drift().clean
+
+
+def test_drift_reports_a_resource_gone_from_the_server_reading_the_checkpoint_once(
+    env: Env, plane: ControlPlane, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh's own events say what it found (a membership whose mapping was deleted by hand is gone);
+    the checkpoint is exported once, before the refresh, to find the tenant's resources."""
+    view = plane.show("p-bob")
+    env.query("DELETE FROM paybill.tenant_roles WHERE role_name = %s", view.role, dbname=view.database or "")
+    exported: list[str] = []
+    export = plane.stacks.resources
+
+    def counted(stack: str, program: Callable[[], None]) -> list[dict[str, Any]]:
+        exported.append(stack)
+        return export(stack, program)
+
+    monkeypatch.setattr(plane.stacks, "resources", counted)
+    report = plane.drift("p-bob")
+    assert [(d.urn.rsplit("::", 1)[-1], d.fields) for d in report.drifted] == [("p-bob-membership", ("deleted",))]
+    assert exported == [pool]
+    monkeypatch.undo()
+    plane.converge()
+    assert plane.drift("p-bob").clean
+    assert can_log_in(plane, "p-bob")
 
 
 def test_offboarding_one_member_drops_only_its_resources(env: Env, plane: ControlPlane, pool: str) -> None:
