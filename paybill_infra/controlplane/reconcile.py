@@ -381,8 +381,13 @@ class Reconciler:
             )
         with rt.registry.transaction() as session:
             session.execute(delete(StackRow).where(StackRow.name == spec.name))
+            # A placement made while the stack was being destroyed keeps the pool or shard it chose: its own
+            # run then builds the stack again.
             if spec.shard_of:
-                session.execute(delete(PoolShardRow).where(PoolShardRow.stack == spec.name))
+                placed = select(TenantRow.slug).where(
+                    or_(TenantRow.stack == spec.name, TenantRow.target_stack == spec.name)
+                )
+                session.execute(delete(PoolShardRow).where(PoolShardRow.stack == spec.name, ~placed.exists()))
             elif spec.kind is StackKind.POOL:
                 session.execute(
                     delete(PoolRow).where(

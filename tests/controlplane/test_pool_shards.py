@@ -7,6 +7,7 @@ embedded PostgreSQL (a shard size of 2, so five members make three stacks).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -91,6 +92,23 @@ def test_a_new_member_is_previewed_and_placed_in_the_first_stack_with_room(shard
     preview = sharded.preview_onboard(OnboardRequest(slug="s-fay", display_name="Fay", plan="team"))
     assert [s.stack for s in preview.stacks] == [shard_stack(pool, 2)]
     assert preview.stacks[0].changes.get("create") == 3
+
+
+def test_a_shard_destroyed_under_a_new_placement_keeps_its_record_and_is_built_again(
+    sharded: ControlPlane, pool: str, held: dict[str, list[str]]
+) -> None:
+    """A destroy decided from a spec read before a tenant was placed in the shard (the race of an
+    offboarding and an onboarding) must not forget the shard the new tenant is placed in."""
+    shard = shard_stack(pool, 2)
+    with sharded.registry.transaction() as session:
+        spec = sharded.reconciler.spec(session, shard)
+    sharded.reconciler._destroy(replace(spec, members=()), None)
+    assert not sharded.stacks.exists(shard)
+    with sharded.registry.transaction() as session:
+        assert session.scalars(select(PoolShardRow.stack).where(PoolShardRow.stack == shard)).one_or_none() == shard
+    sharded.converge()
+    assert sorted(components(sharded, shard)) == held[shard]
+    assert all(can_log_in(sharded, slug) for slug in held[shard])
 
 
 def test_the_last_members_out_take_their_shard_and_then_the_pool_down(
