@@ -12,8 +12,10 @@ Not a timed test: numbers depend on the machine, so every comparison runs its si
    Core running the same compiled statement (the support ``lookup`` step) under the agent role, and as the
    superuser. Target: the durable session <= 1.10x Core under the agent role.
 2. Pooled RLS on ``data.invoices`` with ``--rows`` rows over ``--tenants`` tenants and the ``(tenant_id, id)``
-   index: an aggregate and a page query as the tenant's agent role (RLS + the explicit predicate, what agents
-   run) against the superuser (RLS bypassed). Target: <= 1.10x.
+   index: an aggregate (``--rls-calls``) and a page query (``--page-calls``) as the tenant's agent role (RLS +
+   the explicit predicate, what agents run) against the superuser (RLS bypassed). Target: <= 1.10x. The page
+   query also runs on a copy of the table under the policy as it was before issue 13 (a function call), so
+   the difference the policy's form makes shows in the same loop.
 """
 
 from __future__ import annotations
@@ -256,40 +258,98 @@ RLS_QUERIES: dict[str, tuple[str, tuple[object, ...]]] = {
         ("acme", 5000),
     ),
 }
+RLS_FORMS = {
+    "count_rls": "sub-select",
+    "page_rls": "sub-select",
+    "page_rls_function": "function (before issue 13)",
+}
+"""The policy each RLS side runs under, for the table: the shipped ``tenant = (SELECT tenant_id FROM
+acl.tenant_roles WHERE role_name = current_user)``, or the function form on :data:`FUNCTION_COPY`."""
+FUNCTION_COPY = "invoices_fn"
+"""A copy of ``data.invoices`` under the policy as it was before issue 13, ``tenant_id = (SELECT
+acl.current_tenant())`` with ``current_tenant()`` a SQL function pinning its ``search_path``: the page query
+on it is the third side of the page comparison, so the cost of the function shows in the same loop."""
 
 
 def fetch_all(conn: psycopg.Connection[Any], query: str, args: tuple[object, ...]) -> object:
     return conn.execute(query, args).fetchall()
 
 
-def bench_rls(admin: AdminConnection, names: Names, n: int) -> tuple[dict[str, list[Side]], float, float, str]:
-    """Each query as the agent role (RLS + the explicit predicate) and as the superuser (RLS bypassed), the two
-    sides interleaved on two connections; the page query's plan under RLS."""
+def function_form_copy(conn: psycopg.Connection[Any], names: Names, role: sql.Identifier) -> None:
+    """As the superuser: :data:`FUNCTION_COPY`, its old policy and function, readable by ``role``."""
+    ctl = names.control_schema
+    function = sql.Identifier(ctl, "current_tenant")
+    copy = sql.Identifier("data", FUNCTION_COPY)
+    body = sql.SQL("SELECT tenant_id FROM {t} WHERE role_name = current_user").format(
+        t=sql.Identifier(ctl, "tenant_roles")
+    )
+    predicate = sql.SQL("tenant_id = (SELECT {fn}())").format(fn=function)
+    for statement in (
+        sql.SQL(
+            "CREATE FUNCTION {fn}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER "
+            "SET search_path = pg_catalog, pg_temp AS {body}"
+        ).format(fn=function, body=sql.Literal(body.as_string(None))),
+        sql.SQL("GRANT EXECUTE ON FUNCTION {fn}() TO {r}").format(fn=function, r=role),
+        sql.SQL("CREATE TABLE {c} (LIKE data.invoices INCLUDING ALL)").format(c=copy),
+        sql.SQL("INSERT INTO {c} SELECT * FROM data.invoices").format(c=copy),
+        sql.SQL("VACUUM ANALYZE {c}").format(c=copy),
+        sql.SQL("ALTER TABLE {c} ENABLE ROW LEVEL SECURITY").format(c=copy),
+        sql.SQL("ALTER TABLE {c} FORCE ROW LEVEL SECURITY").format(c=copy),
+        sql.SQL("CREATE POLICY old_form ON {c} USING ({p})").format(c=copy, p=predicate),
+        sql.SQL("GRANT SELECT (id, tenant_id, amount_cents) ON {c} TO {r}").format(c=copy, r=role),
+    ):
+        conn.execute(statement)
+
+
+@dataclass
+class RlsRun:
+    """One interleaved comparison: its sides (the last one bypasses RLS) and the load average around it."""
+
+    label: str
+    sides: list[Side]
+    load: tuple[float, float]
+
+
+def bench_rls(admin: AdminConnection, names: Names, count_calls: int, page_calls: int) -> tuple[list[RlsRun], str]:
+    """Each query as the agent role (RLS + the explicit predicate) and as the superuser (RLS bypassed), the
+    sides interleaved on their own connections, each set up once (the role switch is not in the loop): every
+    call on every side is the same ``execute`` + ``fetchall`` of a statement psycopg prepares after five runs.
+    The page query also runs on :data:`FUNCTION_COPY`. Returns the runs and the page query's plan under RLS."""
     role = sql.Identifier(names.agent_role("acme", "support_bot"))
     conninfo = admin.conninfo(names.shared_database())
+    page, page_args = RLS_QUERIES["page"]
     with (
         psycopg.connect(conninfo, autocommit=True) as rls,
+        psycopg.connect(conninfo, autocommit=True) as old,
         psycopg.connect(conninfo, autocommit=True) as bypass,
     ):
         rls.execute(sql.SQL("GRANT SELECT (amount_cents) ON data.invoices TO {r}").format(r=role))
-        rls.execute(sql.SQL("SET ROLE {r}").format(r=role))
+        function_form_copy(bypass, names, role)
+        for conn in (rls, old):
+            conn.execute(sql.SQL("SET ROLE {r}").format(r=role))
         counts = {
             label: conn.execute(RLS_QUERIES["count"][0], ("acme",)).fetchone()
             for label, conn in (("rls", rls), ("bypass", bypass))
         }
-        if counts["rls"] != counts["bypass"]:
+        pages = [fetch_all(rls, page, page_args), fetch_all(old, page.replace("invoices", FUNCTION_COPY), page_args)]
+        if counts["rls"] != counts["bypass"] or pages != [fetch_all(bypass, page, page_args)] * 2:
             raise SystemExit(f"RLS and bypass disagree: {counts}")
-        plan = "\n".join(r[0] for r in rls.execute("EXPLAIN " + RLS_QUERIES["page"][0], RLS_QUERIES["page"][1]))
-        results: dict[str, list[Side]] = {}
-        loads = []
+        plan = "\n".join(r[0] for r in rls.execute("EXPLAIN " + page, page_args))
+        runs: list[RlsRun] = []
         for label, (query, args) in RLS_QUERIES.items():
-            results[label] = [
+            sides = [
                 Side(f"{label}_{mode}", partial(fetch_all, conn, query, args), [conn.info.backend_pid])
                 for mode, conn in (("rls", rls), ("bypass", bypass))
             ]
-            loads.append(interleave(results[label], n))
+            if label == "page":
+                old_query = query.replace("invoices", FUNCTION_COPY)
+                sides.insert(
+                    1, Side("page_rls_function", partial(fetch_all, old, old_query, args), [old.info.backend_pid])
+                )
+            load = interleave(sides, page_calls if label == "page" else count_calls)
+            runs.append(RlsRun(label, sides, load))
         rows = int(counts["rls"][0]) if counts["rls"] else 0
-    return results, loads[0][0], loads[-1][1], plan + f"\n(acme rows: {rows:,})"
+    return runs, plan + f"\n(acme rows: {rows:,})"
 
 
 def table(sides: list[Side], n: int) -> str:
@@ -320,7 +380,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rls-calls", type=int, default=300)
+    parser.add_argument("--rls-calls", type=int, default=300, help="calls per side of the aggregate (~70 ms each)")
+    parser.add_argument("--page-calls", type=int, default=5000, help="calls per side of the page query (~0.2 ms)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -337,7 +398,7 @@ def main() -> None:
         policy, names = apply(admin, "aclbench", ["acme"])
         load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
         sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
-        rls, r_load0, r_load1, plan = bench_rls(admin, names, args.rls_calls)
+        rls, plan = bench_rls(admin, names, args.rls_calls, args.page_calls)
     finally:
         if server is not None:
             server.stop()
@@ -354,13 +415,16 @@ def main() -> None:
     flush = by_name["durable_floor"].p50()
     on_top = by_name["session_durable"].p50() - flush
     rls_rows = "\n".join(
-        f"| {label} | {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | **{a.p50() / b.p50():.2f}x** "
-        f"| {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} | {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
-        for label, (a, b) in rls.items()
+        f"| {run.label} | {RLS_FORMS[a.name]} | {len(a.samples)} | {run.load[0]:.2f} / {run.load[1]:.2f} "
+        f"| {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | {(a.p50() - b.p50()) * 1000:.0f} "
+        f"| **{a.p50() / b.p50():.2f}x** | {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} "
+        f"| {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
+        for run in rls
+        for a, b in ((side, run.sides[-1]) for side in run.sides[:-1])
     )
     command = (
         f".venv/bin/python benchmarks/agent_acl_bench.py --rows {args.rows} --tenants {args.tenants} "
-        f"--calls {args.calls} --rls-calls {args.rls_calls}"
+        f"--calls {args.calls} --rls-calls {args.rls_calls} --page-calls {args.page_calls}"
     )
     text = f"""## agent_acl
 
@@ -410,20 +474,23 @@ traffic on the machine, which the interleaving spreads over every side but canno
 
 ### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
 
-Loading and `VACUUM ANALYZE`: {load_s:.1f} s. Load average (1 min): {r_load0:.2f} before, {r_load1:.2f} after.
-The agent role (RLS + the explicit predicate) and the superuser (RLS bypassed, the predicate only) return the
-same rows; {args.rls_calls} calls per side.
+Loading and `VACUUM ANALYZE`: {load_s:.1f} s. The agent role (RLS + the explicit predicate, what agents run)
+and the superuser (RLS bypassed, the predicate only) return the same rows. Each side has its own connection,
+switched to its role once before the loop; every call on every side is the same `execute` + `fetchall` of a
+statement psycopg prepares after five runs, autocommit, so both sides do identical client work and round trips.
 
-| query | RLS p50 | RLS p99 | bypass p50 | bypass p99 | p50 ratio | client CPU s (RLS / bypass) | server CPU s (RLS / bypass) |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| query | policy | calls per side | load avg (1 min) before / after | RLS p50 | RLS p99 | bypass p50 | bypass p99 | RLS - bypass p50 (us) | p50 ratio | client CPU s (RLS / bypass) | server CPU s (RLS / bypass) |
+|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rls_rows}
 
 `count` is `count(*), sum(amount_cents) WHERE tenant_id = $1`; `page` is `WHERE tenant_id = $1 AND id > $2
-ORDER BY id LIMIT 50`. The policy is `tenant_id = (SELECT acl.current_tenant())`: the sub-select is an InitPlan
-evaluated once per statement, so the index still drives the scan, and the aggregate costs the same on both
-sides. What RLS adds is that InitPlan: `current_tenant()` looks the role up in `acl.tenant_roles` (itself under
-RLS), a fixed few tens of microseconds per statement, which shows as a ratio only on a sub-millisecond query
-like the page. The page query's plan under RLS:
+ORDER BY id LIMIT 50`, the first page after a cursor, as a tenant's backend pages. The shipped policy
+(`sub-select`) is `tenant_id = (SELECT tenant_id FROM acl.tenant_roles WHERE role_name = current_user)`: an
+InitPlan run once per statement, an index lookup on the mapping's key, so the `(tenant_id, id)` index still
+drives the scan. The `function (before issue 13)` row is the same page query on a copy of the table under the
+policy as it was, `tenant_id = (SELECT acl.current_tenant())` with `current_tenant()` a SQL function pinning
+its `search_path`, in the same loop as the other two page sides (one bypass side serves both rows). The page
+query's plan under the shipped policy:
 
 ```
 {plan}
