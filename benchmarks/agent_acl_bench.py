@@ -310,14 +310,85 @@ class RlsRun:
     load: tuple[float, float]
 
 
-def bench_rls(admin: AdminConnection, names: Names, count_calls: int, page_calls: int) -> tuple[list[RlsRun], str]:
+@dataclass
+class RlsResult:
+    """The RLS runs, the server-side split of the page query, and what explains it."""
+
+    runs: list[RlsRun]
+    split: dict[str, dict[str, tuple[float, float]]]
+    """Plan cache mode -> side -> (planning, execution) median microseconds."""
+    plan: str
+    cached_plans: dict[str, tuple[int, int]]
+    """Side -> (generic, custom) plans PostgreSQL used for the prepared page query under the default mode."""
+
+
+SPLIT_STATEMENT = "rls_split"
+PLAN_CACHE_MODES = {"custom": "force_custom_plan", "generic": "force_generic_plan"}
+
+
+def server_split(
+    sides: dict[str, tuple[psycopg.Connection[Any], str]], n: int
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Where the page query's server time goes, per side: ``EXPLAIN (ANALYZE, SUMMARY)`` of the prepared
+    statement, the sides interleaved, once with a plan made for each call (custom) and once with the cached
+    generic plan. Median planning and execution microseconds; the client and the wire are not in them."""
+    args = [sql.Literal(a) for a in RLS_QUERIES["page"][1]]
+    explain = sql.SQL("EXPLAIN (ANALYZE, SUMMARY, TIMING OFF, FORMAT JSON) EXECUTE {s}({a}, {b})").format(
+        s=sql.Identifier(SPLIT_STATEMENT), a=args[0], b=args[1]
+    )
+    for conn, query in sides.values():
+        prepare = sql.SQL("PREPARE {s} AS {q}").format(s=sql.Identifier(SPLIT_STATEMENT), q=sql.SQL(positional(query)))
+        conn.execute(prepare)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    names = list(sides)
+    for label, mode in PLAN_CACHE_MODES.items():
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        for conn, _ in sides.values():
+            conn.execute(sql.SQL("SET plan_cache_mode = {m}").format(m=sql.Identifier(mode)))
+        for i in range(n + 20):
+            for k in range(len(names)):
+                name = names[(i + k) % len(names)]
+                row = sides[name][0].execute(explain).fetchone()
+                summary = row[0][0] if row else {}
+                if i >= 20:
+                    samples[name].append((summary.get("Planning Time", 0.0), summary["Execution Time"]))
+        out[label] = {
+            name: (
+                statistics.median(v[0] for v in values) * 1000,
+                statistics.median(v[1] for v in values) * 1000,
+            )
+            for name, values in samples.items()
+        }
+    for conn, _ in sides.values():
+        conn.execute("RESET plan_cache_mode")
+        conn.execute(sql.SQL("DEALLOCATE {s}").format(s=sql.Identifier(SPLIT_STATEMENT)))
+    return out
+
+
+def positional(query: str) -> str:
+    """``query`` as psycopg sends it: ``%s`` placeholders numbered ``$1``, ``$2``..."""
+    parts = query.split("%s")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+
+def prepared_plans(conn: psycopg.Connection[Any], query: str) -> tuple[int, int]:
+    """How many generic and custom plans the server used for ``query``, prepared by psycopg on ``conn``."""
+    row = conn.execute(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %s", (positional(query),)
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def bench_rls(admin: AdminConnection, names: Names, count_calls: int, page_calls: int) -> RlsResult:
     """Each query as the agent role (RLS + the explicit predicate) and as the superuser (RLS bypassed), the
     sides interleaved on their own connections, each set up once (the role switch is not in the loop): every
     call on every side is the same ``execute`` + ``fetchall`` of a statement psycopg prepares after five runs.
-    The page query also runs on :data:`FUNCTION_COPY`. Returns the runs and the page query's plan under RLS."""
+    The page query also runs on :data:`FUNCTION_COPY`, a second time with every side on its cached generic
+    plan, and through :func:`server_split`."""
     role = sql.Identifier(names.agent_role("acme", "support_bot"))
     conninfo = admin.conninfo(names.shared_database())
     page, page_args = RLS_QUERIES["page"]
+    old_page = page.replace("invoices", FUNCTION_COPY)
     with (
         psycopg.connect(conninfo, autocommit=True) as rls,
         psycopg.connect(conninfo, autocommit=True) as old,
@@ -331,25 +402,38 @@ def bench_rls(admin: AdminConnection, names: Names, count_calls: int, page_calls
             label: conn.execute(RLS_QUERIES["count"][0], ("acme",)).fetchone()
             for label, conn in (("rls", rls), ("bypass", bypass))
         }
-        pages = [fetch_all(rls, page, page_args), fetch_all(old, page.replace("invoices", FUNCTION_COPY), page_args)]
+        pages = [fetch_all(rls, page, page_args), fetch_all(old, old_page, page_args)]
         if counts["rls"] != counts["bypass"] or pages != [fetch_all(bypass, page, page_args)] * 2:
             raise SystemExit(f"RLS and bypass disagree: {counts}")
         plan = "\n".join(r[0] for r in rls.execute("EXPLAIN " + page, page_args))
-        runs: list[RlsRun] = []
-        for label, (query, args) in RLS_QUERIES.items():
-            sides = [
-                Side(f"{label}_{mode}", partial(fetch_all, conn, query, args), [conn.info.backend_pid])
-                for mode, conn in (("rls", rls), ("bypass", bypass))
+        page_sides = {"page_rls": (rls, page), "page_rls_function": (old, old_page), "page_bypass": (bypass, page)}
+
+        def sides_of(label: str) -> list[Side]:
+            if label != "count":
+                return [
+                    Side(name, partial(fetch_all, c, q, page_args), [c.info.backend_pid])
+                    for name, (c, q) in page_sides.items()
+                ]
+            query, args = RLS_QUERIES["count"]
+            return [
+                Side(f"count_{mode}", partial(fetch_all, c, query, args), [c.info.backend_pid])
+                for mode, c in (("rls", rls), ("bypass", bypass))
             ]
-            if label == "page":
-                old_query = query.replace("invoices", FUNCTION_COPY)
-                sides.insert(
-                    1, Side("page_rls_function", partial(fetch_all, old, old_query, args), [old.info.backend_pid])
-                )
-            load = interleave(sides, page_calls if label == "page" else count_calls)
-            runs.append(RlsRun(label, sides, load))
+
+        count_sides = sides_of("count")
+        runs = [RlsRun("count", count_sides, interleave(count_sides, count_calls))]
+        default_page = sides_of("page")
+        runs.append(RlsRun("page", default_page, interleave(default_page, page_calls)))
+        cached = {name: prepared_plans(conn, query) for name, (conn, query) in page_sides.items()}
+        for conn, _ in page_sides.values():
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        generic_page = sides_of("page")
+        runs.append(RlsRun("page, generic plans", generic_page, interleave(generic_page, page_calls)))
+        for conn, _ in page_sides.values():
+            conn.execute("RESET plan_cache_mode")
+        split = server_split(page_sides, min(page_calls, 2000))
         rows = int(counts["rls"][0]) if counts["rls"] else 0
-    return runs, plan + f"\n(acme rows: {rows:,})"
+    return RlsResult(runs, split, plan + f"\n(acme rows: {rows:,})", cached)
 
 
 def table(sides: list[Side], n: int) -> str:
@@ -398,7 +482,7 @@ def main() -> None:
         policy, names = apply(admin, "aclbench", ["acme"])
         load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
         sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
-        rls, plan = bench_rls(admin, names, args.rls_calls, args.page_calls)
+        rls = bench_rls(admin, names, args.rls_calls, args.page_calls)
     finally:
         if server is not None:
             server.stop()
@@ -419,9 +503,18 @@ def main() -> None:
         f"| {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | {(a.p50() - b.p50()) * 1000:.0f} "
         f"| **{a.p50() / b.p50():.2f}x** | {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} "
         f"| {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
-        for run in rls
+        for run in rls.runs
         for a, b in ((side, run.sides[-1]) for side in run.sides[:-1])
     )
+    bypass_split = {mode: sides["page_bypass"] for mode, sides in rls.split.items()}
+    split_rows = "\n".join(
+        f"| {RLS_FORMS.get(name, 'none (bypass)')} | {mode} | {plan_us:.0f} | {exec_us:.0f} | {plan_us + exec_us:.0f} "
+        f"| {plan_us - bypass_split[mode][0]:+.0f} / {exec_us - bypass_split[mode][1]:+.0f} |"
+        for mode, sides in rls.split.items()
+        for name, (plan_us, exec_us) in sides.items()
+    )
+    generic, custom = rls.cached_plans["page_rls"]
+    bypass_generic, bypass_custom = rls.cached_plans["page_bypass"]
     command = (
         f".venv/bin/python benchmarks/agent_acl_bench.py --rows {args.rows} --tenants {args.tenants} "
         f"--calls {args.calls} --rls-calls {args.rls_calls} --page-calls {args.page_calls}"
@@ -493,8 +586,21 @@ its `search_path`, in the same loop as the other two page sides (one bypass side
 query's plan under the shipped policy:
 
 ```
-{plan}
+{rls.plan}
 ```
+
+PostgreSQL re-plans the prepared page query on every call: under the default `plan_cache_mode` it used
+{custom} custom plans and {generic} generic ones on the RLS side ({bypass_custom} and {bypass_generic} on the bypass side), because the generic
+plan's estimate (`tenant_id = $1` at the default selectivity) costs more than the custom one. The run `page,
+generic plans` is the same loop with `plan_cache_mode = force_generic_plan` on every side: the cached plan,
+no planning per call.
+
+Where the server time goes (`EXPLAIN (ANALYZE, SUMMARY, TIMING OFF)` of the prepared page query, the sides
+interleaved, median microseconds over {min(args.page_calls, 2000)} calls per side; the client and the wire are not in these):
+
+| policy | plans | planning | execution | total | planning / execution vs bypass |
+|---|---|---:|---:|---:|---:|
+{split_rows}
 """
     print(text)
     if not args.no_write:
