@@ -197,11 +197,11 @@ def current_tenant(control_schema: str) -> sql.Composed:
 
     An uncorrelated sub-select, so PostgreSQL runs it once per statement as an InitPlan (an index lookup on the
     mapping's key) and the ``(tenant, id)`` index still drives the scan. It is written out in the policy rather
-    than wrapped in a function: a non-inlinable SQL function with a pinned ``search_path`` costs a GUC switch
-    and a nested executor on every statement (tens of microseconds, measured in BENCHMARKS.md), which on a
-    sub-millisecond page query was 1.15x of bypassing RLS. A policy expression is stored parsed, with its
-    relations and operators resolved when it is created, so no session's search path can redirect it. Fail
-    closed: a role without a mapping row gets NULL, which equals no tenant, so it sees and writes no rows.
+    than wrapped in a function: the SQL function it replaced (not inlinable, with a pinned ``search_path``)
+    took about twice the sub-select's execution time on every statement (see BENCHMARKS.md, agent_acl), and a
+    policy expression is stored parsed, with its relations and operators resolved when it is created, so no
+    session's search path is involved at all. Fail closed: a role without a mapping row gets NULL, which
+    equals no tenant, so it sees and writes no rows.
     """
     mapping = (control_schema, TENANT_ROLES_TABLE)
     return sql.SQL("(SELECT {tenant} FROM {t} WHERE {role} = current_user)").format(
