@@ -24,7 +24,6 @@ import argparse
 import itertools
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from agent_acl import (  # noqa: E402
     migration,
 )
 from agent_acl.audit import AuditRecord, Decision, audit_table  # noqa: E402
+from benchmarks.report import percentile, write_section  # noqa: E402
 from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSpec, admin_connection  # noqa: E402
 
 POLICY = ROOT / "examples" / "agent-workflow" / "billing_policy.yaml"
@@ -73,11 +73,6 @@ AUDIT_ROW = {
     "decision": "allowed",
     "reason": "ok",
 }
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def backend_cpu_s(pids: list[int]) -> float:
@@ -448,47 +443,20 @@ def table(sides: list[Side], n: int) -> str:
     return "\n".join(lines) + f"\n\n({n} calls per side; CPU seconds are totals over those calls.)"
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if BEGIN in current and END in current:
-        current = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current if current.endswith("\n") else current + "\n", encoding="utf-8")
+SESSION_MARKS = (BEGIN, END)
+RLS_MARKS = ("<!-- agent_acl_rls:begin -->", "<!-- agent_acl_rls:end -->")
+"""Each measurement rewrites its own block of BENCHMARKS.md, so one can be re-measured alone (``--only``)."""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rls-calls", type=int, default=300, help="calls per side of the aggregate (~70 ms each)")
-    parser.add_argument("--page-calls", type=int, default=5000, help="calls per side of the page query (~0.2 ms)")
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+def command(args: argparse.Namespace, part: str) -> str:
+    sizes = f"--rows {args.rows} --tenants {args.tenants}"
+    calls = (
+        f"--calls {args.calls}" if part == "session" else f"--rls-calls {args.rls_calls} --page-calls {args.page_calls}"
+    )
+    return f".venv/bin/python benchmarks/agent_acl_bench.py --only {part} {sizes} {calls}"
 
-    url = os.environ.get("PAYBILL_PG_URL")
-    tmp = None
-    if url:
-        admin = admin_connection(ServerSpec(url=url))
-        server = None
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="agent-acl-bench-")
-        server = EmbeddedServer(Path(tmp.name))
-        admin = server.ensure_running()
-    try:
-        policy, names = apply(admin, "aclbench", ["acme"])
-        load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
-        sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
-        rls = bench_rls(admin, names, args.rls_calls, args.page_calls)
-    finally:
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
 
+def session_text(args: argparse.Namespace, sessions: list[Side], s_load0: float, s_load1: float) -> str:
     by_name = {side.name: side for side in sessions}
     core = by_name["core_as_agent"].p50()
     ratios = ", ".join(
@@ -498,30 +466,9 @@ def main() -> None:
     like_for_like = by_name["session_durable"].p50() / by_name["core_as_agent_audited"].p50()
     flush = by_name["durable_floor"].p50()
     on_top = by_name["session_durable"].p50() - flush
-    rls_rows = "\n".join(
-        f"| {run.label} | {RLS_FORMS[a.name]} | {len(a.samples)} | {run.load[0]:.2f} / {run.load[1]:.2f} "
-        f"| {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | {(a.p50() - b.p50()) * 1000:.0f} "
-        f"| **{a.p50() / b.p50():.2f}x** | {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} "
-        f"| {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
-        for run in rls.runs
-        for a, b in ((side, run.sides[-1]) for side in run.sides[:-1])
-    )
-    bypass_split = {mode: sides["page_bypass"] for mode, sides in rls.split.items()}
-    split_rows = "\n".join(
-        f"| {RLS_FORMS.get(name, 'none (bypass)')} | {mode} | {plan_us:.0f} | {exec_us:.0f} | {plan_us + exec_us:.0f} "
-        f"| {plan_us - bypass_split[mode][0]:+.0f} / {exec_us - bypass_split[mode][1]:+.0f} |"
-        for mode, sides in rls.split.items()
-        for name, (plan_us, exec_us) in sides.items()
-    )
-    generic, custom = rls.cached_plans["page_rls"]
-    bypass_generic, bypass_custom = rls.cached_plans["page_bypass"]
-    command = (
-        f".venv/bin/python benchmarks/agent_acl_bench.py --rows {args.rows} --tenants {args.tenants} "
-        f"--calls {args.calls} --rls-calls {args.rls_calls} --page-calls {args.page_calls}"
-    )
-    text = f"""## agent_acl
+    return f"""## agent_acl
 
-Command: `{command}`
+Command: `{command(args, "session")}`
 (embedded PostgreSQL 18 over a Unix socket, Python {platform.python_version()}, {os.cpu_count()} CPUs shared with
 other work; times in milliseconds, wall clock per call, each call its own transaction). Every comparison runs
 its sides **interleaved** in one loop (each iteration runs every side once, rotating which goes first), after 20
@@ -564,9 +511,31 @@ this run, so that ratio bounds `session_durable`'s from below whatever the sessi
 the session adds {on_top:.3f} ms (the difference of the p50s of `session_durable` and `durable_floor`),
 against {core:.3f} ms for all of `core_as_agent`. The flush time is the disk's: it moves with other disk
 traffic on the machine, which the interleaving spreads over every side but cannot remove.
+"""
 
-### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
 
+def rls_text(args: argparse.Namespace, rls: RlsResult, load_s: float) -> str:
+    rls_rows = "\n".join(
+        f"| {run.label} | {RLS_FORMS[a.name]} | {len(a.samples)} | {run.load[0]:.2f} / {run.load[1]:.2f} "
+        f"| {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | {(a.p50() - b.p50()) * 1000:.0f} "
+        f"| **{a.p50() / b.p50():.2f}x** | {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} "
+        f"| {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
+        for run in rls.runs
+        for a, b in ((side, run.sides[-1]) for side in run.sides[:-1])
+    )
+    bypass_split = {mode: sides["page_bypass"] for mode, sides in rls.split.items()}
+    split_rows = "\n".join(
+        f"| {RLS_FORMS.get(name, 'none (bypass)')} | {mode} | {plan_us:.0f} | {exec_us:.0f} | {plan_us + exec_us:.0f} "
+        f"| {plan_us - bypass_split[mode][0]:+.0f} / {exec_us - bypass_split[mode][1]:+.0f} |"
+        for mode, sides in rls.split.items()
+        for name, (plan_us, exec_us) in sides.items()
+    )
+    generic, custom = rls.cached_plans["page_rls"]
+    bypass_generic, bypass_custom = rls.cached_plans["page_bypass"]
+    return f"""### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
+
+Command: `{command(args, "rls")}` (set up as the
+section above, on the same kind of server; load averages per comparison in the table).
 Loading and `VACUUM ANALYZE`: {load_s:.1f} s. The agent role (RLS + the explicit predicate, what agents run)
 and the superuser (RLS bypassed, the predicate only) return the same rows. Each side has its own connection,
 switched to its role once before the loop; every call on every side is the same `execute` + `fetchall` of a
@@ -602,9 +571,47 @@ interleaved, median microseconds over {min(args.page_calls, 2000)} calls per sid
 |---|---|---:|---:|---:|---:|
 {split_rows}
 """
-    print(text)
-    if not args.no_write:
-        write_section(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rls-calls", type=int, default=300, help="calls per side of the aggregate (~70 ms each)")
+    parser.add_argument("--page-calls", type=int, default=5000, help="calls per side of the page query (~0.2 ms)")
+    parser.add_argument("--only", choices=("session", "rls"), help="measure and rewrite one section only")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    url = os.environ.get("PAYBILL_PG_URL")
+    tmp = None
+    if url:
+        admin = admin_connection(ServerSpec(url=url))
+        server = None
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="agent-acl-bench-")
+        server = EmbeddedServer(Path(tmp.name))
+        admin = server.ensure_running()
+    sections: list[tuple[tuple[str, str], str]] = []
+    try:
+        policy, names = apply(admin, "aclbench", ["acme"])
+        load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
+        if args.only != "rls":
+            sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
+            sections.append((SESSION_MARKS, session_text(args, sessions, s_load0, s_load1)))
+        if args.only != "session":
+            rls = bench_rls(admin, names, args.rls_calls, args.page_calls)
+            sections.append((RLS_MARKS, rls_text(args, rls, load_s)))
+    finally:
+        if server is not None:
+            server.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    for (begin, end), text in sections:
+        print(text)
+        if not args.no_write:
+            write_section(ROOT / "BENCHMARKS.md", begin, end, text)
 
 
 if __name__ == "__main__":
