@@ -10,12 +10,13 @@ Per isolation model:
 * ``silo``: a database per tenant, owned by the owner role; tables in its ``data`` schema;
 * ``bridge``: one shared database; a schema ``t__<tenant>`` per tenant;
 * ``pooled``: one shared database; shared tables in ``data`` with ENABLE + FORCE ROW LEVEL SECURITY and
-  one policy ``tenant = (SELECT acl.current_tenant())``. ``current_tenant()`` maps ``current_user`` to a tenant
-  through ``acl.tenant_roles``, a table only the owner writes: ``SET app.tenant_id`` changes nothing.
+  one policy ``tenant = (SELECT tenant_id FROM acl.tenant_roles WHERE role_name = current_user)`` (see
+  :func:`current_tenant`): ``current_user`` maps to a tenant through ``acl.tenant_roles``, a table only the
+  owner writes, so ``SET app.tenant_id`` changes nothing.
 
 Every tenant, agent and app role gets ``ALTER ROLE ... SET search_path = pg_catalog, <its own schema>`` (no
-``"$user"``), every generated statement is schema-qualified, and every function pins its own search path:
-nothing depends on what a session's search path happens to be.
+``"$user"``), every generated statement is schema-qualified, every function pins its own search path, and the
+tenant policy calls no function at all: nothing depends on what a session's search path happens to be.
 
 In every model the app-side predicate ``tenant = :acl_tenant`` is compiled into each statement as well, and
 each database gets an ``acl.audit_log`` the app role may only INSERT into, and ``acl.check_rows()``, the row
@@ -36,7 +37,6 @@ from agent_acl.errors import CompileError
 from agent_acl.models import sorted_tables
 from agent_acl.naming import (
     AUDIT_TABLE,
-    CURRENT_TENANT_FN,
     MAPPING_POLICY,
     ROW_BUDGET_SQLSTATE,
     ROW_COUNT_SETTING,
@@ -157,8 +157,7 @@ def create_row_guard(control_schema: str) -> Statements:
 
 
 def create_control_schema(names: Names, *, pooled: bool) -> Statements:
-    """``acl``: the audit log (app: INSERT only), the row guard and, for pooled, the tenant-role mapping and
-    ``current_tenant()``."""
+    """``acl``: the audit log (app: INSERT only), the row guard and, for pooled, the tenant-role mapping."""
     ctl = names.control_schema
     audit = _id(ctl, AUDIT_TABLE)
     out: Statements = [
@@ -177,8 +176,6 @@ def create_control_schema(names: Names, *, pooled: bool) -> Statements:
     ]
     if pooled:
         mapping = _id(ctl, TENANT_ROLES_TABLE)
-        function = _id(ctl, CURRENT_TENANT_FN)
-        body = sql.SQL("SELECT tenant_id FROM {t} WHERE role_name = current_user").format(t=mapping)
         out += [
             sql.SQL("CREATE TABLE {t} (role_name name PRIMARY KEY, tenant_id text NOT NULL)").format(t=mapping),
             sql.SQL("REVOKE ALL ON {t} FROM PUBLIC").format(t=mapping),
@@ -190,19 +187,32 @@ def create_control_schema(names: Names, *, pooled: bool) -> Statements:
             sql.SQL("CREATE POLICY {p} ON {t} FOR ALL TO {owner} USING (true) WITH CHECK (true)").format(
                 p=_id(OWNER_MAPPING_POLICY), t=mapping, owner=_id(names.owner)
             ),
-            sql.SQL(
-                "CREATE FUNCTION {fn}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER "
-                "SET search_path = pg_catalog, pg_temp AS {body}"
-            ).format(fn=function, body=sql.Literal(body.as_string(None))),
-            sql.SQL("REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC").format(fn=function),
         ]
     return out
+
+
+def current_tenant(control_schema: str) -> sql.Composed:
+    """The pooled policies' tenant: ``(SELECT tenant_id FROM <control_schema>.tenant_roles WHERE role_name =
+    current_user)``, the caller's row of the mapping (its own forced RLS shows a role no other row).
+
+    An uncorrelated sub-select, so PostgreSQL runs it once per statement as an InitPlan (an index lookup on the
+    mapping's key) and the ``(tenant, id)`` index still drives the scan. It is written out in the policy rather
+    than wrapped in a function: the SQL function it replaced (not inlinable, with a pinned ``search_path``)
+    took about twice the sub-select's execution time on every statement (see BENCHMARKS.md, agent_acl), and a
+    policy expression is stored parsed, with its relations and operators resolved when it is created, so no
+    session's search path is involved at all. Fail closed: a role without a mapping row gets NULL, which
+    equals no tenant, so it sees and writes no rows.
+    """
+    mapping = (control_schema, TENANT_ROLES_TABLE)
+    return sql.SQL("(SELECT {tenant} FROM {t} WHERE {role} = current_user)").format(
+        tenant=_id(*mapping, "tenant_id"), t=_id(*mapping), role=_id(*mapping, "role_name")
+    )
 
 
 def enable_pooled_rls(policy: AclPolicy, schema: str, names: Names) -> Statements:
     """ENABLE + FORCE RLS and the tenant policy on every tenant-scoped table (shared tables have none)."""
     tenant = policy.data.tenant_column
-    current = sql.SQL("(SELECT {fn}())").format(fn=_id(names.control_schema, CURRENT_TENANT_FN))
+    current = current_tenant(names.control_schema)
     out: Statements = []
     for table in policy.data.tables:
         if not table.tenant_scoped:
@@ -276,11 +286,6 @@ def _tenant_grants(policy: AclPolicy, names: Names, isolation: Isolation, tenant
         if pooled:
             out += grant_usage(ctl, role)
             out += grant_table(sql.SQL("SELECT"), ctl, TENANT_ROLES_TABLE, role)
-            out.append(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {fn}() TO {role}").format(
-                    fn=_id(ctl, CURRENT_TENANT_FN), role=_id(role)
-                )
-            )
     for agent in policy.agents:
         role = names.agent_role(tenant, agent.name)
         if not pooled:

@@ -92,7 +92,7 @@ class Names:
 
     @property
     def control_schema(self) -> str:
-        """``acl``: the tenant-role mapping, ``current_tenant()`` and the audit log."""
+        """``acl``: the tenant-role mapping, the row guard and the audit log."""
         return "acl"
 
     def roles_of_tenant(self, tenant: str, agents: tuple[str, ...]) -> tuple[str, ...]:
@@ -100,7 +100,6 @@ class Names:
 
 
 TENANT_ROLES_TABLE = "tenant_roles"
-CURRENT_TENANT_FN = "current_tenant"
 ROW_GUARD_FN = "check_rows"
 """``acl.check_rows(n, row_limit, budget)``: raises when a step's ``n`` rows exceed either, else records ``n``."""
 ROW_COUNT_SETTING = "agent_acl.row_count"

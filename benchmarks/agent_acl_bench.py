@@ -12,8 +12,10 @@ Not a timed test: numbers depend on the machine, so every comparison runs its si
    Core running the same compiled statement (the support ``lookup`` step) under the agent role, and as the
    superuser. Target: the durable session <= 1.10x Core under the agent role.
 2. Pooled RLS on ``data.invoices`` with ``--rows`` rows over ``--tenants`` tenants and the ``(tenant_id, id)``
-   index: an aggregate and a page query as the tenant's agent role (RLS + the explicit predicate, what agents
-   run) against the superuser (RLS bypassed). Target: <= 1.10x.
+   index: an aggregate (``--rls-calls``) and a page query (``--page-calls``) as the tenant's agent role (RLS +
+   the explicit predicate, what agents run) against the superuser (RLS bypassed). Target: <= 1.10x. The page
+   query also runs on a copy of the table under the policy as it was before issue 13 (a function call), so
+   the difference the policy's form makes shows in the same loop.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import argparse
 import itertools
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -56,6 +57,7 @@ from agent_acl import (  # noqa: E402
     migration,
 )
 from agent_acl.audit import AuditRecord, Decision, audit_table  # noqa: E402
+from benchmarks.report import percentile, write_section  # noqa: E402
 from paybill_infra.local.server import AdminConnection, EmbeddedServer, ServerSpec, admin_connection  # noqa: E402
 
 POLICY = ROOT / "examples" / "agent-workflow" / "billing_policy.yaml"
@@ -71,11 +73,6 @@ AUDIT_ROW = {
     "decision": "allowed",
     "reason": "ok",
 }
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def backend_cpu_s(pids: list[int]) -> float:
@@ -256,40 +253,182 @@ RLS_QUERIES: dict[str, tuple[str, tuple[object, ...]]] = {
         ("acme", 5000),
     ),
 }
+RLS_FORMS = {
+    "count_rls": "sub-select",
+    "page_rls": "sub-select",
+    "page_rls_function": "function (before issue 13)",
+}
+"""The policy each RLS side runs under, for the table: the shipped ``tenant = (SELECT tenant_id FROM
+acl.tenant_roles WHERE role_name = current_user)``, or the function form on :data:`FUNCTION_COPY`."""
+FUNCTION_COPY = "invoices_fn"
+"""A copy of ``data.invoices`` under the policy as it was before issue 13, ``tenant_id = (SELECT
+acl.current_tenant())`` with ``current_tenant()`` a SQL function pinning its ``search_path``: the page query
+on it is the third side of the page comparison, so the cost of the function shows in the same loop."""
 
 
 def fetch_all(conn: psycopg.Connection[Any], query: str, args: tuple[object, ...]) -> object:
     return conn.execute(query, args).fetchall()
 
 
-def bench_rls(admin: AdminConnection, names: Names, n: int) -> tuple[dict[str, list[Side]], float, float, str]:
-    """Each query as the agent role (RLS + the explicit predicate) and as the superuser (RLS bypassed), the two
-    sides interleaved on two connections; the page query's plan under RLS."""
+def function_form_copy(conn: psycopg.Connection[Any], names: Names, role: sql.Identifier) -> None:
+    """As the superuser: :data:`FUNCTION_COPY`, its old policy and function, readable by ``role``."""
+    ctl = names.control_schema
+    function = sql.Identifier(ctl, "current_tenant")
+    copy = sql.Identifier("data", FUNCTION_COPY)
+    body = sql.SQL("SELECT tenant_id FROM {t} WHERE role_name = current_user").format(
+        t=sql.Identifier(ctl, "tenant_roles")
+    )
+    predicate = sql.SQL("tenant_id = (SELECT {fn}())").format(fn=function)
+    for statement in (
+        sql.SQL(
+            "CREATE FUNCTION {fn}() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE SECURITY INVOKER "
+            "SET search_path = pg_catalog, pg_temp AS {body}"
+        ).format(fn=function, body=sql.Literal(body.as_string(None))),
+        sql.SQL("GRANT EXECUTE ON FUNCTION {fn}() TO {r}").format(fn=function, r=role),
+        sql.SQL("CREATE TABLE {c} (LIKE data.invoices INCLUDING ALL)").format(c=copy),
+        sql.SQL("INSERT INTO {c} SELECT * FROM data.invoices").format(c=copy),
+        sql.SQL("VACUUM ANALYZE {c}").format(c=copy),
+        sql.SQL("ALTER TABLE {c} ENABLE ROW LEVEL SECURITY").format(c=copy),
+        sql.SQL("ALTER TABLE {c} FORCE ROW LEVEL SECURITY").format(c=copy),
+        sql.SQL("CREATE POLICY old_form ON {c} USING ({p})").format(c=copy, p=predicate),
+        sql.SQL("GRANT SELECT (id, tenant_id, amount_cents) ON {c} TO {r}").format(c=copy, r=role),
+    ):
+        conn.execute(statement)
+
+
+@dataclass
+class RlsRun:
+    """One interleaved comparison: its sides (the last one bypasses RLS) and the load average around it."""
+
+    label: str
+    sides: list[Side]
+    load: tuple[float, float]
+
+
+@dataclass
+class RlsResult:
+    """The RLS runs, the server-side split of the page query, and what explains it."""
+
+    runs: list[RlsRun]
+    split: dict[str, dict[str, tuple[float, float]]]
+    """Plan cache mode -> side -> (planning, execution) median microseconds."""
+    plan: str
+    cached_plans: dict[str, tuple[int, int]]
+    """Side -> (generic, custom) plans PostgreSQL used for the prepared page query under the default mode."""
+
+
+SPLIT_STATEMENT = "rls_split"
+PLAN_CACHE_MODES = {"custom": "force_custom_plan", "generic": "force_generic_plan"}
+
+
+def server_split(
+    sides: dict[str, tuple[psycopg.Connection[Any], str]], n: int
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Where the page query's server time goes, per side: ``EXPLAIN (ANALYZE, SUMMARY)`` of the prepared
+    statement, the sides interleaved, once with a plan made for each call (custom) and once with the cached
+    generic plan. Median planning and execution microseconds; the client and the wire are not in them."""
+    args = [sql.Literal(a) for a in RLS_QUERIES["page"][1]]
+    explain = sql.SQL("EXPLAIN (ANALYZE, SUMMARY, TIMING OFF, FORMAT JSON) EXECUTE {s}({a}, {b})").format(
+        s=sql.Identifier(SPLIT_STATEMENT), a=args[0], b=args[1]
+    )
+    for conn, query in sides.values():
+        prepare = sql.SQL("PREPARE {s} AS {q}").format(s=sql.Identifier(SPLIT_STATEMENT), q=sql.SQL(positional(query)))
+        conn.execute(prepare)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    names = list(sides)
+    for label, mode in PLAN_CACHE_MODES.items():
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        for conn, _ in sides.values():
+            conn.execute(sql.SQL("SET plan_cache_mode = {m}").format(m=sql.Identifier(mode)))
+        for i in range(n + 20):
+            for k in range(len(names)):
+                name = names[(i + k) % len(names)]
+                row = sides[name][0].execute(explain).fetchone()
+                summary = row[0][0] if row else {}
+                if i >= 20:
+                    samples[name].append((summary.get("Planning Time", 0.0), summary["Execution Time"]))
+        out[label] = {
+            name: (
+                statistics.median(v[0] for v in values) * 1000,
+                statistics.median(v[1] for v in values) * 1000,
+            )
+            for name, values in samples.items()
+        }
+    for conn, _ in sides.values():
+        conn.execute("RESET plan_cache_mode")
+        conn.execute(sql.SQL("DEALLOCATE {s}").format(s=sql.Identifier(SPLIT_STATEMENT)))
+    return out
+
+
+def positional(query: str) -> str:
+    """``query`` as psycopg sends it: ``%s`` placeholders numbered ``$1``, ``$2``..."""
+    parts = query.split("%s")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+
+
+def prepared_plans(conn: psycopg.Connection[Any], query: str) -> tuple[int, int]:
+    """How many generic and custom plans the server used for ``query``, prepared by psycopg on ``conn``."""
+    row = conn.execute(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = %s", (positional(query),)
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def bench_rls(admin: AdminConnection, names: Names, count_calls: int, page_calls: int) -> RlsResult:
+    """Each query as the agent role (RLS + the explicit predicate) and as the superuser (RLS bypassed), the
+    sides interleaved on their own connections, each set up once (the role switch is not in the loop): every
+    call on every side is the same ``execute`` + ``fetchall`` of a statement psycopg prepares after five runs.
+    The page query also runs on :data:`FUNCTION_COPY`, a second time with every side on its cached generic
+    plan, and through :func:`server_split`."""
     role = sql.Identifier(names.agent_role("acme", "support_bot"))
     conninfo = admin.conninfo(names.shared_database())
+    page, page_args = RLS_QUERIES["page"]
+    old_page = page.replace("invoices", FUNCTION_COPY)
     with (
         psycopg.connect(conninfo, autocommit=True) as rls,
+        psycopg.connect(conninfo, autocommit=True) as old,
         psycopg.connect(conninfo, autocommit=True) as bypass,
     ):
         rls.execute(sql.SQL("GRANT SELECT (amount_cents) ON data.invoices TO {r}").format(r=role))
-        rls.execute(sql.SQL("SET ROLE {r}").format(r=role))
+        function_form_copy(bypass, names, role)
+        for conn in (rls, old):
+            conn.execute(sql.SQL("SET ROLE {r}").format(r=role))
         counts = {
             label: conn.execute(RLS_QUERIES["count"][0], ("acme",)).fetchone()
             for label, conn in (("rls", rls), ("bypass", bypass))
         }
-        if counts["rls"] != counts["bypass"]:
+        pages = [fetch_all(rls, page, page_args), fetch_all(old, old_page, page_args)]
+        if counts["rls"] != counts["bypass"] or pages != [fetch_all(bypass, page, page_args)] * 2:
             raise SystemExit(f"RLS and bypass disagree: {counts}")
-        plan = "\n".join(r[0] for r in rls.execute("EXPLAIN " + RLS_QUERIES["page"][0], RLS_QUERIES["page"][1]))
-        results: dict[str, list[Side]] = {}
-        loads = []
-        for label, (query, args) in RLS_QUERIES.items():
-            results[label] = [
-                Side(f"{label}_{mode}", partial(fetch_all, conn, query, args), [conn.info.backend_pid])
-                for mode, conn in (("rls", rls), ("bypass", bypass))
+        plan = "\n".join(r[0] for r in rls.execute("EXPLAIN " + page, page_args))
+        page_sides = {"page_rls": (rls, page), "page_rls_function": (old, old_page), "page_bypass": (bypass, page)}
+
+        def sides_of(label: str) -> list[Side]:
+            if label != "count":
+                return [
+                    Side(name, partial(fetch_all, c, q, page_args), [c.info.backend_pid])
+                    for name, (c, q) in page_sides.items()
+                ]
+            query, args = RLS_QUERIES["count"]
+            return [
+                Side(f"count_{mode}", partial(fetch_all, c, query, args), [c.info.backend_pid])
+                for mode, c in (("rls", rls), ("bypass", bypass))
             ]
-            loads.append(interleave(results[label], n))
+
+        count_sides = sides_of("count")
+        runs = [RlsRun("count", count_sides, interleave(count_sides, count_calls))]
+        default_page = sides_of("page")
+        runs.append(RlsRun("page", default_page, interleave(default_page, page_calls)))
+        cached = {name: prepared_plans(conn, query) for name, (conn, query) in page_sides.items()}
+        for conn, _ in page_sides.values():
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        generic_page = sides_of("page")
+        runs.append(RlsRun("page, generic plans", generic_page, interleave(generic_page, page_calls)))
+        for conn, _ in page_sides.values():
+            conn.execute("RESET plan_cache_mode")
+        split = server_split(page_sides, min(page_calls, 2000))
         rows = int(counts["rls"][0]) if counts["rls"] else 0
-    return results, loads[0][0], loads[-1][1], plan + f"\n(acme rows: {rows:,})"
+    return RlsResult(runs, split, plan + f"\n(acme rows: {rows:,})", cached)
 
 
 def table(sides: list[Side], n: int) -> str:
@@ -304,46 +443,20 @@ def table(sides: list[Side], n: int) -> str:
     return "\n".join(lines) + f"\n\n({n} calls per side; CPU seconds are totals over those calls.)"
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if BEGIN in current and END in current:
-        current = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current if current.endswith("\n") else current + "\n", encoding="utf-8")
+SESSION_MARKS = (BEGIN, END)
+RLS_MARKS = ("<!-- agent_acl_rls:begin -->", "<!-- agent_acl_rls:end -->")
+"""Each measurement rewrites its own block of BENCHMARKS.md, so one can be re-measured alone (``--only``)."""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--rls-calls", type=int, default=300)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+def command(args: argparse.Namespace, part: str) -> str:
+    sizes = f"--rows {args.rows} --tenants {args.tenants}"
+    calls = (
+        f"--calls {args.calls}" if part == "session" else f"--rls-calls {args.rls_calls} --page-calls {args.page_calls}"
+    )
+    return f".venv/bin/python benchmarks/agent_acl_bench.py --only {part} {sizes} {calls}"
 
-    url = os.environ.get("PAYBILL_PG_URL")
-    tmp = None
-    if url:
-        admin = admin_connection(ServerSpec(url=url))
-        server = None
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="agent-acl-bench-")
-        server = EmbeddedServer(Path(tmp.name))
-        admin = server.ensure_running()
-    try:
-        policy, names = apply(admin, "aclbench", ["acme"])
-        load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
-        sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
-        rls, r_load0, r_load1, plan = bench_rls(admin, names, args.rls_calls)
-    finally:
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            tmp.cleanup()
 
+def session_text(args: argparse.Namespace, sessions: list[Side], s_load0: float, s_load1: float) -> str:
     by_name = {side.name: side for side in sessions}
     core = by_name["core_as_agent"].p50()
     ratios = ", ".join(
@@ -353,18 +466,9 @@ def main() -> None:
     like_for_like = by_name["session_durable"].p50() / by_name["core_as_agent_audited"].p50()
     flush = by_name["durable_floor"].p50()
     on_top = by_name["session_durable"].p50() - flush
-    rls_rows = "\n".join(
-        f"| {label} | {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | **{a.p50() / b.p50():.2f}x** "
-        f"| {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} | {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
-        for label, (a, b) in rls.items()
-    )
-    command = (
-        f".venv/bin/python benchmarks/agent_acl_bench.py --rows {args.rows} --tenants {args.tenants} "
-        f"--calls {args.calls} --rls-calls {args.rls_calls}"
-    )
-    text = f"""## agent_acl
+    return f"""## agent_acl
 
-Command: `{command}`
+Command: `{command(args, "session")}`
 (embedded PostgreSQL 18 over a Unix socket, Python {platform.python_version()}, {os.cpu_count()} CPUs shared with
 other work; times in milliseconds, wall clock per call, each call its own transaction). Every comparison runs
 its sides **interleaved** in one loop (each iteration runs every side once, rotating which goes first), after 20
@@ -407,31 +511,107 @@ this run, so that ratio bounds `session_durable`'s from below whatever the sessi
 the session adds {on_top:.3f} ms (the difference of the p50s of `session_durable` and `durable_floor`),
 against {core:.3f} ms for all of `core_as_agent`. The flush time is the disk's: it moves with other disk
 traffic on the machine, which the interleaving spreads over every side but cannot remove.
+"""
 
-### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
 
-Loading and `VACUUM ANALYZE`: {load_s:.1f} s. Load average (1 min): {r_load0:.2f} before, {r_load1:.2f} after.
-The agent role (RLS + the explicit predicate) and the superuser (RLS bypassed, the predicate only) return the
-same rows; {args.rls_calls} calls per side.
+def rls_text(args: argparse.Namespace, rls: RlsResult, load_s: float) -> str:
+    rls_rows = "\n".join(
+        f"| {run.label} | {RLS_FORMS[a.name]} | {len(a.samples)} | {run.load[0]:.2f} / {run.load[1]:.2f} "
+        f"| {a.p50():.3f} | {a.p99():.3f} | {b.p50():.3f} | {b.p99():.3f} | {(a.p50() - b.p50()) * 1000:.0f} "
+        f"| **{a.p50() / b.p50():.2f}x** | {a.client_cpu_s:.2f} / {b.client_cpu_s:.2f} "
+        f"| {a.server_cpu_s:.2f} / {b.server_cpu_s:.2f} |"
+        for run in rls.runs
+        for a, b in ((side, run.sides[-1]) for side in run.sides[:-1])
+    )
+    bypass_split = {mode: sides["page_bypass"] for mode, sides in rls.split.items()}
+    split_rows = "\n".join(
+        f"| {RLS_FORMS.get(name, 'none (bypass)')} | {mode} | {plan_us:.0f} | {exec_us:.0f} | {plan_us + exec_us:.0f} "
+        f"| {plan_us - bypass_split[mode][0]:+.0f} / {exec_us - bypass_split[mode][1]:+.0f} |"
+        for mode, sides in rls.split.items()
+        for name, (plan_us, exec_us) in sides.items()
+    )
+    generic, custom = rls.cached_plans["page_rls"]
+    bypass_generic, bypass_custom = rls.cached_plans["page_bypass"]
+    return f"""### Pooled RLS on {args.rows:,} rows ({args.tenants} tenants, `(tenant_id, id)` unique index)
 
-| query | RLS p50 | RLS p99 | bypass p50 | bypass p99 | p50 ratio | client CPU s (RLS / bypass) | server CPU s (RLS / bypass) |
-|---|---:|---:|---:|---:|---:|---:|---:|
+Command: `{command(args, "rls")}` (set up as the
+section above, on the same kind of server; load averages per comparison in the table).
+Loading and `VACUUM ANALYZE`: {load_s:.1f} s. The agent role (RLS + the explicit predicate, what agents run)
+and the superuser (RLS bypassed, the predicate only) return the same rows. Each side has its own connection,
+switched to its role once before the loop; every call on every side is the same `execute` + `fetchall` of a
+statement psycopg prepares after five runs, autocommit, so both sides do identical client work and round trips.
+
+| query | policy | calls per side | load avg (1 min) before / after | RLS p50 | RLS p99 | bypass p50 | bypass p99 | RLS - bypass p50 (us) | p50 ratio | client CPU s (RLS / bypass) | server CPU s (RLS / bypass) |
+|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rls_rows}
 
 `count` is `count(*), sum(amount_cents) WHERE tenant_id = $1`; `page` is `WHERE tenant_id = $1 AND id > $2
-ORDER BY id LIMIT 50`. The policy is `tenant_id = (SELECT acl.current_tenant())`: the sub-select is an InitPlan
-evaluated once per statement, so the index still drives the scan, and the aggregate costs the same on both
-sides. What RLS adds is that InitPlan: `current_tenant()` looks the role up in `acl.tenant_roles` (itself under
-RLS), a fixed few tens of microseconds per statement, which shows as a ratio only on a sub-millisecond query
-like the page. The page query's plan under RLS:
+ORDER BY id LIMIT 50`, the first page after a cursor, as a tenant's backend pages. The shipped policy
+(`sub-select`) is `tenant_id = (SELECT tenant_id FROM acl.tenant_roles WHERE role_name = current_user)`: an
+InitPlan run once per statement, an index lookup on the mapping's key, so the `(tenant_id, id)` index still
+drives the scan. The `function (before issue 13)` row is the same page query on a copy of the table under the
+policy as it was, `tenant_id = (SELECT acl.current_tenant())` with `current_tenant()` a SQL function pinning
+its `search_path`, in the same loop as the other two page sides (one bypass side serves both rows). The page
+query's plan under the shipped policy:
 
 ```
-{plan}
+{rls.plan}
 ```
+
+PostgreSQL re-plans the prepared page query on every call: under the default `plan_cache_mode` it used
+{custom} custom plans and {generic} generic ones on the RLS side ({bypass_custom} and {bypass_generic} on the bypass side), because the generic
+plan's estimate (`tenant_id = $1` at the default selectivity) costs more than the custom one. The run `page,
+generic plans` is the same loop with `plan_cache_mode = force_generic_plan` on every side: the cached plan,
+no planning per call.
+
+Where the server time goes (`EXPLAIN (ANALYZE, SUMMARY, TIMING OFF)` of the prepared page query, the sides
+interleaved, median microseconds over {min(args.page_calls, 2000)} calls per side; the client and the wire are not in these):
+
+| policy | plans | planning | execution | total | planning / execution vs bypass |
+|---|---|---:|---:|---:|---:|
+{split_rows}
 """
-    print(text)
-    if not args.no_write:
-        write_section(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rls-calls", type=int, default=300, help="calls per side of the aggregate (~70 ms each)")
+    parser.add_argument("--page-calls", type=int, default=5000, help="calls per side of the page query (~0.2 ms)")
+    parser.add_argument("--only", choices=("session", "rls"), help="measure and rewrite one section only")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    url = os.environ.get("PAYBILL_PG_URL")
+    tmp = None
+    if url:
+        admin = admin_connection(ServerSpec(url=url))
+        server = None
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="agent-acl-bench-")
+        server = EmbeddedServer(Path(tmp.name))
+        admin = server.ensure_running()
+    sections: list[tuple[tuple[str, str], str]] = []
+    try:
+        policy, names = apply(admin, "aclbench", ["acme"])
+        load_s = load_rows(admin, names.shared_database(), args.rows, args.tenants)
+        if args.only != "rls":
+            sessions, s_load0, s_load1 = bench_session(admin, policy, names, args.calls)
+            sections.append((SESSION_MARKS, session_text(args, sessions, s_load0, s_load1)))
+        if args.only != "session":
+            rls = bench_rls(admin, names, args.rls_calls, args.page_calls)
+            sections.append((RLS_MARKS, rls_text(args, rls, load_s)))
+    finally:
+        if server is not None:
+            server.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    for (begin, end), text in sections:
+        print(text)
+        if not args.no_write:
+            write_section(ROOT / "BENCHMARKS.md", begin, end, text)
 
 
 if __name__ == "__main__":

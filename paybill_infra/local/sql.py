@@ -6,11 +6,12 @@ pinned in golden files (``tests/golden/``) and the same statements run on a real
 
 Pooled isolation does not trust session settings: ``SET app.tenant_id`` is free for any role, so a policy
 on it would be void. The tenant is derived from ``current_user`` through ``paybill.tenant_roles``, a table
-tenants can read (their own row only, under its own forced RLS) but never write. The policy calls it as
-``(SELECT paybill.current_tenant())``: an InitPlan, evaluated once per statement instead of once per row.
+tenants can read (their own row only, under its own forced RLS) but never write. The policy reads it in
+agent_acl's form (:func:`agent_acl.ddl.current_tenant`), ``(SELECT tenant_id FROM paybill.tenant_roles WHERE
+role_name = current_user)``: an InitPlan, evaluated once per statement, with no function call in between.
 
 Nothing here trusts the search path either (issue 10): every project object is referenced schema-qualified,
-the one function pins ``search_path = pg_catalog, pg_temp``, and every tenant login role gets
+the policy calls no function (its expression is stored parsed), and every tenant login role gets
 ``search_path = pg_catalog, <its own schema>`` (no ``"$user"``), so a schema that happens to carry a role's
 name is never searched by that role.
 
@@ -28,6 +29,7 @@ from psycopg import sql
 from sqlalchemy import Table
 
 from agent_acl import DataSchema
+from agent_acl.ddl import current_tenant
 from paybill_infra.local.app_schema import APP_SCHEMA, TABLES, TENANT_COLUMN, tables_in
 from paybill_infra.topology import naming
 
@@ -37,9 +39,11 @@ CONTROL_SCHEMA = "paybill"
 POOLED_SCHEMA: Final = naming.POOLED_SCHEMA
 SILO_SCHEMA: Final = naming.SILO_SCHEMA
 TENANT_ROLES_TABLE = "tenant_roles"
-CURRENT_TENANT_FN = "current_tenant"
 POOLED_POLICY = "tenant_isolation"
 MAPPING_POLICY = "own_mapping_only"
+POOLED_POLICY_FORM: Final = f"%= ( SELECT {TENANT_ROLES_TABLE}.tenant_id%FROM {CONTROL_SCHEMA}.{TENANT_ROLES_TABLE}%"
+"""A ``LIKE`` pattern the deparsed tenant policy (``pg_policies.qual`` and ``with_check``) matches: how the
+provider tells the current policy from a missing or outdated one (``paybill.current_tenant()`` before issue 13)."""
 DML = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 MAINTENANCE_DATABASE: Final = "postgres"
 MAINTENANCE_DATABASES: Final = ("postgres", "template1")
@@ -176,10 +180,8 @@ def revoke_large_object_creation() -> Statements:
 
 
 def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
-    """The tenant-role mapping and ``current_tenant()`` that pooled policies rely on."""
+    """The tenant-role mapping that pooled policies rely on."""
     table = _id(CONTROL_SCHEMA, TENANT_ROLES_TABLE)
-    function = _id(CONTROL_SCHEMA, CURRENT_TENANT_FN)
-    body = sql.SQL("SELECT tenant_id FROM {table} WHERE role_name = current_user").format(table=table)
     return [
         *create_schema(CONTROL_SCHEMA, owner),
         sql.SQL("CREATE TABLE {table} (role_name name PRIMARY KEY, tenant_id text NOT NULL UNIQUE)").format(
@@ -191,20 +193,12 @@ def create_control_schema(owner: str = OWNER_ROLE) -> Statements:
         sql.SQL("CREATE POLICY {policy} ON {table} FOR SELECT USING (role_name = current_user)").format(
             policy=_id(MAPPING_POLICY), table=table
         ),
-        sql.SQL(
-            "CREATE FUNCTION {fn}() RETURNS text LANGUAGE sql STABLE SECURITY INVOKER "
-            "SET search_path = pg_catalog, pg_temp AS {body}"
-        ).format(fn=function, body=sql.Literal(body.as_string(None))),
-        sql.SQL("ALTER FUNCTION {fn}() OWNER TO {owner}").format(fn=function, owner=_id(owner)),
-        sql.SQL("REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC").format(fn=function),
     ]
 
 
 def enable_pooled_rls(tables: Sequence[Table] = TABLES, *, tenant_column: str = TENANT_COLUMN) -> Statements:
     """ENABLE + FORCE row-level security and the single tenant policy on every pooled table."""
-    predicate = sql.SQL("{col} = (SELECT {fn}())").format(
-        col=_id(tenant_column), fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN)
-    )
+    predicate = sql.SQL("{col} = {tenant}").format(col=_id(tenant_column), tenant=current_tenant(CONTROL_SCHEMA))
     out: Statements = []
     for table in tables:
         name = _id(POOLED_SCHEMA, table.name)
@@ -235,9 +229,6 @@ def bind_pooled_tenant(
             a=_id(CONTROL_SCHEMA), b=_id(POOLED_SCHEMA), role=_id(role)
         ),
         sql.SQL("GRANT SELECT ON {t} TO {role}").format(t=_id(CONTROL_SCHEMA, TENANT_ROLES_TABLE), role=_id(role)),
-        sql.SQL("GRANT EXECUTE ON FUNCTION {fn}() TO {role}").format(
-            fn=_id(CONTROL_SCHEMA, CURRENT_TENANT_FN), role=_id(role)
-        ),
     ]
     for table in tables:
         out.append(sql.SQL("GRANT {dml} ON {t} TO {role}").format(dml=DML, t=_id(POOLED_SCHEMA, table), role=_id(role)))

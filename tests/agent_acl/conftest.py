@@ -220,8 +220,5 @@ def expected_privileges(
         column = None if entry.privilege is Privilege.DELETE else entry.column
         out.add((schema, entry.table, column, entry.privilege.value))
     if isolation is Isolation.POOLED:
-        out |= {
-            ("acl", "tenant_roles", None, "SELECT"),
-            ("acl", "current_tenant", None, "FUNCTION EXECUTE"),
-        }
+        out.add(("acl", "tenant_roles", None, "SELECT"))
     return out

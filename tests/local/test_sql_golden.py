@@ -70,9 +70,7 @@ def test_identifiers_and_values_are_quoted_not_formatted() -> None:
     assert "PASSWORD 'v''; --'" in text
 
 
-PROJECT_OBJECTS = re.compile(
-    r"(?<![\w.\"])\"?(customers|invoices|tenant_roles|current_tenant|audit_log|provisioning_lock)\b"
-)
+PROJECT_OBJECTS = re.compile(r"(?<![\w.\"])\"?(customers|invoices|tenant_roles|audit_log|provisioning_lock)\b")
 
 ALIAS = re.compile(r'\bAS "[^"]*"')
 

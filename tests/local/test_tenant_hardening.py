@@ -245,7 +245,7 @@ def test_what_a_tenant_login_can_reach_is_pinned(fleet: Fleet) -> None:
             "usage": ["paybill", "pooled"],
             "create": [],
             "relations": ["paybill.tenant_roles", "pooled.customers", "pooled.invoices"],
-            "functions": ["paybill.current_tenant"],
+            "functions": [],
         },
         "zeta-app": {
             "databases": [SHARED],
@@ -343,3 +343,29 @@ def column(conn: psycopg.Connection[Any], statement: str) -> list[str]:
 
 def sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def test_a_policy_in_the_old_function_form_is_drift_and_converges(fleet: Fleet) -> None:
+    """Platforms created before issue 13 carry ``tenant_id = (SELECT paybill.current_tenant())``: reading the
+    platform reports it, and converging rewrites it to the sub-select form, which calls no function."""
+    platform = {"server": fleet.server, "database": SHARED, "owner": q.OWNER_ROLE}
+    fleet.query(
+        "CREATE FUNCTION paybill.current_tenant() RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog "
+        "AS 'SELECT tenant_id FROM paybill.tenant_roles WHERE role_name = current_user'"
+    )
+    fleet.query("GRANT EXECUTE ON FUNCTION paybill.current_tenant() TO PUBLIC")
+    fleet.query("DROP POLICY tenant_isolation ON pooled.invoices")
+    fleet.query(
+        "CREATE POLICY tenant_isolation ON pooled.invoices USING (tenant_id = (SELECT paybill.current_tenant()))"
+        " WITH CHECK (tenant_id = (SELECT paybill.current_tenant()))"
+    )
+    try:
+        assert prov.SharedPlatformProvider().read(SHARED, platform).outs["drift"] == ["policy:invoices"]
+        prov.SharedPlatformProvider().update(SHARED, {**platform, "drift": ["policy:invoices"]}, platform)
+        assert prov.SharedPlatformProvider().read(SHARED, platform).outs["drift"] == []
+        functions = fleet.query(
+            "SELECT count(*) FROM pg_depend WHERE classid = 'pg_policy'::regclass AND refclassid = 'pg_proc'::regclass"
+        )
+        assert functions == [(0,)]
+    finally:
+        fleet.query("DROP FUNCTION IF EXISTS paybill.current_tenant() CASCADE")

@@ -149,7 +149,7 @@ def _pooled_rls_drift(conn: psycopg.Connection[Any], props: Props) -> list[str]:
             q.POOLED_SCHEMA,
             table.name,
             q.POOLED_POLICY,
-            *[f"%SELECT {q.CONTROL_SCHEMA}.{q.CURRENT_TENANT_FN}()%"] * 2,
+            *[q.POOLED_POLICY_FORM] * 2,
         ):
             drift.append(f"policy:{table.name}")
     return drift

@@ -13,7 +13,7 @@ RESET ROLE;
 REVOKE ALL ON "pooled"."notes" FROM PUBLIC;
 ALTER TABLE "pooled"."notes" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "pooled"."notes" FORCE ROW LEVEL SECURITY;
-CREATE POLICY "tenant_isolation" ON "pooled"."notes" FOR ALL USING ("tenant_id" = (SELECT "paybill"."current_tenant"())) WITH CHECK ("tenant_id" = (SELECT "paybill"."current_tenant"()));
+CREATE POLICY "tenant_isolation" ON "pooled"."notes" FOR ALL USING ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user)) WITH CHECK ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user));
 GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."notes" TO "r_acme";
 GRANT SELECT, INSERT, UPDATE, DELETE ON "pooled"."notes" TO "r_globex";
 ALTER TABLE "pooled"."accounts" ADD COLUMN phone TEXT;

@@ -6,9 +6,6 @@ ALTER TABLE "paybill"."tenant_roles" OWNER TO "paybill_owner";
 ALTER TABLE "paybill"."tenant_roles" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "paybill"."tenant_roles" FORCE ROW LEVEL SECURITY;
 CREATE POLICY "own_mapping_only" ON "paybill"."tenant_roles" FOR SELECT USING (role_name = current_user);
-CREATE FUNCTION "paybill"."current_tenant"() RETURNS text LANGUAGE sql STABLE SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS 'SELECT tenant_id FROM "paybill"."tenant_roles" WHERE role_name = current_user';
-ALTER FUNCTION "paybill"."current_tenant"() OWNER TO "paybill_owner";
-REVOKE ALL ON FUNCTION "paybill"."current_tenant"() FROM PUBLIC;
 CREATE SCHEMA "pooled" AUTHORIZATION "paybill_owner";
 SET LOCAL ROLE "paybill_owner";
 CREATE TABLE pooled.customers (
@@ -34,7 +31,7 @@ CREATE TABLE pooled.invoices (
 RESET ROLE;
 ALTER TABLE "pooled"."customers" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "pooled"."customers" FORCE ROW LEVEL SECURITY;
-CREATE POLICY "tenant_isolation" ON "pooled"."customers" FOR ALL USING ("tenant_id" = (SELECT "paybill"."current_tenant"())) WITH CHECK ("tenant_id" = (SELECT "paybill"."current_tenant"()));
+CREATE POLICY "tenant_isolation" ON "pooled"."customers" FOR ALL USING ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user)) WITH CHECK ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user));
 ALTER TABLE "pooled"."invoices" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "pooled"."invoices" FORCE ROW LEVEL SECURITY;
-CREATE POLICY "tenant_isolation" ON "pooled"."invoices" FOR ALL USING ("tenant_id" = (SELECT "paybill"."current_tenant"())) WITH CHECK ("tenant_id" = (SELECT "paybill"."current_tenant"()));
+CREATE POLICY "tenant_isolation" ON "pooled"."invoices" FOR ALL USING ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user)) WITH CHECK ("tenant_id" = (SELECT "paybill"."tenant_roles"."tenant_id" FROM "paybill"."tenant_roles" WHERE "paybill"."tenant_roles"."role_name" = current_user));
