@@ -91,8 +91,12 @@ from agent_acl.state import MemoryState, SharedState
 RATE_WINDOW_S = 60.0
 ROLE_SQL = (
     b"SELECT set_config('role', %s, true), set_config('statement_timeout', %s, true),"
+    b" set_config('plan_cache_mode', 'force_generic_plan', true),"
     b" set_config('" + ROW_COUNT_SETTING.encode() + b"', '0', true)"
 )
+"""The transaction's role, timeout and row count, and cached plans: a step's statement is the same every call
+(only its values change) and its tenant filter is an InitPlan whose value no plan can know, so a plan per call
+(what PostgreSQL's default chooses here) only repeats the planning, the policy's sub-select included."""
 PLACEMENT_SQL = (
     b"SELECT current_database(), current_user,"
     b" (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = %s),"

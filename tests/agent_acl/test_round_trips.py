@@ -124,3 +124,23 @@ def test_memory_audit_costs_no_statement(deployment: Deployment, fresh_engine: s
         session.run("support", "lookup", {"name": "alice-acme"})
     assert checkouts == [[["BEGIN", ROLE, STEP_CTE, "RESET ROLE", "COMMIT"]]]
     assert [r.decision.value for r in audit.records] == ["allowed", "allowed"]
+
+
+def test_a_steps_statement_runs_on_a_cached_plan(deployment: Deployment, fresh_engine: sa.Engine) -> None:
+    """Once psycopg has prepared the step's statement, PostgreSQL plans it once and reuses the plan, instead of
+    planning it again (row-level security's sub-select included) on every call."""
+    dep = deployment
+    session = AgentSession(
+        fresh_engine,
+        TenantContext(tenant=A, isolation=dep.isolation),
+        "support_bot",
+        policy=dep.policy,
+        audit=MemoryAuditSink(),
+    )
+    for _ in range(9):
+        assert session.run("support", "lookup", {"name": "alice-acme"}).rows
+    with fresh_engine.connect() as conn:
+        plans = conn.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE starts_with(statement, 'WITH acl__step')"
+        ).all()
+    assert len(plans) == 1 and plans[0][0] >= 3 and plans[0][1] == 0, plans
