@@ -141,6 +141,7 @@ def test_a_steps_statement_runs_on_a_cached_plan(deployment: Deployment, fresh_e
         assert session.run("support", "lookup", {"name": "alice-acme"}).rows
     with fresh_engine.connect() as conn:
         plans = conn.exec_driver_sql(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE starts_with(statement, 'WITH acl__step')"
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE starts_with(statement, 'WITH acl__step')"
         ).all()
     assert len(plans) == 1 and plans[0][0] >= 3 and plans[0][1] == 0, plans
