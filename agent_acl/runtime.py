@@ -8,12 +8,12 @@
 4. requires a single-use approval token for actions that need one;
 5. in one transaction, pipelined on one pooled connection in ONE round trip: ``[BEGIN, set_config('role',
    <agent role>), statement_timeout and cached plans, the compiled statement with the tenant bound from the
-   trusted context and the row guard around it, RESET ROLE, the audit record, COMMIT]``. The row limit and the session's row
-   budget are checked by PostgreSQL inside the statement (:mod:`agent_acl.guard`): more rows raise there, so
-   the queued ``COMMIT`` only rolls back and the refusal is then audited on its own. The first call of a
-   session adds one round trip for the placement check (database, role, schema, no elevated role attributes,
-   and the row guard, which a database provisioned before it lacks); a step with ``max_cost`` adds one for
-   its ``EXPLAIN``;
+   trusted context and the row guard around it, RESET ROLE, the audit record, COMMIT]``. The row limit and the
+   session's row budget are checked by PostgreSQL inside the statement (:mod:`agent_acl.guard`): more rows
+   raise there, so the queued ``COMMIT`` only rolls back and the refusal is then audited on its own. The first
+   call of a session adds one round trip for the placement check (database, role, schema, no elevated role
+   attributes, and the row guard, which a database provisioned before it lacks); a step with ``max_cost`` adds
+   one for its ``EXPLAIN``;
 6. a denial raises a typed :class:`~agent_acl.errors.AccessDenied`; any failure rolls back the whole step, and
    the connection goes back to the pool only with the role reset (:func:`agent_acl.driver.pipelined`).
 
