@@ -43,6 +43,7 @@ from paybill_infra.controlplane.models import StackChange
 from paybill_infra.controlplane.secrets import SecretsConfig
 from paybill_infra.engine.diffs import ChangeLog
 from paybill_infra.engine.errors import map_engine_error
+from paybill_infra.engine.host_process import SharedProviderHost
 from paybill_infra.engine.settings import EngineSettings
 from paybill_infra.errors import EngineError
 from paybill_infra.local.provider import (
@@ -117,8 +118,10 @@ class StackManager:
         retry: RetryPolicy | None = None,
         parallel: int = 8,
         history: int = DEFAULT_HISTORY,
+        shared_provider_host: bool = False,
     ) -> None:
         self.settings = settings
+        self.shared_provider_host = shared_provider_host
         self.history = history
         self.project = project
         self.secrets = secrets or SecretsConfig()
@@ -133,6 +136,24 @@ class StackManager:
         return lifeline.marked(self.settings.env())
 
     @cached_property
+    def provider_host(self) -> SharedProviderHost:
+        """The one dynamic-provider host every engine run attaches to, with ``shared_provider_host`` (started
+        by the first run that needs it)."""
+        return SharedProviderHost(self._env)
+
+    def engine_env(self) -> dict[str, str]:
+        """The environment of one engine run: the manager's own, attached to the shared provider host when
+        that is on (asked per run: a host that died is started again)."""
+        if not self.shared_provider_host:
+            return self._env
+        return {**self._env, **self.provider_host.engine_env()}
+
+    def close(self) -> None:
+        """Stop the shared provider host, if one was started."""
+        if "provider_host" in self.__dict__:
+            self.provider_host.stop()
+
+    @cached_property
     def command(self) -> auto.PulumiCommand:
         """The one CLI every stack runs, created (``pulumi version``) on first use: a control plane opened
         only to read the registry never starts it."""
@@ -143,15 +164,16 @@ class StackManager:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def select(self, stack: str, program: Callable[[], None]) -> _Stack:
+    def select(self, stack: str, program: Callable[[], None], *, run: bool = False) -> _Stack:
         """A handle on ``stack`` with ``program``. A stack that exists costs no process; a new one is created
         (``stack init``, where the secrets provider applies). Off a file backend, existence is not visible
-        without the CLI, so the stack is created or selected."""
+        without the CLI, so the stack is created or selected. ``run``: the handle runs an operation that may
+        call providers (see :meth:`engine_env`)."""
         workspace = auto.LocalWorkspace(
             work_dir=str(self.work_dir(stack)),
             program=program,
             pulumi_command=self.command,
-            env_vars=self._env,
+            env_vars=self.engine_env() if run else self._env,
             secrets_provider=self.secrets.for_workspace(),
             project_settings=auto.ProjectSettings(name=self.project, runtime="python"),
         )
@@ -234,7 +256,7 @@ class StackManager:
         reveal: bool,
         target: tuple[str, ...],
     ) -> RunOutcome:
-        handle = self.select(stack, program)
+        handle = self.select(stack, program, run=True)
         observe = handle.observer(on_event)
         targets = list(target) or None
         try:
