@@ -139,7 +139,7 @@ class StackManager:
     def provider_host(self) -> SharedProviderHost:
         """The one dynamic-provider host every engine run attaches to, with ``shared_provider_host`` (started
         by the first run that needs it)."""
-        return SharedProviderHost(self._env)
+        return SharedProviderHost(self._env, project=self.project)
 
     def engine_env(self) -> dict[str, str]:
         """The environment of one engine run: the manager's own, attached to the shared provider host when

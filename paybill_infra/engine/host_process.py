@@ -28,10 +28,11 @@ START_TIMEOUT_S = 30.0
 class SharedProviderHost:
     """One provider host process for every engine run of this process. ``env`` is the engine runs' own
     environment (with this process's lifeline mark), so the host sees what a provider started by the engine
-    would. Thread-safe."""
+    would; ``project`` is the project the providers are configured for. Thread-safe."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], *, project: str) -> None:
         self._env = dict(env)
+        self.project = project
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._port = 0
@@ -53,6 +54,7 @@ class SharedProviderHost:
 
     def _start(self) -> tuple[subprocess.Popen[bytes], int]:
         argv = [sys.executable, "-m", "paybill_infra.engine.provider_host", "--owner", str(os.getpid())]
+        argv += ["--project", self.project]
         process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
             argv, env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
         )

@@ -55,6 +55,9 @@ from paybill_infra import lifeline
 
 PROVIDER_KEY = "__provider"
 PLUGIN_VERSION = "0.1.0"
+MAX_MESSAGE_BYTES = 400 * 2**20
+"""The limit of the SDK's own provider host for one message (gRPC's default, 4 MB, is too small for large
+properties)."""
 DEFAULT_THREADS = 64
 """Calls served at once: engines run up to ``engine_parallel`` (8) resources each, ``workers`` (4) at once."""
 _R = TypeVar("_R")
@@ -180,8 +183,9 @@ class DynamicProviderHost(provider_pb2_grpc.ResourceProviderServicer):
 
 
 def _known(news: Mapping[str, Any], olds: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The properties to take the provider from: the new ones unless their provider is not known yet."""
-    return olds if news.get(PROVIDER_KEY) == rpc.UNKNOWN else news
+    """The properties to take the provider from: the new ones unless their provider is not known yet (an
+    unknown value deserializes to a ``pulumi.output.Unknown``, not to a pickle)."""
+    return news if isinstance(news.get(PROVIDER_KEY), str) else olds
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -204,7 +208,10 @@ def _abort(context: grpc.ServicerContext, detail: str) -> NoReturn:
 
 def serve(project: str, *, threads: int = DEFAULT_THREADS) -> tuple[grpc.Server, int]:
     """Start serving on a free port of 127.0.0.1; returns the server and its port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paybill-provider"))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paybill-provider"),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
+    )
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(DynamicProviderHost(project), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

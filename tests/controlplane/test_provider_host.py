@@ -150,3 +150,21 @@ def test_a_provider_error_is_the_same_typed_error(env: Env, plane: ControlPlane)
 def raised(detail: str) -> str:
     """The line of an engine error that names the provider's exception."""
     return next(line.strip() for line in detail.splitlines() if "DuplicateObject" in line)
+
+
+def test_a_dead_host_is_started_again_and_close_stops_it(env: Env, plane: ControlPlane) -> None:
+    plane.onboard({"slug": "revived", "display_name": "Revived", "plan": "starter"})
+    dead = plane.stacks.provider_host.pid
+    assert dead is not None
+    killed = psutil.Process(dead)
+    killed.kill()
+    killed.wait(timeout=10)
+    assert plane.converge("revived")
+    again = plane.stacks.provider_host.pid
+    assert again is not None and again != dead
+    with ControlPlane(env.settings.model_copy(update={"shared_provider_host": True}), recover=False) as other:
+        assert other.drift("revived").clean
+        stopped = other.stacks.provider_host.pid
+        assert stopped is not None and stopped != again
+    assert not psutil.pid_exists(stopped)
+    assert plane.stacks.provider_host.pid == again
