@@ -23,6 +23,11 @@ so this module serves the same protocol itself:
   engine's configuration it belongs to, so a non-empty configuration is refused instead of being applied to
   the wrong run.
 
+Exposure: like the SDK's own host, this one listens on 127.0.0.1 without authentication and unpickles what a
+client sends, so any local process may make it run code as the control plane's user. The SDK's host is
+exposed so only while its run lasts; this one for as long as the control plane runs. Use it on a host whose
+other local users are trusted as much as the control plane's (a dedicated machine or container).
+
 The process lives as long as the process that started it (``--owner``): it waits on a pidfd of its owner
 (:func:`paybill_infra.lifeline.exit_with`). Not a parent-death signal: that fires when the *thread* that
 started the host ends, and the control plane starts it from whichever worker thread runs the engine first.
