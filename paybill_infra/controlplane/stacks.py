@@ -129,17 +129,22 @@ class StackManager:
         self.parallel = parallel
         self.work_root = state_dir / "work"
         self._guard = threading.Lock()
+        self._host_lock = threading.Lock()
+        self._provider_host: SharedProviderHost | None = None
 
     @cached_property
     def _env(self) -> dict[str, str]:
         """The engine runs' environment, built on first use (it names the CLI's directory)."""
         return lifeline.marked(self.settings.env())
 
-    @cached_property
+    @property
     def provider_host(self) -> SharedProviderHost:
-        """The one dynamic-provider host every engine run attaches to, with ``shared_provider_host`` (started
-        by the first run that needs it)."""
-        return SharedProviderHost(self._env, project=self.project)
+        """The one dynamic-provider host every engine run attaches to, with ``shared_provider_host`` (its
+        process is started by the first run that needs it). One per manager, whichever thread asks first."""
+        with self._host_lock:
+            if self._provider_host is None:
+                self._provider_host = SharedProviderHost(self._env, project=self.project)
+            return self._provider_host
 
     def engine_env(self) -> dict[str, str]:
         """The environment of one engine run: the manager's own, attached to the shared provider host when
@@ -150,8 +155,8 @@ class StackManager:
 
     def close(self) -> None:
         """Stop the shared provider host, if one was started."""
-        if "provider_host" in self.__dict__:
-            self.provider_host.stop()
+        if self._provider_host is not None:
+            self._provider_host.stop()
 
     @cached_property
     def command(self) -> auto.PulumiCommand:
