@@ -27,8 +27,9 @@ START_TIMEOUT_S = 30.0
 
 class SharedProviderHost:
     """One provider host process for every engine run of this process. ``env`` is the engine runs' own
-    environment (with this process's lifeline mark), so the host sees what a provider started by the engine
-    would; ``project`` is the project the providers are configured for. Thread-safe."""
+    variables (with this process's lifeline mark), over this process's environment as the CLI gets them, so
+    the host sees what a provider started by the engine would; ``project`` is the project the providers are
+    configured for. Thread-safe."""
 
     def __init__(self, env: Mapping[str, str], *, project: str) -> None:
         self._env = dict(env)
@@ -56,7 +57,7 @@ class SharedProviderHost:
         argv = [sys.executable, "-m", "paybill_infra.engine.provider_host", "--owner", str(os.getpid())]
         argv += ["--project", self.project]
         process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-            argv, env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+            argv, env={**os.environ, **self._env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
         )
         stdout = cast(IO[bytes], process.stdout)  # stdout=PIPE
         ready, _, _ = select.select([stdout], [], [], START_TIMEOUT_S)
