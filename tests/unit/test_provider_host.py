@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, ResourceProvider
+from pulumi.dynamic import (
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
@@ -22,6 +30,7 @@ class Echo(ResourceProvider):
     """Counts its configurations; creates ``echo-<name>`` unless asked to fail."""
 
     configured: ClassVar[list[ConfigureRequest]] = []
+    deleted: ClassVar[list[str]] = []
 
     def configure(self, req: ConfigureRequest) -> None:
         Echo.configured.append(req)
@@ -33,6 +42,21 @@ class Echo(ResourceProvider):
         if props.get("fail"):
             raise RuntimeError("asked to fail: boom-7")
         return CreateResult(id_=f"echo-{props['name']}", outs={"name": props["name"], "size": 3})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        renamed = olds.get("name") != news.get("name")
+        return DiffResult(changes=olds != news, replaces=["name"] if renamed else [], delete_before_replace=renamed)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if props.get("gone"):
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "size": 4}, {"name": props["name"], "drift": ["size"]})
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**news, "size": 5})
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        Echo.deleted.append(id_)
 
 
 PICKLED = base64.b64encode(pickle.dumps(Echo())).decode()  # by reference: the host imports this module
@@ -94,3 +118,29 @@ def test_a_missing_provider_is_named(host: Any) -> None:
     with pytest.raises(grpc.RpcError) as info:
         host.Create(provider_pb2.CreateRequest(properties=struct(name="x")))
     assert f"'{PROVIDER_KEY}' must hold a pickled provider" in info.value.details()
+
+
+def props(**values: Any) -> struct_pb2.Struct:
+    return struct(**{PROVIDER_KEY: PICKLED}, **values)
+
+
+def test_diff_reports_changes_and_replacements(host: Any) -> None:
+    same = host.Diff(provider_pb2.DiffRequest(id="e", olds=props(name="a"), news=props(name="a")))
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE and list(same.replaces) == []
+    renamed = host.Diff(provider_pb2.DiffRequest(id="e", olds=props(name="a"), news=props(name="b")))
+    assert renamed.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(renamed.replaces) == ["name"] and renamed.deleteBeforeReplace
+
+
+def test_read_update_and_delete(host: Any) -> None:
+    read = host.Read(provider_pb2.ReadRequest(id="e", properties=props(name="a")))
+    assert read.id == "e" and read.properties["size"] == 4
+    assert rpc.deserialize_properties(read.inputs) == {"name": "a", "drift": ["size"], PROVIDER_KEY: PICKLED}
+    gone = host.Read(provider_pb2.ReadRequest(id="e", properties=props(name="a", gone=True)))
+    assert gone.id == ""
+    by_inputs = host.Read(provider_pb2.ReadRequest(id="e", inputs=props(name="a")))
+    assert by_inputs.properties["name"] == "a"
+    updated = host.Update(provider_pb2.UpdateRequest(id="e", olds=props(name="a"), news=props(name="a")))
+    assert dict(updated.properties) == {"name": "a", "size": 5, PROVIDER_KEY: PICKLED}
+    host.Delete(provider_pb2.DeleteRequest(id="e-del", properties=props(name="a")))
+    assert Echo.deleted[-1] == "e-del"
