@@ -10,6 +10,9 @@ Why this shape (see the engine notes, §4):
   never ``stack select``-ed (every command passes ``--stack``), and the outputs and change summary come from
   the operation's own event stream instead of two ``stack output`` and one ``stack history`` afterwards.
   Only a caller that needs secret output values in memory pays one ``stack output --show-secrets``.
+- With ``shared_provider_host`` every engine run attaches to one dynamic-provider process that lives as long
+  as this manager's process (:mod:`paybill_infra.engine.provider_host`) instead of starting its own: 1.6-2.6x
+  less CPU per run, that process's own CPU included (``BENCHMARKS.md``, "A shared provider host").
 - Names are pure functions of the registry (plan, pool ordinal, slug, isolation), so the same registry
   always maps to the same stacks, and a crash can be repaired by name.
 
