@@ -16,6 +16,10 @@ once, but the shell and the provider were left running for good (~90 MB each). T
   time of the process that started it, see :func:`marked`); a process carrying the mark of a process that no
   longer exists is left from a dead run and is killed (whatever started before the provider code loaded,
   or the shell). Only processes with the mark are touched.
+
+The shared provider host (:mod:`paybill_infra.engine.provider_host`), when the control plane uses one, belongs
+to no single run: it ends with the control-plane process that started it (:func:`exit_with`) and carries
+that process's mark, so :func:`reap_orphans` finds it too once that process is gone.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ OWNER_ENV = "PAYBILL_ENGINE_OWNER"
 ENGINE_NAME = "pulumi"
 PROVIDER_HOST = "pulumi.dynamic.__main__"
 _PR_SET_PDEATHSIG = 1
-_EXIT_ENGINE_GONE = 70
+_EXIT_OWNER_GONE = 70
 _log = logging.getLogger("paybill_infra.lifeline")
 
 
@@ -102,24 +106,34 @@ def guard_engine() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     engine = engine_process()
-    if engine is None:
+    if engine is not None:
+        exit_with(engine)
+
+
+def exit_with(process: psutil.Process) -> None:
+    """End this process as soon as ``process`` exits: a thread waits on a pidfd of it (see the module
+    docstring). Where there are no pidfds (not Linux, a kernel before 5.3, a sandbox) only
+    :func:`reap_orphans` applies."""
+    if not sys.platform.startswith("linux"):
         return
     try:
-        pidfd = os.pidfd_open(engine.pid)
-    except OSError:  # a kernel before 5.3, or a sandbox without pidfds: the reaper is left
+        pidfd = os.pidfd_open(process.pid)
+    except ProcessLookupError:
+        os._exit(_EXIT_OWNER_GONE)
+    except OSError:
         return
-    if not engine.is_running():
-        os._exit(_EXIT_ENGINE_GONE)
-    threading.Thread(target=_exit_with, args=(pidfd,), name="paybill-engine-guard", daemon=True).start()
+    if not process.is_running():  # gone, or its pid reused, before the pidfd was opened
+        os._exit(_EXIT_OWNER_GONE)
+    threading.Thread(target=_exit_with, args=(pidfd,), name="paybill-lifeline", daemon=True).start()
 
 
 def _exit_with(pidfd: int) -> None:
-    """Block until the engine behind ``pidfd`` exits, then end this process at once (the engine that would
-    ask for anything more is gone; nothing here needs flushing)."""
+    """Block until the process behind ``pidfd`` exits, then end this process at once (whatever would ask
+    for anything more is gone; nothing here needs flushing)."""
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.poll()
-    os._exit(_EXIT_ENGINE_GONE)
+    os._exit(_EXIT_OWNER_GONE)
 
 
 _guard = threading.Event()

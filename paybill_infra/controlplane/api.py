@@ -160,10 +160,12 @@ class ControlPlane:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop heartbeating and release the registry connections (running operations are not stopped)."""
+        """Stop heartbeating, release the registry connections and stop the shared provider host (running
+        operations are not stopped: one still running fails once the host is gone)."""
         self._stop.set()
         self._heartbeat.join(timeout=5)
         self.registry.engine.dispose()
+        self.stacks.close()
 
     def __enter__(self) -> ControlPlane:
         return self

@@ -100,6 +100,7 @@ def build_runtime(
         retry=RetryPolicy(attempts=settings.retry_attempts),
         parallel=settings.engine_parallel,
         history=settings.state_history,
+        shared_provider_host=settings.shared_provider_host,
     )
     return Runtime(
         settings=settings,

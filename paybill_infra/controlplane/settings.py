@@ -41,6 +41,8 @@ class ControlPlaneSettings(BaseModel):
     per stack in its history (each holds a copy of the stack's checkpoint). ``pool_shard_size`` is how many
     members one stack of a pool holds (a pool larger than that spreads over shards): what a tenant's engine
     run in a pool costs grows with it, not with the pool (see :mod:`paybill_infra.controlplane.reconcile`).
+    ``shared_provider_host`` attaches every engine run to one dynamic-provider process that lives as long as
+    the control plane (:mod:`paybill_infra.engine.provider_host`) instead of each run starting its own.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,6 +70,7 @@ class ControlPlaneSettings(BaseModel):
     backup_retention: Annotated[timedelta, Field(ge=timedelta(0))] = timedelta(days=30)
     state_history: Annotated[int, Field(ge=1, le=10_000)] = 20
     pool_shard_size: Annotated[int, Field(ge=1, le=1_000)] = 32
+    shared_provider_host: bool = False
 
     @model_validator(mode="after")
     def _default_cloud_configured(self) -> ControlPlaneSettings:

@@ -10,6 +10,9 @@ Why this shape (see the engine notes, §4):
   never ``stack select``-ed (every command passes ``--stack``), and the outputs and change summary come from
   the operation's own event stream instead of two ``stack output`` and one ``stack history`` afterwards.
   Only a caller that needs secret output values in memory pays one ``stack output --show-secrets``.
+- With ``shared_provider_host`` every engine run attaches to one dynamic-provider process that lives as long
+  as this manager's process (:mod:`paybill_infra.engine.provider_host`) instead of starting its own: 1.6-2.6x
+  less CPU per run, that process's own CPU included (``BENCHMARKS.md``, "A shared provider host").
 - Names are pure functions of the registry (plan, pool ordinal, slug, isolation), so the same registry
   always maps to the same stacks, and a crash can be repaired by name.
 
@@ -43,6 +46,7 @@ from paybill_infra.controlplane.models import StackChange
 from paybill_infra.controlplane.secrets import SecretsConfig
 from paybill_infra.engine.diffs import ChangeLog
 from paybill_infra.engine.errors import map_engine_error
+from paybill_infra.engine.host_process import SharedProviderHost
 from paybill_infra.engine.settings import EngineSettings
 from paybill_infra.errors import EngineError
 from paybill_infra.local.provider import (
@@ -117,8 +121,10 @@ class StackManager:
         retry: RetryPolicy | None = None,
         parallel: int = 8,
         history: int = DEFAULT_HISTORY,
+        shared_provider_host: bool = False,
     ) -> None:
         self.settings = settings
+        self.shared_provider_host = shared_provider_host
         self.history = history
         self.project = project
         self.secrets = secrets or SecretsConfig()
@@ -126,11 +132,34 @@ class StackManager:
         self.parallel = parallel
         self.work_root = state_dir / "work"
         self._guard = threading.Lock()
+        self._host_lock = threading.Lock()
+        self._provider_host: SharedProviderHost | None = None
 
     @cached_property
     def _env(self) -> dict[str, str]:
         """The engine runs' environment, built on first use (it names the CLI's directory)."""
         return lifeline.marked(self.settings.env())
+
+    @property
+    def provider_host(self) -> SharedProviderHost:
+        """The one dynamic-provider host every engine run attaches to, with ``shared_provider_host`` (its
+        process is started by the first run that needs it). One per manager, whichever thread asks first."""
+        with self._host_lock:
+            if self._provider_host is None:
+                self._provider_host = SharedProviderHost(self._env, project=self.project)
+            return self._provider_host
+
+    def engine_env(self) -> dict[str, str]:
+        """The environment of one engine run: the manager's own, attached to the shared provider host when
+        that is on (asked per run: a host that died is started again)."""
+        if not self.shared_provider_host:
+            return self._env
+        return {**self._env, **self.provider_host.engine_env()}
+
+    def close(self) -> None:
+        """Stop the shared provider host, if one was started."""
+        if self._provider_host is not None:
+            self._provider_host.stop()
 
     @cached_property
     def command(self) -> auto.PulumiCommand:
@@ -143,15 +172,16 @@ class StackManager:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def select(self, stack: str, program: Callable[[], None]) -> _Stack:
+    def select(self, stack: str, program: Callable[[], None], *, run: bool = False) -> _Stack:
         """A handle on ``stack`` with ``program``. A stack that exists costs no process; a new one is created
         (``stack init``, where the secrets provider applies). Off a file backend, existence is not visible
-        without the CLI, so the stack is created or selected."""
+        without the CLI, so the stack is created or selected. ``run``: the handle runs an operation that may
+        call providers (see :meth:`engine_env`)."""
         workspace = auto.LocalWorkspace(
             work_dir=str(self.work_dir(stack)),
             program=program,
             pulumi_command=self.command,
-            env_vars=self._env,
+            env_vars=self.engine_env() if run else self._env,
             secrets_provider=self.secrets.for_workspace(),
             project_settings=auto.ProjectSettings(name=self.project, runtime="python"),
         )
@@ -234,7 +264,7 @@ class StackManager:
         reveal: bool,
         target: tuple[str, ...],
     ) -> RunOutcome:
-        handle = self.select(stack, program)
+        handle = self.select(stack, program, run=True)
         observe = handle.observer(on_event)
         targets = list(target) or None
         try:
