@@ -23,10 +23,11 @@ so this module serves the same protocol itself:
   engine's configuration it belongs to, so a non-empty configuration is refused instead of being applied to
   the wrong run.
 
-Exposure: like the SDK's own host, this one listens on 127.0.0.1 without authentication and unpickles what a
-client sends, so any local process may make it run code as the control plane's user. The SDK's host is
-exposed so only while its run lasts; this one for as long as the control plane runs. Use it on a host whose
-other local users are trusted as much as the control plane's (a dedicated machine or container).
+Exposure: like the SDK's own host, this one listens on 127.0.0.1 and unpickles what a client sends, so a
+client it served could make it run code as the control plane's user. The SDK's host serves anyone who
+connects while its run lasts; this one lives as long as the control plane, so it serves only clients running
+as its own user (:class:`SameUserOnly`: the kernel's socket table names the owner of the connecting socket),
+which could run code as that user anyway. Every other local user's call is refused before it is read.
 
 The process lives as long as the process that started it (``--owner``): it waits on a pidfd of its owner
 (:func:`paybill_infra.lifeline.exit_with`). Not a parent-death signal: that fires when the *thread* that
@@ -42,6 +43,8 @@ import argparse
 import asyncio
 import base64
 import os
+import socket
+import struct
 import threading
 import traceback
 from collections.abc import Callable, Mapping
@@ -63,6 +66,9 @@ PLUGIN_VERSION = "0.1.0"
 MAX_MESSAGE_BYTES = 400 * 2**20
 """The limit of the SDK's own provider host for one message (gRPC's default, 4 MB, is too small for large
 properties)."""
+LOOPBACK = "127.0.0.1"
+TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+"""The kernel's TCP sockets, with the user owning each (Linux)."""
 DEFAULT_THREADS = 64
 """Calls served at once: engines run up to ``engine_parallel`` (8) resources each, ``workers`` (4) at once."""
 _R = TypeVar("_R")
@@ -211,16 +217,72 @@ def _abort(context: grpc.ServicerContext, detail: str) -> NoReturn:
     raise AssertionError("grpc's abort always raises")  # pragma: no cover
 
 
-def serve(project: str, *, threads: int = DEFAULT_THREADS) -> tuple[grpc.Server, int]:
-    """Start serving on a free port of 127.0.0.1; returns the server and its port."""
+class SameUserOnly(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Serve a call only when the connecting socket belongs to ``uid`` (this process's user by default); any
+    other call, and any method that is not a plain request/response one, is refused (``PERMISSION_DENIED``,
+    ``UNIMPLEMENTED``) before its request is used."""
+
+    def __init__(self, uid: int | None = None) -> None:
+        self.uid = os.getuid() if uid is None else uid
+        self.port = 0
+        """The port the server listens on (set once it is bound)."""
+
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return None
+        served = handler.unary_unary
+
+        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+            owner = peer_uid(context.peer(), self.port)
+            if owner != self.uid:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, "the provider host serves its own user only")
+            return served(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def peer_uid(peer: str, port: int, tables: tuple[str, ...] = TCP_TABLES) -> int | None:
+    """The user owning the client socket of ``peer`` (gRPC's ``ipv4:127.0.0.1:<port>``) connected to ``port``
+    on 127.0.0.1, from the kernel's socket ``tables`` (gRPC's sockets are dual-stack, so they are listed in
+    the IPv6 table with the IPv4-mapped address); ``None`` for any other peer, or one not found."""
+    family, _, address = peer.partition(":")
+    host, _, client_port = address.rpartition(":")
+    if family != "ipv4" or host != LOOPBACK or not client_port.isdigit():
+        return None
+    forms = (
+        f"{struct.unpack('=I', socket.inet_pton(socket.AF_INET, LOOPBACK))[0]:08X}",
+        "".join(f"{w:08X}" for w in struct.unpack("=4I", socket.inet_pton(socket.AF_INET6, f"::ffff:{LOOPBACK}"))),
+    )
+    wanted = {(f"{a}:{int(client_port):04X}", f"{a}:{port:04X}") for a in forms}
+    for table in tables:
+        with open(table, encoding="ascii") as rows:
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 7 and (fields[1], fields[2]) in wanted:
+                    return int(fields[7])
+    return None
+
+
+def serve(project: str, *, threads: int = DEFAULT_THREADS, uid: int | None = None) -> tuple[grpc.Server, int]:
+    """Start serving ``uid``'s clients (this process's user by default) on a free port of 127.0.0.1; returns
+    the server and its port."""
+    guard = SameUserOnly(uid)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paybill-provider"),
+        interceptors=[guard],
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
     )
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(DynamicProviderHost(project), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    guard.port = server.add_insecure_port(f"{LOOPBACK}:0")
     server.start()
-    return server, port
+    return server, guard.port
 
 
 def main(argv: list[str] | None = None) -> None:

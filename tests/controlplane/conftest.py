@@ -3,7 +3,6 @@ file state backend and embedded PostgreSQL, driven by the real Pulumi engine."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -59,10 +58,6 @@ CATALOG = {
 }
 
 
-SHARED_HOST_ENV = "PAYBILL_TEST_SHARED_PROVIDER_HOST"
-"""``1`` runs these modules with ``shared_provider_host`` on (the shared host's own tests always have it)."""
-
-
 class Env:
     """One project root: settings, the embedded server, and raw SQL helpers for assertions."""
 
@@ -70,9 +65,7 @@ class Env:
         self.root = root
         (root / "plans.yaml").write_text(yaml.safe_dump(CATALOG))
         self.server = EmbeddedServer(root / ".paybill" / "postgres")
-        self.settings = ControlPlaneSettings(
-            root=root, workers=4, lease_ttl_s=10, shared_provider_host=os.environ.get(SHARED_HOST_ENV) == "1"
-        )
+        self.settings = ControlPlaneSettings(root=root, workers=4, lease_ttl_s=10)
 
     def plane(self, **kwargs: Any) -> ControlPlane:
         return ControlPlane(self.settings, **kwargs)

@@ -4,8 +4,11 @@ attached ``pulumi-python`` provider. The engine itself drives it in ``tests/cont
 from __future__ import annotations
 
 import base64
+import os
 import pickle
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import grpc
@@ -23,7 +26,7 @@ from pulumi.dynamic import (
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
-from paybill_infra.engine.provider_host import PROVIDER_KEY, serve
+from paybill_infra.engine.provider_host import PROVIDER_KEY, peer_uid, serve
 
 
 class Echo(ResourceProvider):
@@ -144,3 +147,46 @@ def test_read_update_and_delete(host: Any) -> None:
     assert dict(updated.properties) == {"name": "a", "size": 5, PROVIDER_KEY: PICKLED}
     host.Delete(provider_pb2.DeleteRequest(id="e-del", properties=props(name="a")))
     assert Echo.deleted[-1] == "e-del"
+
+
+def test_a_client_of_another_user_is_refused_before_its_request_is_used() -> None:
+    Echo.deleted.clear()
+    server, port = serve("proj", threads=2, uid=os.getuid() + 1)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        stranger = provider_pb2_grpc.ResourceProviderStub(channel)
+        for call in (
+            lambda: stranger.GetPluginInfo(empty_pb2.Empty()),
+            lambda: stranger.Delete(provider_pb2.DeleteRequest(id="e-x", properties=props(name="a"))),
+        ):
+            with pytest.raises(grpc.RpcError) as info:
+                call()
+            assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert Echo.deleted == []
+    finally:
+        channel.close()
+        server.stop(0)
+
+
+def test_the_connecting_sockets_owner_is_read_from_the_kernels_tables(tmp_path: Path) -> None:
+    """In the IPv4 table, or (gRPC's dual-stack sockets) in the IPv6 one with the IPv4-mapped address."""
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    v4, v6 = tmp_path / "tcp", tmp_path / "tcp6"
+    mapped = "0000000000000000FFFF0000"
+    v4.write_text(
+        header + "   0: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1001        0 11 1\n"
+    )
+    v6.write_text(
+        header
+        + f"   0: {mapped}0100007F:D432 {mapped}0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1002  0 12 1\n"
+        + f"   1: {mapped}0100007F:1F90 {mapped}0100007F:D432 01 00000000:00000000 00:00000000 00000000     0  0 13 1\n"
+    )
+    if sys.byteorder == "big":
+        for table in (v4, v6):
+            table.write_text(table.read_text().replace("0100007F", "7F000001").replace("FFFF0000", "0000FFFF"))
+    tables = (str(v4), str(v6))
+    assert peer_uid("ipv4:127.0.0.1:54321", 8080, tables) == 1001
+    assert peer_uid("ipv4:127.0.0.1:54322", 8080, tables) == 1002
+    assert peer_uid("ipv4:127.0.0.1:54323", 8080, tables) is None
+    assert peer_uid("ipv6:[::1]:54321", 8080, tables) is None
+    assert peer_uid("unix:/tmp/x", 8080, tables) is None
