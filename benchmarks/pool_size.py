@@ -166,7 +166,7 @@ def write(sides: list[Side], sizes: list[int], rounds: int) -> None:
         "|---|---:|---:|---:|---:|",
         *(f"| {s.label} | {' | '.join(ratio(s, step) for step in STEPS)} |" for s in sides[1:]),
         "",
-        "A pool holds at most `pool_shard_size` (32) members per stack: its own stack (with the pool's database)",
+        "A pool holds at most `pool_shard_size` (16) members per stack: its own stack (with the pool's database)",
         "and then shards over the same database. A tenant's run registers and targets that tenant only in its",
         "stack, and a drift check refreshes its resources only (see `paybill_infra/controlplane/reconcile.py`),",
         "so what the engine loads, writes and walks per run is bounded by the shard size, not the pool's size.",

@@ -70,7 +70,7 @@ class ControlPlaneSettings(BaseModel):
     acl_policy: Path | None = None
     backup_retention: Annotated[timedelta, Field(ge=timedelta(0))] = timedelta(days=30)
     state_history: Annotated[int, Field(ge=1, le=10_000)] = 20
-    pool_shard_size: Annotated[int, Field(ge=1, le=1_000)] = 32
+    pool_shard_size: Annotated[int, Field(ge=1, le=1_000)] = 16
     shared_provider_host: bool = True
 
     @model_validator(mode="after")
