@@ -131,12 +131,12 @@ def main() -> None:
         f"by then. The host held {rss:.0f} MB RSS after the loop (an engine-started provider holds about as much,",
         "for the length of its run).",
         "",
-        "The contract holds with the host (`shared_provider_host: true`; tests on the real engine and PostgreSQL:",
-        "`tests/controlplane/test_provider_host.py`, `test_crash_recovery.py`'s shared-host case, and the",
-        "control-plane modules with `PAYBILL_TEST_SHARED_PROVIDER_HOST=1`): drift made by hand shows on refresh,",
-        "no password reaches the state or the registry, engine runs attach at once, a provider error is the same",
-        "typed `EngineError` with the same exception line, and after `kill -9` of the control plane the host is",
-        "gone and recovery converges. The setting stays off by default until the lead decides.",
+        "The contract holds with the host, so it is on by default (`shared_provider_host`) and the whole suite",
+        "runs with it; `tests/controlplane/test_provider_host.py` and `test_crash_recovery.py` (both cases) pin",
+        "it on the real engine and PostgreSQL: drift made by hand shows on refresh, no password reaches the state",
+        "or the registry, engine runs attach at once, a provider error is the same typed `EngineError` with the",
+        "same exception line, and after `kill -9` of the control plane the host is gone and recovery converges.",
+        "It serves only its own user: a call from another user's socket is refused before it is read.",
     ]
     print("\n".join(lines))
     write_section(REPO / "BENCHMARKS.md", *MARKERS, "\n".join(lines))
