@@ -55,8 +55,14 @@ def test_console_in_a_browser(browser: Browser, lone_service: Service, tmp_path:
     expect(page.locator("#tenants tr[data-slug='otherco']")).to_have_count(1, timeout=SLOW_MS)
     expect(page.locator("#rollouts thead th").nth(3)).to_have_text("status")  # the rollout panel
 
+    # The page sees the onboarding only once it has finished (a run can be shorter than the page's refresh):
+    # it must still show the operation's events, replayed from its stream.
+    operations = "**/operations?limit=50"
+    page.route(operations, lambda route: route.abort())
     with lone_service.platform() as http:
         onboarding = http.post("/tenants", json={"slug": "webco", "display_name": "Web", "plan": "starter"}).json()
+    assert lone_service.wait(onboarding["id"])["status"] == "succeeded"
+    page.unroute(operations)
     row = page.locator(f"#operations tr[data-id='{onboarding['id']}'] td")
     expect(row.nth(5)).to_contain_text(re.compile(r"^\d+ events: "), timeout=SLOW_MS)
     expect(row.nth(3)).to_have_text("succeeded", timeout=SLOW_MS)

@@ -68,6 +68,10 @@ async function refreshTenants() {
   }
 }
 
+// An operation that appears while the page is open is followed even if it already finished between two
+// refreshes (a run can take less than REFRESH_MS): its stream replays the stored events, then ends.
+let operationsLoaded = false;
+
 async function refreshOperations() {
   const operations = await getJson("/operations?limit=50");
   if (!operations) return;
@@ -77,11 +81,13 @@ async function refreshOperations() {
     if (!row) {
       row = newRow(tbody, "id", o.id, 8, true);
       setCells(row, [o.created_at.slice(0, 19), o.kind, o.tenant || "fleet", o.status, o.phase, "", o.actor, o.error || ""]);
+      if (operationsLoaded) follow(row, o.id);
     } else if (row.dataset.done !== "true") {
       setCells(row, [null, null, null, o.status, o.phase, null, null, o.error || ""]);
     }
     if (!TERMINAL.has(o.status)) follow(row, o.id);
   }
+  operationsLoaded = true;
 }
 
 async function refreshRollouts() {
